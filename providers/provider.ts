@@ -1,0 +1,76 @@
+/**
+ * The one interface every cloud provider implements (AWS today; Google Cloud and Kubernetes next).
+ *
+ * A provider knows how to grant, read back and remove one kind of access for one person. It knows
+ * nothing about workflows, channels or the database: the activities wire providers, the grant-lease
+ * store and notifications together, and own the polling loops (settle delay, consecutive reads,
+ * heartbeats) so every provider is verified the same way.
+ */
+
+/** One catalog entry applied to one person for one request. Every call is keyed by `requestId`. */
+export interface GrantSpec {
+  requestId: string;
+  /** e.g. 'aws' */
+  provider: string;
+  /** e.g. 'role' | 'policy' | 'group' for AWS */
+  kind: string;
+  /** e.g. a role name, a managed policy name or ARN, a group name */
+  target: string;
+  /** The requester's identity as the product knows it (an email address). */
+  principal: string;
+  /**
+   * ISO-8601 instant after which the provider itself should refuse the grant, where it can enforce
+   * that (the AWS role grant's `DateLessThan aws:CurrentTime` condition). A backstop only: the
+   * workflow's durable timer is what ends access.
+   */
+  notAfter: string;
+}
+
+/** What a provider sees before granting. */
+export interface GrantInspection {
+  /**
+   * Identity of the provider-side object this grant creates or shares, e.g.
+   * `aws:user/alice:group/Developers`. Two requests with the same key share one object (a group
+   * membership, a policy attachment), so ending one must not remove it while the other is active.
+   * Grants that are private to one request (the role grant's inline policy `p0-<requestId>`) have a
+   * key that contains the request id.
+   */
+  resourceKey: string;
+  /** Whether the access is already in place at the provider right now. */
+  present: boolean;
+}
+
+/** How to decide that a grant has propagated: the activities' verification loop reads these. */
+export interface PropagationSettings {
+  /** Wait this long after the read-back first succeeds (IAM documents 10-60 s). */
+  settleDelayMs: number;
+  /** The read-back must succeed this many times in a row. */
+  consecutiveReads: number;
+  /** Pause between read-backs. */
+  pollIntervalMs: number;
+}
+
+export interface Provider {
+  readonly name: string;
+  readonly propagation: PropagationSettings;
+  /** Resolves the principal and target; throws ProviderInputError when either does not exist. */
+  inspect(spec: GrantSpec): Promise<GrantInspection>;
+  /** Idempotent: granting what is already granted succeeds and changes nothing. */
+  grant(spec: GrantSpec): Promise<void>;
+  /** Idempotent: removing what is already gone succeeds. */
+  revoke(spec: GrantSpec): Promise<void>;
+  /** One read-back: does the provider currently report the grant as in place (and, where enabled, effective)? */
+  isGranted(spec: GrantSpec): Promise<boolean>;
+}
+
+/**
+ * Bad input the provider will never accept however often it is retried (no such role, user or
+ * group). Activities turn it into a non-retryable failure with this message; everything else a
+ * provider throws (throttling, 5xx, resets) is retried with backoff.
+ */
+export class ProviderInputError extends Error {
+  override readonly name = 'ProviderInputError';
+  constructor(message: string) {
+    super(message);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The request's shape as every caller sees it. Imported by the workflow (so it holds only plain
+ * data), the activities, the store, the request service and the API.
+ */
+
+export const REQUEST_STATUSES = [
+  'pending',
+  'approved',
+  'provisioning',
+  'active',
+  'expired',
+  'relinquished',
+  'revoked',
+  'denied',
+  'cancelled',
+  'timed_out',
+  'failed',
+] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+
+/** States after which nothing more happens to the request. */
+export const FINAL_STATUSES: readonly RequestStatus[] = [
+  'expired',
+  'relinquished',
+  'revoked',
+  'denied',
+  'cancelled',
+  'timed_out',
+  'failed',
+];
+
+export interface Approval {
+  by: string;
+  comment?: string;
+  at: string;
+}
+
+export interface Decision {
+  by: string;
+  comment?: string;
+  at: string;
+}
+
+/** The whole request view: what the `status` query, the API and the store projection return. */
+export interface RequestView {
+  id: string;
+  status: RequestStatus;
+  requester: string;
+  provider: string;
+  kind: string;
+  target: string;
+  reason: string;
+  /** Approved duration, e.g. `2h` (as asked), with `durationSeconds` the exact figure. */
+  duration: string;
+  durationSeconds: number;
+  /** Email addresses allowed to approve, resolved from the policy when the request was made. */
+  approvers: string[];
+  approvalsRequired: number;
+  approvals: Approval[];
+  /** Who denied, cancelled, relinquished or revoked, and why. */
+  decision?: Decision;
+  createdAt: string;
+  /** When the grant was verified usable: the access clock starts here. */
+  activeAt?: string;
+  expiresAt?: string;
+  endedAt?: string;
+  /** Why the request failed, in words a user can act on. */
+  error?: string;
+  /** Monotonic counter of recorded state changes; the store keeps the highest it has seen. */
+  version: number;
+}
+
+/** What the request service hands the workflow when it starts it. */
+export interface AccessRequestInput {
+  id: string;
+  requester: string;
+  provider: string;
+  kind: string;
+  target: string;
+  reason: string;
+  duration: string;
+  durationSeconds: number;
+  approvers: string[];
+  approvalsRequired: number;
+  /** How long the request may wait for a decision before it is `timed_out`. */
+  approvalTimeoutSeconds: number;
+  /** Upper bound for provisioning plus propagation; past it the grant is compensated and the request fails. */
+  verifyTimeoutSeconds: number;
+  createdAt: string;
+}
+
+/** One audit event: every state change, written by the `recordEvent` activity. */
+export interface AuditEvent {
+  requestId: string;
+  /** Position in this request's event sequence (1, 2, ...): makes a retried write idempotent. */
+  seq: number;
+  type: string;
+  actor: string;
+  at: string;
+  details?: Record<string, unknown>;
+}
