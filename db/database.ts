@@ -1,0 +1,142 @@
+/**
+ * Opens the product's database and brings its schema up to date. SQLite (one file, shared by the
+ * worker and API processes) is the embedded default; PostgreSQL when a `postgres://` URL is given.
+ * Both run the same migrations and the same stores.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import knex, { type Knex } from 'knex';
+import * as initialSchema from './migrations/0001_initial';
+
+export const DEFAULT_SQLITE_PATH = path.join('data', 'p0.sqlite');
+
+/** How long a SQLite statement waits for another process's write to finish before failing. */
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * Migrations are imported, not globbed from a directory, so the same list is used under tsx and in
+ * compiled JavaScript. Append new ones here; never rename or reorder the old ones.
+ */
+const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Knex.Migration]> = [['0001_initial', initialSchema]];
+
+const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: () => Promise.resolve(MIGRATIONS.map(([name]) => name)),
+  getMigrationName: (name) => name,
+  getMigration: (name) => {
+    const found = MIGRATIONS.find(([candidate]) => candidate === name);
+    return found ? Promise.resolve(found[1]) : Promise.reject(new Error(`Unknown migration ${name}`));
+  },
+};
+
+export interface OpenDatabaseOptions {
+  /** `postgres://` or `postgresql://` for PostgreSQL; `sqlite:<path>` or empty for SQLite. */
+  url?: string;
+  /** The SQLite file when no URL names one. Default `data/p0.sqlite`. */
+  sqlitePath?: string;
+}
+
+/** DATABASE_URL, or undefined for the embedded SQLite default. */
+export function databaseUrlFromEnv(): string | undefined {
+  return process.env.DATABASE_URL?.trim() || undefined;
+}
+
+export function isPostgres(database: Knex): boolean {
+  return (database.client as Knex.Client).config.client === 'pg';
+}
+
+export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Knex> {
+  const database = knex(connectionConfig(options));
+  try {
+    await migrate(database);
+  } catch (error) {
+    await database.destroy();
+    throw error;
+  }
+  return database;
+}
+
+function connectionConfig(options: OpenDatabaseOptions): Knex.Config {
+  const url = options.url?.trim();
+  if (url && /^postgres(ql)?:\/\//i.test(url)) {
+    return { client: 'pg', connection: url };
+  }
+  let sqlitePath = options.sqlitePath ?? DEFAULT_SQLITE_PATH;
+  if (url) {
+    const match = /^(?:sqlite|file):(?:\/\/)?(.+)$/i.exec(url);
+    if (!match) {
+      // Never echo the URL itself: it may carry a password.
+      const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1] ?? 'none';
+      throw new Error(`Unsupported database URL (scheme "${scheme}"): use postgres://... for PostgreSQL, or sqlite:<path> / no URL for SQLite`);
+    }
+    sqlitePath = match[1]!;
+  }
+  if (sqlitePath !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(sqlitePath)), { recursive: true });
+  return {
+    client: 'better-sqlite3',
+    connection: { filename: sqlitePath },
+    useNullAsDefault: true,
+    pool: {
+      // better-sqlite3 is synchronous: one connection per process; other processes share the file.
+      min: 1,
+      max: 1,
+      afterCreate: (connection: SqliteConnection, done: (error: Error | null, connection: SqliteConnection) => void) => {
+        try {
+          // busy_timeout first: switching to WAL needs a lock another process may briefly hold.
+          connection.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+          // WAL lets the API read while the worker writes.
+          connection.pragma('journal_mode = WAL');
+          connection.pragma('foreign_keys = ON');
+          done(null, connection);
+        } catch (error) {
+          done(error as Error, connection);
+        }
+      },
+    },
+  };
+}
+
+/** The part of better-sqlite3's Database used here (the package ships no types of its own). */
+interface SqliteConnection {
+  pragma(source: string): unknown;
+}
+
+/**
+ * Runs the pending migrations while holding a database-wide lock, so processes starting together
+ * (worker and API) take turns: knex's own lock table is created by read-then-insert, and two
+ * processes racing on a fresh database can leave it permanently "locked".
+ */
+async function migrate(database: Knex): Promise<void> {
+  if (!isPostgres(database)) {
+    // An empty table whose only use is a no-op write: in SQLite the first write of a transaction
+    // takes the database's write lock (waiting busy_timeout for it), as BEGIN IMMEDIATE would.
+    await database.raw('CREATE TABLE IF NOT EXISTS p0_migration_guard (id INTEGER)');
+  }
+  await database.transaction(async (trx) => {
+    if (isPostgres(database)) {
+      await trx.raw('SELECT pg_advisory_xact_lock(?, 0)', [ADVISORY_LOCK_CLASS.migrations]);
+    } else {
+      await takeSqliteWriteLock(trx, 'p0_migration_guard');
+    }
+    await trx.migrate.latest({ migrationSource });
+  });
+}
+
+/**
+ * SQLite only: takes the database's write lock now, as `BEGIN IMMEDIATE` would (knex begins
+ * transactions with a plain `BEGIN`). Call it first in a transaction that reads before it writes:
+ * a transaction that has read cannot wait for the lock when another process wrote meanwhile, it
+ * fails at once with SQLITE_BUSY; one that takes the lock first waits up to the busy timeout.
+ */
+export async function takeSqliteWriteLock(trx: Knex.Transaction, table: string): Promise<void> {
+  // A write matching no rows still starts the write transaction.
+  await trx.raw('UPDATE ?? SET rowid = rowid WHERE 0', [table]);
+}
+
+/**
+ * First keys of PostgreSQL's two-key advisory locks, one per purpose, so the product's locks never
+ * collide with each other (or with another application's single-key locks).
+ */
+export const ADVISORY_LOCK_CLASS = {
+  migrations: 0x7030_0001,
+  grantLeases: 0x7030_0002,
+} as const;

@@ -1,0 +1,220 @@
+/**
+ * Grant leases: which provider-side grants the product holds, and for which requests. Two requests
+ * for the same access share one grant at the provider; it is removed only when the last of them
+ * ends, and never when the user had the access before the product granted it ("standing").
+ *
+ * Leases on one resource key are read and written one transaction at a time (PostgreSQL: an
+ * advisory lock per key; SQLite: the database write lock), so concurrent acquirers agree on who
+ * owns the grant.
+ */
+import type { Knex } from 'knex';
+import { ADVISORY_LOCK_CLASS, isPostgres, takeSqliteWriteLock } from './database';
+
+interface GrantLeaseRow {
+  request_id: string;
+  /** The provider's name for the access (same user, same permission = same key). */
+  resource_key: string;
+  /** SQLite returns booleans as 0/1. */
+  standing: boolean | number;
+  acquired_at: string;
+  released_at: string | null;
+  /** Decided at release; null while the lease is held. */
+  remove_at_provider: boolean | number | null;
+  release_reason: string | null;
+  /** When the provider confirmed the removal this release decided on. */
+  removed_at: string | null;
+}
+
+export interface GrantLease {
+  requestId: string;
+  resourceKey: string;
+  /** The access predates the product's grant: releasing this lease never removes it. */
+  standing: boolean;
+  acquiredAt: string;
+}
+
+export interface AcquireLeaseInput {
+  requestId: string;
+  resourceKey: string;
+  /** Whether the provider reported the access as present before this request granted it. */
+  presentBefore: boolean;
+}
+
+export interface LeaseRelease {
+  /** Whether the caller should now remove the grant at the provider. */
+  removeAtProvider: boolean;
+  /** Why, in words for the audit trail. */
+  reason: string;
+}
+
+const TABLE = 'grant_leases';
+
+export class GrantLeaseStore {
+  private constructor(private readonly database: Knex) {}
+
+  /** Async like backstage's stores, though migrations have already run in openDatabase. */
+  static create(options: { database: Knex }): Promise<GrantLeaseStore> {
+    return Promise.resolve(new GrantLeaseStore(options.database));
+  }
+
+  /**
+   * Records that `requestId` holds the grant on `resourceKey`. Call it before granting at the
+   * provider. Standing when the access was there before and no other request holds it (it was
+   * granted outside the product), or when the request it shares the grant with is standing.
+   * Idempotent: a retry returns what was recorded the first time.
+   */
+  async acquire(input: AcquireLeaseInput): Promise<{ standing: boolean }> {
+    return this.database.transaction(async (trx) => {
+      await this.lockKey(trx, input.resourceKey);
+      const recorded = await findLease(trx, input.requestId);
+      if (recorded) {
+        if (recorded.resource_key !== input.resourceKey) {
+          throw new Error(
+            `The lease of ${input.requestId} is recorded on "${recorded.resource_key}", not "${input.resourceKey}"`,
+          );
+        }
+        return { standing: Boolean(recorded.standing) };
+      }
+      const holders = await unreleasedHolders(trx, input.resourceKey, input.requestId);
+      // Access still present because an ended request's removal is under way is the product's, not standing.
+      const standing =
+        holders.length === 0
+          ? input.presentBefore && !(await removalPending(trx, input.resourceKey))
+          : holders.some((holder) => Boolean(holder.standing));
+      const row: GrantLeaseRow = {
+        request_id: input.requestId,
+        resource_key: input.resourceKey,
+        standing,
+        acquired_at: new Date().toISOString(),
+        released_at: null,
+        remove_at_provider: null,
+        release_reason: null,
+        removed_at: null,
+      };
+      await trx<GrantLeaseRow>(TABLE).insert(row);
+      return { standing };
+    });
+  }
+
+  /**
+   * Ends the lease and says whether the grant must now be removed at the provider. Idempotent: a
+   * retry returns the decision recorded the first time. A request with no lease (provisioning
+   * failed before recording one) gets removeAtProvider true, so compensation still cleans up.
+   */
+  async release(requestId: string): Promise<LeaseRelease> {
+    return this.database.transaction(async (trx) => {
+      if (!isPostgres(this.database)) await takeSqliteWriteLock(trx, TABLE);
+      let lease = await findLease(trx, requestId);
+      if (!lease) {
+        return {
+          removeAtProvider: true,
+          reason: `no lease was recorded for ${requestId}: removing at the provider whatever it may have granted`,
+        };
+      }
+      if (isPostgres(this.database)) {
+        await this.lockKey(trx, lease.resource_key);
+        lease = (await findLease(trx, requestId))!; // a concurrent release may have finished meanwhile
+      }
+      if (lease.released_at !== null) {
+        return { removeAtProvider: Boolean(lease.remove_at_provider), reason: lease.release_reason ?? '' };
+      }
+
+      let decision: LeaseRelease;
+      if (lease.standing) {
+        decision = { removeAtProvider: false, reason: 'the user had this access before the request: it stays' };
+      } else {
+        const others = await unreleasedHolders(trx, lease.resource_key, requestId);
+        decision =
+          others.length > 0
+            ? { removeAtProvider: false, reason: `still granted by ${others.map((other) => other.request_id).join(', ')}` }
+            : { removeAtProvider: true, reason: 'no other request holds this access' };
+      }
+      await trx<GrantLeaseRow>(TABLE).where({ request_id: requestId }).update({
+        released_at: new Date().toISOString(),
+        remove_at_provider: decision.removeAtProvider,
+        release_reason: decision.reason,
+      });
+      return decision;
+    });
+  }
+
+  /**
+   * Records that the provider confirmed the removal `requestId`'s release decided on, and names the
+   * requests that hold the same access now (acquired while the removal was under way): the caller
+   * grants it again for them, since their grant and our removal touched the same provider object.
+   */
+  async confirmRemoved(requestId: string): Promise<{ heldBy: string[] }> {
+    return this.database.transaction(async (trx) => {
+      const lease = await findLease(trx, requestId);
+      if (!lease) return { heldBy: [] };
+      await this.lockKey(trx, lease.resource_key);
+      await trx<GrantLeaseRow>(TABLE)
+        .where({ request_id: requestId })
+        .whereNull('removed_at')
+        .update({ removed_at: new Date().toISOString() });
+      const holders = await unreleasedHolders(trx, lease.resource_key, requestId);
+      return { heldBy: holders.map((holder) => holder.request_id) };
+    });
+  }
+
+  /** The other requests that hold the access `requestId` held (same resource key), oldest first. */
+  async otherHolders(requestId: string): Promise<string[]> {
+    const lease = await findLease(this.database, requestId);
+    if (!lease) return [];
+    const holders = await unreleasedHolders(this.database, lease.resource_key, requestId);
+    return holders.map((holder) => holder.request_id);
+  }
+
+  /** Every lease not yet released, oldest first: what the product believes it holds at the providers. */
+  async activeLeases(): Promise<GrantLease[]> {
+    const rows = await this.database<GrantLeaseRow>(TABLE)
+      .whereNull('released_at')
+      .orderBy([
+        { column: 'acquired_at', order: 'asc' },
+        { column: 'request_id', order: 'asc' },
+      ]);
+    return rows.map((row) => ({
+      requestId: row.request_id,
+      resourceKey: row.resource_key,
+      standing: Boolean(row.standing),
+      acquiredAt: row.acquired_at,
+    }));
+  }
+
+  /** Serializes transactions touching this key's leases, until the transaction ends. */
+  private async lockKey(trx: Knex.Transaction, resourceKey: string): Promise<void> {
+    if (isPostgres(this.database)) {
+      // An advisory lock rather than SELECT ... FOR UPDATE: it also holds when the key has no rows yet.
+      await trx.raw('SELECT pg_advisory_xact_lock(?, hashtext(?))', [ADVISORY_LOCK_CLASS.grantLeases, resourceKey]);
+    } else {
+      await takeSqliteWriteLock(trx, TABLE);
+    }
+  }
+}
+
+function findLease(trx: Knex.Transaction | Knex, requestId: string): Promise<GrantLeaseRow | undefined> {
+  return trx<GrantLeaseRow>(TABLE).where({ request_id: requestId }).first();
+}
+
+/** The other requests holding the key, oldest first. */
+function unreleasedHolders(trx: Knex.Transaction | Knex, resourceKey: string, exceptRequestId: string): Promise<Pick<GrantLeaseRow, 'request_id' | 'standing'>[]> {
+  return trx<GrantLeaseRow>(TABLE)
+    .where({ resource_key: resourceKey })
+    .whereNull('released_at')
+    .whereNot({ request_id: exceptRequestId })
+    .orderBy([
+      { column: 'acquired_at', order: 'asc' },
+      { column: 'request_id', order: 'asc' },
+    ])
+    .select('request_id', 'standing');
+}
+
+/** Whether an ended request decided to remove this access and the provider has not confirmed it yet. */
+async function removalPending(trx: Knex.Transaction, resourceKey: string): Promise<boolean> {
+  const pending = await trx<GrantLeaseRow>(TABLE)
+    .where({ resource_key: resourceKey, remove_at_provider: true })
+    .whereNotNull('released_at')
+    .whereNull('removed_at')
+    .first('request_id');
+  return pending !== undefined;
+}

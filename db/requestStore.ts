@@ -1,0 +1,149 @@
+/**
+ * The request projection and the audit trail. The workflow is the source of truth; this store keeps
+ * what listing and auditing need, written by the `recordEvent` activity (retried at will, and not
+ * necessarily completing in order).
+ */
+import type { Knex } from 'knex';
+import type { AuditEvent, RequestStatus, RequestView } from '../workflows/types';
+import { isPostgres } from './database';
+
+interface RequestRow {
+  id: string;
+  status: RequestStatus;
+  requester: string;
+  provider: string;
+  kind: string;
+  target: string;
+  reason: string;
+  duration: string;
+  duration_seconds: number;
+  created_at: string;
+  active_at: string | null;
+  expires_at: string | null;
+  ended_at: string | null;
+  error: string | null;
+  version: number;
+  /** JSON array of emails. */
+  approvers: string;
+  /** JSON of the whole RequestView. */
+  view: string;
+}
+
+interface AuditEventRow {
+  id: number;
+  request_id: string;
+  seq: number;
+  type: string;
+  actor: string;
+  at: string;
+  /** JSON object, or null when the event has no details. */
+  details: string | null;
+}
+
+export interface RequestListFilter {
+  status?: RequestStatus;
+  requester?: string;
+  /** Requests this email may approve. */
+  approver?: string;
+  /** At most this many, newest first; all when omitted. */
+  limit?: number;
+}
+
+export class RequestStore {
+  private constructor(private readonly database: Knex) {}
+
+  /** Async like backstage's stores, though migrations have already run in openDatabase. */
+  static create(options: { database: Knex }): Promise<RequestStore> {
+    return Promise.resolve(new RequestStore(options.database));
+  }
+
+  /**
+   * Appends the event and refreshes the projection, in one transaction. Idempotent: a repeated
+   * (requestId, seq) is ignored, and the projection only moves to a higher view version.
+   */
+  async recordEvent(event: AuditEvent, view: RequestView): Promise<void> {
+    if (event.requestId !== view.id) {
+      throw new Error(`Event for ${event.requestId} recorded with the view of ${view.id}`);
+    }
+    const eventRow: Omit<AuditEventRow, 'id'> = {
+      request_id: event.requestId,
+      seq: event.seq,
+      type: event.type,
+      actor: event.actor,
+      at: event.at,
+      details: event.details === undefined ? null : JSON.stringify(event.details),
+    };
+    await this.database.transaction(async (trx) => {
+      await trx<AuditEventRow>('audit_events').insert(eventRow).onConflict(['request_id', 'seq']).ignore();
+      await trx<RequestRow>('requests')
+        .insert(toRow(view))
+        .onConflict('id')
+        .merge()
+        .where('requests.version', '<', view.version);
+    });
+  }
+
+  async get(id: string): Promise<RequestView | undefined> {
+    const row = await this.database<RequestRow>('requests').where({ id }).first('view');
+    return row ? (JSON.parse(row.view) as RequestView) : undefined;
+  }
+
+  /** Newest first. */
+  async list(filter: RequestListFilter = {}): Promise<RequestView[]> {
+    const query = this.database<RequestRow>('requests').select('view');
+    if (filter.status) query.where('status', filter.status);
+    if (filter.requester) query.where('requester', filter.requester);
+    if (filter.approver) {
+      // `approvers` is a JSON array of strings, so `"email"` (JSON-quoted) only matches a whole
+      // element. instr/strpos rather than LIKE: no wildcard escaping, case-sensitive on both databases.
+      const needle = JSON.stringify(filter.approver);
+      const contains = isPostgres(this.database) ? 'strpos(approvers, ?) > 0' : 'instr(approvers, ?) > 0';
+      query.whereRaw(contains, [needle]);
+    }
+    query.orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ]);
+    if (filter.limit !== undefined) {
+      if (!Number.isInteger(filter.limit) || filter.limit < 0) throw new Error(`Invalid list limit ${filter.limit}`);
+      query.limit(filter.limit);
+    }
+    const rows = await query;
+    return rows.map((row) => JSON.parse(row.view) as RequestView);
+  }
+
+  /** The request's audit trail in sequence order. */
+  async events(requestId: string): Promise<AuditEvent[]> {
+    const rows = await this.database<AuditEventRow>('audit_events').where({ request_id: requestId }).orderBy('seq', 'asc');
+    return rows.map((row) => ({
+      requestId: row.request_id,
+      seq: row.seq,
+      type: row.type,
+      actor: row.actor,
+      at: row.at,
+      ...(row.details === null ? {} : { details: JSON.parse(row.details) as Record<string, unknown> }),
+    }));
+  }
+}
+
+function toRow(view: RequestView): RequestRow {
+  return {
+    id: view.id,
+    status: view.status,
+    requester: view.requester,
+    provider: view.provider,
+    kind: view.kind,
+    target: view.target,
+    reason: view.reason,
+    duration: view.duration,
+    duration_seconds: view.durationSeconds,
+    created_at: view.createdAt,
+    active_at: view.activeAt ?? null,
+    expires_at: view.expiresAt ?? null,
+    ended_at: view.endedAt ?? null,
+    error: view.error ?? null,
+    version: view.version,
+    approvers: JSON.stringify(view.approvers),
+    view: JSON.stringify(view),
+  };
+}

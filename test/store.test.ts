@@ -1,0 +1,353 @@
+/**
+ * The stores, run unchanged on SQLite (the embedded default) and on a real PostgreSQL server.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Knex } from 'knex';
+import { openDatabase } from '../db/database';
+import { GrantLeaseStore } from '../db/grantLeaseStore';
+import { RequestStore } from '../db/requestStore';
+import { TokenStore } from '../db/tokenStore';
+import type { AuditEvent, RequestView } from '../workflows/types';
+import { startPostgres, type RunningPostgres } from './support/postgres';
+
+const execFileAsync = promisify(execFile);
+const REPO_ROOT = path.resolve(__dirname, '..');
+
+function requestView(overrides: Partial<RequestView> & Pick<RequestView, 'id'>): RequestView {
+  return {
+    status: 'pending',
+    requester: 'alice@example.com',
+    provider: 'aws',
+    kind: 'role',
+    target: 'AdminRole',
+    reason: 'incident 42',
+    duration: '1h',
+    durationSeconds: 3600,
+    approvers: ['bob@example.com', 'dana@example.com'],
+    approvalsRequired: 1,
+    approvals: [],
+    createdAt: '2025-01-01T00:00:00.000Z',
+    version: 1,
+    ...overrides,
+  };
+}
+
+function auditEvent(requestId: string, seq: number, type: string, details?: Record<string, unknown>): AuditEvent {
+  return { requestId, seq, type, actor: 'alice@example.com', at: `2025-01-01T00:00:0${seq}.000Z`, ...(details ? { details } : {}) };
+}
+
+describe('openDatabase', () => {
+  it('refuses a URL it cannot open, without echoing it (it may hold a password)', async () => {
+    await assert.rejects(openDatabase({ url: 'mysql://p0:hunter2@db.example.com/p0' }), (error: Error) => {
+      assert.match(error.message, /Unsupported database URL \(scheme "mysql"\)/);
+      assert.doesNotMatch(error.message, /hunter2/);
+      return true;
+    });
+  });
+});
+
+for (const kind of ['sqlite', 'postgres'] as const) {
+  describe(`stores on ${kind}`, function () {
+    let postgres: RunningPostgres | undefined;
+    let tempDir: string;
+    let database: Knex;
+    let requests: RequestStore;
+    let tokens: TokenStore;
+    let leases: GrantLeaseStore;
+
+    /** A URL for a database nothing has touched yet: a new file, or a new PostgreSQL database. */
+    async function freshDatabaseUrl(name: string): Promise<string> {
+      if (kind === 'sqlite') return `sqlite:${path.join(tempDir, `${name}.sqlite`)}`;
+      await database.raw('CREATE DATABASE ??', [name]);
+      const url = new URL(postgres!.url);
+      url.pathname = `/${name}`;
+      return url.toString();
+    }
+
+    before(async function () {
+      // The first run may install PostgreSQL (scripts/ensure-postgres.sh).
+      this.timeout(15 * 60_000);
+      tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'p0-store-test-'));
+      if (kind === 'postgres') {
+        postgres = await startPostgres();
+        database = await openDatabase({ url: postgres.url });
+      } else {
+        database = await openDatabase({ sqlitePath: path.join(tempDir, 'nested', 'p0.sqlite') });
+      }
+      requests = await RequestStore.create({ database });
+      tokens = await TokenStore.create({ database });
+      leases = await GrantLeaseStore.create({ database });
+    });
+
+    after(async () => {
+      await database?.destroy();
+      await postgres?.stop();
+      if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
+    });
+
+    beforeEach(async () => {
+      for (const table of ['requests', 'audit_events', 'api_tokens', 'grant_leases']) await database(table).del();
+    });
+
+    describe('database', () => {
+      it('runs the migrations once even when processes open a fresh database at the same time', async function () {
+        this.timeout(60_000);
+        const url = await freshDatabaseUrl(`p0_fresh_${Date.now()}`);
+        const script = `
+          const { openDatabase } = require('./db/database.ts');
+          openDatabase({ url: process.env.P0_TEST_DATABASE_URL }).then(async (db) => {
+            const applied = await db('knex_migrations').select('name');
+            console.log(JSON.stringify(applied.map((row) => row.name)));
+            await db.destroy();
+          });`;
+        const outputs = await Promise.all(
+          [1, 2, 3].map(() =>
+            execFileAsync(process.execPath, ['--import', 'tsx', '-e', script], {
+              cwd: REPO_ROOT,
+              env: { ...process.env, P0_TEST_DATABASE_URL: url },
+            }),
+          ),
+        );
+        for (const { stdout } of outputs) assert.deepEqual(JSON.parse(stdout), ['0001_initial']);
+      });
+    });
+
+    describe('RequestStore', () => {
+      it('writes a retried event once and does not fail on it', async () => {
+        const view = requestView({ id: 'req_retry' });
+        const event = auditEvent(view.id, 1, 'requested', { duration: '1h' });
+        await requests.recordEvent(event, view);
+        await requests.recordEvent(event, view);
+        await Promise.all([requests.recordEvent(event, view), requests.recordEvent(event, view)]);
+        assert.deepEqual(await requests.events(view.id), [event]);
+        assert.deepEqual(await requests.get(view.id), view);
+      });
+
+      it('keeps the highest view version when events complete out of order', async () => {
+        const id = 'req_order';
+        const pending = requestView({ id, version: 1 });
+        const approved = requestView({ id, version: 2, status: 'approved', approvals: [{ by: 'bob@example.com', at: '2025-01-01T00:01:00.000Z' }] });
+        const active = requestView({ id, version: 3, status: 'active', activeAt: '2025-01-01T00:02:00.000Z', expiresAt: '2025-01-01T01:02:00.000Z' });
+
+        await requests.recordEvent(auditEvent(id, 2, 'approved'), approved);
+        await requests.recordEvent(auditEvent(id, 1, 'requested'), pending);
+        assert.deepEqual(await requests.get(id), approved);
+
+        await requests.recordEvent(auditEvent(id, 3, 'activated'), active);
+        assert.deepEqual(await requests.get(id), active);
+        // The same version again (a retry) changes nothing, even with other content.
+        await requests.recordEvent(auditEvent(id, 3, 'activated'), { ...active, status: 'failed' });
+        assert.deepEqual(await requests.get(id), active);
+        assert.deepEqual(await requests.list({ status: 'active' }), [active]);
+        assert.deepEqual(await requests.list({ status: 'approved' }), []);
+
+        assert.deepEqual(
+          (await requests.events(id)).map((event) => [event.seq, event.type]),
+          [
+            [1, 'requested'],
+            [2, 'approved'],
+            [3, 'activated'],
+          ],
+        );
+      });
+
+      it('keeps event details, and leaves them out when there were none', async () => {
+        const view = requestView({ id: 'req_details' });
+        await requests.recordEvent(auditEvent(view.id, 1, 'requested', { nested: { list: [1, 'two'] }, flag: true }), view);
+        await requests.recordEvent(auditEvent(view.id, 2, 'cancelled'), { ...view, version: 2, status: 'cancelled' });
+        const [first, second] = await requests.events(view.id);
+        assert.deepEqual(first!.details, { nested: { list: [1, 'two'] }, flag: true });
+        assert.equal('details' in second!, false);
+        assert.deepEqual(await requests.events('req_unknown'), []);
+      });
+
+      it('returns undefined for an unknown request', async () => {
+        assert.equal(await requests.get('req_unknown'), undefined);
+      });
+
+      it('lists newest first, by status, requester and approver, up to a limit', async () => {
+        const views = [
+          requestView({ id: 'req_1', createdAt: '2025-01-01T00:00:01.000Z', requester: 'alice@example.com', approvers: ['bob@example.com'] }),
+          requestView({ id: 'req_2', createdAt: '2025-01-01T00:00:02.000Z', requester: 'carol@example.com', approvers: ['jimbob@example.com'] }),
+          requestView({ id: 'req_3', createdAt: '2025-01-01T00:00:03.000Z', requester: 'alice@example.com', status: 'active', approvers: ['bob@example.com', 'first_last@example.com'] }),
+          requestView({ id: 'req_4', createdAt: '2025-01-01T00:00:04.000Z', requester: 'carol@example.com', status: 'denied', approvers: ['firstXlast@example.com'] }),
+        ];
+        for (const view of views) await requests.recordEvent(auditEvent(view.id, 1, 'requested'), view);
+        const ids = (list: RequestView[]) => list.map((view) => view.id);
+
+        assert.deepEqual(ids(await requests.list({})), ['req_4', 'req_3', 'req_2', 'req_1']);
+        assert.deepEqual(ids(await requests.list({ limit: 2 })), ['req_4', 'req_3']);
+        assert.deepEqual(ids(await requests.list({ status: 'pending' })), ['req_2', 'req_1']);
+        assert.deepEqual(ids(await requests.list({ requester: 'alice@example.com' })), ['req_3', 'req_1']);
+        assert.deepEqual(ids(await requests.list({ requester: 'alice@example.com', status: 'pending' })), ['req_1']);
+        // Whole addresses only: bob is not jimbob, and `_` is not a wildcard.
+        assert.deepEqual(ids(await requests.list({ approver: 'bob@example.com' })), ['req_3', 'req_1']);
+        assert.deepEqual(ids(await requests.list({ approver: 'bob@example.com', status: 'pending' })), ['req_1']);
+        assert.deepEqual(ids(await requests.list({ approver: 'first_last@example.com' })), ['req_3']);
+        assert.deepEqual(ids(await requests.list({ approver: 'ob@example.com' })), []);
+        assert.deepEqual(ids(await requests.list({ approver: 'BOB@example.com' })), []);
+      });
+    });
+
+    describe('TokenStore', () => {
+      it('authenticates an issued token as its holder', async () => {
+        const token = await tokens.issue('alice@example.com', { admin: false });
+        const adminToken = await tokens.issue('sec@example.com', { admin: true });
+        assert.match(token, /^p0_[A-Za-z0-9_-]{43}$/);
+        assert.notEqual(token, adminToken);
+        assert.deepEqual(await tokens.authenticate(token), { email: 'alice@example.com', admin: false });
+        assert.deepEqual(await tokens.authenticate(adminToken), { email: 'sec@example.com', admin: true });
+        assert.equal(await tokens.authenticate(`${token}x`), undefined);
+        assert.equal(await tokens.authenticate(token.slice(3)), undefined);
+        assert.equal(await tokens.authenticate(''), undefined);
+      });
+
+      it('stores only the sha256 of a token, never the token', async () => {
+        const token = await tokens.issue('alice@example.com', { admin: false });
+        const rows = await database<{ token_hash: string }>('api_tokens').select('*');
+        assert.equal(rows.length, 1);
+        assert.equal(rows[0]!.token_hash, createHash('sha256').update(token).digest('hex'));
+        const stored = JSON.stringify(rows);
+        assert.equal(stored.includes(token), false);
+        assert.equal(stored.includes(token.slice(3)), false);
+      });
+
+      it('revokes every token of one user and no one else', async () => {
+        const first = await tokens.issue('alice@example.com', { admin: false });
+        const second = await tokens.issue('alice@example.com', { admin: true });
+        const other = await tokens.issue('bob@example.com', { admin: false });
+        assert.equal(await tokens.revokeAllFor('alice@example.com'), 2);
+        assert.equal(await tokens.authenticate(first), undefined);
+        assert.equal(await tokens.authenticate(second), undefined);
+        assert.deepEqual(await tokens.authenticate(other), { email: 'bob@example.com', admin: false });
+        assert.equal(await tokens.revokeAllFor('alice@example.com'), 0);
+        // A token issued after the revocation works.
+        const fresh = await tokens.issue('alice@example.com', { admin: false });
+        assert.deepEqual(await tokens.authenticate(fresh), { email: 'alice@example.com', admin: false });
+      });
+    });
+
+    describe('GrantLeaseStore', () => {
+      const key = 'aws:iam:user/alice:role/AdminRole';
+
+      it('keeps a shared grant until the last overlapping request ends', async () => {
+        assert.deepEqual(await leases.acquire({ requestId: 'req_a', resourceKey: key, presentBefore: false }), { standing: false });
+        // req_b finds the access present: req_a granted it, so it is not the user's own.
+        assert.deepEqual(await leases.acquire({ requestId: 'req_b', resourceKey: key, presentBefore: true }), { standing: false });
+        assert.deepEqual((await leases.activeLeases()).map((lease) => lease.requestId), ['req_a', 'req_b']);
+
+        assert.deepEqual(await leases.release('req_a'), { removeAtProvider: false, reason: 'still granted by req_b' });
+        const last = await leases.release('req_b');
+        assert.equal(last.removeAtProvider, true);
+        assert.deepEqual(await leases.activeLeases(), []);
+      });
+
+      it('never removes access the user had before, nor access that overlapped with it', async () => {
+        assert.deepEqual(await leases.acquire({ requestId: 'req_own', resourceKey: key, presentBefore: true }), { standing: true });
+        // Acquired while the standing lease is held: inherits standing whatever it saw.
+        assert.deepEqual(await leases.acquire({ requestId: 'req_overlap', resourceKey: key, presentBefore: false }), { standing: true });
+        const active = await leases.activeLeases();
+        assert.deepEqual(
+          active
+            .map(({ requestId, resourceKey, standing }) => ({ requestId, resourceKey, standing }))
+            .sort((a, b) => a.requestId.localeCompare(b.requestId)),
+          [
+            { requestId: 'req_overlap', resourceKey: key, standing: true },
+            { requestId: 'req_own', resourceKey: key, standing: true },
+          ],
+        );
+        assert.match(active[0]!.acquiredAt, /^\d{4}-\d\d-\d\dT/);
+
+        const first = await leases.release('req_own');
+        assert.equal(first.removeAtProvider, false);
+        assert.match(first.reason, /had this access before/);
+        assert.equal((await leases.release('req_overlap')).removeAtProvider, false);
+
+        // Once nothing holds it, a request that finds the access gone owns its grant again.
+        assert.deepEqual(await leases.acquire({ requestId: 'req_later', resourceKey: key, presentBefore: false }), { standing: false });
+        assert.equal((await leases.release('req_later')).removeAtProvider, true);
+      });
+
+      it('keeps other keys apart', async () => {
+        await leases.acquire({ requestId: 'req_a', resourceKey: key, presentBefore: false });
+        assert.deepEqual(await leases.acquire({ requestId: 'req_b', resourceKey: `${key}-other`, presentBefore: false }), { standing: false });
+        assert.equal((await leases.release('req_b')).removeAtProvider, true);
+        assert.equal((await leases.release('req_a')).removeAtProvider, true);
+      });
+
+      it('answers a retried acquire or release as it did the first time', async () => {
+        assert.deepEqual(await leases.acquire({ requestId: 'req_a', resourceKey: key, presentBefore: false }), { standing: false });
+        // The retry sees the access present (its own grant went through): still not standing.
+        assert.deepEqual(await leases.acquire({ requestId: 'req_a', resourceKey: key, presentBefore: true }), { standing: false });
+        assert.equal((await leases.activeLeases()).length, 1);
+        await assert.rejects(leases.acquire({ requestId: 'req_a', resourceKey: 'another key', presentBefore: false }), /recorded on/);
+
+        const released = await leases.release('req_a');
+        assert.equal(released.removeAtProvider, true);
+        // A new request on the key in the meantime does not change the recorded decision.
+        await leases.acquire({ requestId: 'req_b', resourceKey: key, presentBefore: false });
+        assert.deepEqual(await leases.release('req_a'), released);
+        assert.deepEqual(await leases.acquire({ requestId: 'req_a', resourceKey: key, presentBefore: true }), { standing: false });
+        assert.deepEqual(
+          (await leases.activeLeases()).map((lease) => lease.requestId),
+          ['req_b'],
+        );
+      });
+
+      it('does not take access as standing while an ended request is still removing it', async () => {
+        await leases.acquire({ requestId: 'req_a', resourceKey: key, presentBefore: false });
+        assert.equal((await leases.release('req_a')).removeAtProvider, true);
+        // req_a's removal is under way: req_b still sees the access, but it is the product's.
+        assert.deepEqual(await leases.acquire({ requestId: 'req_b', resourceKey: key, presentBefore: true }), { standing: false });
+        assert.deepEqual(await leases.otherHolders('req_a'), ['req_b']);
+        // req_a's removal confirmed: req_b holds the same access, so the caller grants it back.
+        assert.deepEqual(await leases.confirmRemoved('req_a'), { heldBy: ['req_b'] });
+        assert.equal((await leases.release('req_b')).removeAtProvider, true);
+        assert.deepEqual(await leases.confirmRemoved('req_b'), { heldBy: [] });
+        // Everything confirmed removed: access seen now was granted outside the product.
+        assert.deepEqual(await leases.acquire({ requestId: 'req_c', resourceKey: key, presentBefore: true }), { standing: true });
+      });
+
+      it('tells compensation to remove when no lease was ever recorded', async () => {
+        const release = await leases.release('req_never');
+        assert.equal(release.removeAtProvider, true);
+        assert.match(release.reason, /no lease was recorded for req_never/);
+        assert.deepEqual(await leases.release('req_never'), release);
+      });
+
+      it('gives concurrent acquirers of one key one owner, and concurrent releasers one remover', async function () {
+        this.timeout(30_000);
+        const ids = Array.from({ length: 8 }, (_, index) => `req_c${index}`);
+        const acquired = await Promise.all(ids.map((requestId) => leases.acquire({ requestId, resourceKey: key, presentBefore: false })));
+        assert.deepEqual(acquired, ids.map(() => ({ standing: false })));
+
+        const released = await Promise.all(ids.map((requestId) => leases.release(requestId)));
+        assert.equal(released.filter((release) => release.removeAtProvider).length, 1, JSON.stringify(released));
+        assert.deepEqual(await leases.activeLeases(), []);
+      });
+
+      it('records one consistent answer when concurrent acquirers saw different things', async function () {
+        this.timeout(30_000);
+        // Whoever is first decides; every later acquirer inherits that: never a mix of standing and not.
+        for (let round = 0; round < 5; round++) {
+          const roundKey = `${key}#${round}`;
+          const ids = Array.from({ length: 6 }, (_, index) => `req_r${round}_${index}`);
+          const acquired = await Promise.all(
+            ids.map((requestId, index) => leases.acquire({ requestId, resourceKey: roundKey, presentBefore: index % 2 === 0 })),
+          );
+          const standings = new Set(acquired.map((lease) => lease.standing));
+          assert.equal(standings.size, 1, `round ${round}: ${JSON.stringify(acquired)}`);
+          const released = await Promise.all(ids.map((requestId) => leases.release(requestId)));
+          const removers = released.filter((release) => release.removeAtProvider).length;
+          assert.equal(removers, acquired[0]!.standing ? 0 : 1, `round ${round}: ${JSON.stringify(released)}`);
+        }
+      });
+    });
+  });
+}
