@@ -1,0 +1,338 @@
+/**
+ * AWS access through IAM users: a role grant is an inline user policy allowing sts:AssumeRole on the
+ * role until `notAfter`, a policy grant attaches a managed policy, a group grant adds the user to a
+ * group. The requester's email finds their IAM user (see userDirectory.ts).
+ */
+import {
+  AddUserToGroupCommand,
+  AttachUserPolicyCommand,
+  DeleteUserPolicyCommand,
+  DetachUserPolicyCommand,
+  GetGroupCommand,
+  GetPolicyCommand,
+  GetRoleCommand,
+  GetUserPolicyCommand,
+  IAMClient,
+  paginateListAttachedUserPolicies,
+  paginateListGroupsForUser,
+  paginateListPolicies,
+  PutUserPolicyCommand,
+  RemoveUserFromGroupCommand,
+  SimulatePrincipalPolicyCommand,
+} from '@aws-sdk/client-iam';
+import { ProviderInputError, type GrantInspection, type GrantSpec, type PropagationSettings, type Provider } from '../provider';
+import { classifyAwsError, isNoSuchEntity } from './errors';
+import { allowsAssumingRole, roleGrantPolicyDocument, roleGrantPolicyName } from './roleGrantPolicy';
+import { TtlCache } from './ttlCache';
+import { IamUserDirectory, type IamUser, type UserLookup } from './userDirectory';
+
+export interface AwsSettings {
+  region: string;
+  /** How a requester's email finds their IAM user. */
+  userLookup: UserLookup;
+  /** The user tag that holds the email (the config's default is `email`). */
+  emailTag: string;
+  propagation: PropagationSettings;
+  /** Also ask IAM's policy simulator whether a role grant is effective (real AWS only; moto lacks it). */
+  simulatePrincipalPolicy: boolean;
+}
+
+export const AWS_GRANT_KINDS = ['role', 'policy', 'group'] as const;
+export type AwsGrantKind = (typeof AWS_GRANT_KINDS)[number];
+
+/** Users, roles, groups and policies rarely change; a minute spares IAM a scan per activity attempt. */
+const LOOKUP_CACHE_TTL_MS = 60_000;
+
+/** A role, group or managed policy as IAM names it (canonical case) and its ARN. */
+interface IamEntity {
+  name: string;
+  arn: string;
+}
+
+/**
+ * A spec with its principal and target looked up: everything a call to IAM needs. `role` is only
+ * missing for a lenient look-up of a role that no longer exists (see `resolve`).
+ */
+type ResolvedGrant =
+  | { kind: 'role'; user: IamUser; roleName: string; role: IamEntity | undefined; policyName: string }
+  | { kind: 'policy'; user: IamUser; policy: IamEntity }
+  | { kind: 'group'; user: IamUser; group: IamEntity };
+
+export class AwsIamProvider implements Provider {
+  readonly name = 'aws';
+  readonly propagation: PropagationSettings;
+  private readonly iam: IAMClient;
+  private readonly simulatePrincipalPolicy: boolean;
+  private readonly users: IamUserDirectory;
+  /** Targets that exist, keyed `<kind>:<target>`. Misses are not cached. */
+  private readonly targets = new TtlCache<string, IamEntity>(LOOKUP_CACHE_TTL_MS);
+
+  constructor({ iam, settings }: { iam: IAMClient; settings: AwsSettings }) {
+    this.iam = iam;
+    this.propagation = settings.propagation;
+    this.simulatePrincipalPolicy = settings.simulatePrincipalPolicy;
+    this.users = new IamUserDirectory(iam, {
+      lookup: settings.userLookup,
+      emailTag: settings.emailTag,
+      cacheTtlMs: LOOKUP_CACHE_TTL_MS,
+    });
+  }
+
+  /** `present` is the plain read-back, without the policy simulator: is the object there? */
+  async inspect(spec: GrantSpec): Promise<GrantInspection> {
+    const grant = await this.resolve(spec, 'strict');
+    return { resourceKey: resourceKeyOf(grant), present: await this.readBack(grant) };
+  }
+
+  async grant(spec: GrantSpec): Promise<void> {
+    const grant = await this.resolve(spec, 'strict');
+    const UserName = grant.user.name;
+    try {
+      // Each of these is idempotent in IAM: rewriting the same inline policy, re-attaching an attached
+      // policy and re-adding a member all succeed without creating a second copy.
+      switch (grant.kind) {
+        case 'role':
+          await this.iam.send(
+            new PutUserPolicyCommand({
+              UserName,
+              PolicyName: grant.policyName,
+              PolicyDocument: roleGrantPolicyDocument(grant.role!.arn, spec.notAfter),
+            }),
+          );
+          break;
+        case 'policy':
+          await this.iam.send(new AttachUserPolicyCommand({ UserName, PolicyArn: grant.policy.arn }));
+          break;
+        case 'group':
+          await this.iam.send(new AddUserToGroupCommand({ UserName, GroupName: grant.group.name }));
+          break;
+      }
+    } catch (error) {
+      throw classifyAwsError(error, `granting ${describe(grant)}`);
+    }
+  }
+
+  /** Removes what the grant created; anything already gone (NoSuchEntity) counts as removed. */
+  async revoke(spec: GrantSpec): Promise<void> {
+    const grant = await this.resolve(spec, 'lenient');
+    if (!grant) return;
+    const UserName = grant.user.name;
+    try {
+      switch (grant.kind) {
+        case 'role':
+          await unlessGone(this.iam.send(new DeleteUserPolicyCommand({ UserName, PolicyName: grant.policyName })));
+          break;
+        case 'policy':
+          await unlessGone(this.iam.send(new DetachUserPolicyCommand({ UserName, PolicyArn: grant.policy.arn })));
+          break;
+        case 'group':
+          await unlessGone(this.iam.send(new RemoveUserFromGroupCommand({ UserName, GroupName: grant.group.name })));
+          break;
+      }
+    } catch (error) {
+      throw classifyAwsError(error, `revoking ${describe(grant)}`);
+    }
+  }
+
+  async isGranted(spec: GrantSpec): Promise<boolean> {
+    const grant = await this.resolve(spec, 'lenient');
+    if (!grant || !(await this.readBack(grant))) return false;
+    // The simulator needs an action and a resource. A role grant has exactly one (sts:AssumeRole on the
+    // role); a group or managed policy can carry any actions, and the membership or attachment read
+    // back above is already what IAM evaluates, so they are not simulated.
+    if (this.simulatePrincipalPolicy && grant.kind === 'role' && grant.role) return this.simulateAssumeRole(grant.user, grant.role);
+    return true;
+  }
+
+  /**
+   * Looks up the principal and the target. `strict` (inspect, grant) throws ProviderInputError when
+   * either does not exist. `lenient` (revoke, isGranted) answers undefined instead: nothing can be
+   * granted to a user or through a group or policy that does not exist, and the workflow removes and
+   * re-reads a grant after every failure, including "no such user", so that clean-up must succeed.
+   * A role is the exception: its grant is an inline policy on the user that outlives the role, so a
+   * missing role still resolves (without an ARN) and the policy is still read back and removed.
+   */
+  private async resolve(spec: GrantSpec, mode: 'strict'): Promise<ResolvedGrant>;
+  private async resolve(spec: GrantSpec, mode: 'lenient'): Promise<ResolvedGrant | undefined>;
+  private async resolve(spec: GrantSpec, mode: 'strict' | 'lenient'): Promise<ResolvedGrant | undefined> {
+    const kind = kindOf(spec);
+    const strict = mode === 'strict';
+    const user = strict ? await this.users.resolve(spec.principal) : await this.users.find(spec.principal);
+    if (!user) return undefined;
+    const target = spec.target;
+    switch (kind) {
+      case 'role': {
+        const role = await this.findRole(target);
+        if (!role && strict) throw new ProviderInputError(`No IAM role named ${target} in this AWS account`);
+        return { kind, user, roleName: role?.name ?? target, role, policyName: roleGrantPolicyName(spec.requestId) };
+      }
+      case 'policy': {
+        const policy = await this.findPolicy(target);
+        if (policy) return { kind, user, policy };
+        if (strict) throw new ProviderInputError(`No IAM managed policy ${target}: create it, or name an existing policy by its name or ARN`);
+        return undefined;
+      }
+      case 'group': {
+        const group = await this.findGroup(target);
+        if (group) return { kind, user, group };
+        if (strict) throw new ProviderInputError(`No IAM group named ${target} in this AWS account`);
+        return undefined;
+      }
+    }
+  }
+
+  /** One read of IAM's current state for this grant. */
+  private async readBack(grant: ResolvedGrant): Promise<boolean> {
+    const UserName = grant.user.name;
+    try {
+      switch (grant.kind) {
+        case 'role': {
+          let document: string;
+          try {
+            ({ PolicyDocument: document = '' } = await this.iam.send(new GetUserPolicyCommand({ UserName, PolicyName: grant.policyName })));
+          } catch (error) {
+            if (isNoSuchEntity(error)) return false;
+            throw error;
+          }
+          // Without the role there is no ARN to compare with; the policy being there is what matters
+          // to a revocation check.
+          return grant.role ? allowsAssumingRole(document, grant.role.arn) : true;
+        }
+        case 'policy':
+          for await (const page of paginateListAttachedUserPolicies({ client: this.iam }, { UserName })) {
+            if (page.AttachedPolicies?.some((policy) => policy.PolicyArn === grant.policy.arn)) return true;
+          }
+          return false;
+        case 'group':
+          for await (const page of paginateListGroupsForUser({ client: this.iam }, { UserName })) {
+            if (page.Groups?.some((group) => group.GroupName === grant.group.name)) return true;
+          }
+          return false;
+      }
+    } catch (error) {
+      // The user was deleted since it was looked up: it holds nothing.
+      if (isNoSuchEntity(error)) return false;
+      throw classifyAwsError(error, `reading back ${describe(grant)}`);
+    }
+  }
+
+  private async simulateAssumeRole(user: IamUser, role: IamEntity): Promise<boolean> {
+    try {
+      const { EvaluationResults = [] } = await this.iam.send(
+        new SimulatePrincipalPolicyCommand({
+          PolicySourceArn: user.arn,
+          ActionNames: ['sts:AssumeRole'],
+          ResourceArns: [role.arn],
+          // The grant's DateLessThan condition reads the clock; a key the simulation is not given counts
+          // as missing, which would make every role grant look denied.
+          ContextEntries: [{ ContextKeyName: 'aws:CurrentTime', ContextKeyType: 'date', ContextKeyValues: [new Date().toISOString()] }],
+        }),
+      );
+      return EvaluationResults.length > 0 && EvaluationResults.every((result) => result.EvalDecision === 'allowed');
+    } catch (error) {
+      throw classifyAwsError(error, `simulating sts:AssumeRole on ${role.arn} for IAM user ${user.name}`);
+    }
+  }
+
+  private findRole(roleName: string): Promise<IamEntity | undefined> {
+    return this.findTarget(`role:${roleName}`, `IAM role ${roleName}`, async () => {
+      const { Role } = await this.iam.send(new GetRoleCommand({ RoleName: roleName }));
+      return { name: Role!.RoleName!, arn: Role!.Arn! };
+    });
+  }
+
+  private findGroup(groupName: string): Promise<IamEntity | undefined> {
+    return this.findTarget(`group:${groupName}`, `IAM group ${groupName}`, async () => {
+      // GetGroup also lists members; one is enough to learn the group exists.
+      const { Group } = await this.iam.send(new GetGroupCommand({ GroupName: groupName, MaxItems: 1 }));
+      return { name: Group!.GroupName!, arn: Group!.Arn! };
+    });
+  }
+
+  /**
+   * A managed policy by ARN (checked with GetPolicy) or by name, customer-managed or AWS-managed.
+   * Names are searched with ListPolicies because policies can sit under a path
+   * (`arn:aws:iam::aws:policy/service-role/...`), so the ARN cannot be guessed from the name.
+   */
+  private findPolicy(target: string): Promise<IamEntity | undefined> {
+    return this.findTarget(`policy:${target}`, `IAM managed policy ${target}`, async () => {
+      if (target.startsWith('arn:')) {
+        const { Policy } = await this.iam.send(new GetPolicyCommand({ PolicyArn: target }));
+        return { name: Policy!.PolicyName!, arn: Policy!.Arn! };
+      }
+      const matches: IamEntity[] = [];
+      for await (const page of paginateListPolicies({ client: this.iam, pageSize: 1000 }, { Scope: 'All' })) {
+        for (const policy of page.Policies ?? []) {
+          if (policy.PolicyName === target) matches.push({ name: policy.PolicyName, arn: policy.Arn! });
+        }
+      }
+      if (matches.length > 1) {
+        const arns = matches.map((policy) => policy.arn).join(', ');
+        throw new ProviderInputError(`Several IAM managed policies are named ${target} (${arns}): name the one you mean by its ARN`);
+      }
+      return matches[0];
+    });
+  }
+
+  /** A cached look-up where NoSuchEntity means "does not exist" (undefined) and other errors are classified. */
+  private findTarget(cacheKey: string, what: string, load: () => Promise<IamEntity | undefined>): Promise<IamEntity | undefined> {
+    return this.targets.getOrLoad(cacheKey, async () => {
+      try {
+        return await load();
+      } catch (error) {
+        if (isNoSuchEntity(error)) return undefined;
+        throw classifyAwsError(error, `looking up ${what}`);
+      }
+    });
+  }
+}
+
+/** An IAM provider talking to AWS with the SDK's standard configuration. */
+export function createAwsIamProvider(settings: AwsSettings): AwsIamProvider {
+  // Only the region is set here: credentials and the endpoint (AWS_ENDPOINT_URL, used to point at
+  // moto) come from the SDK's standard environment, exactly as for any other AWS tool.
+  return new AwsIamProvider({ iam: new IAMClient({ region: settings.region }), settings });
+}
+
+function kindOf(spec: GrantSpec): AwsGrantKind {
+  const kind = AWS_GRANT_KINDS.find((known) => known === spec.kind);
+  if (!kind) throw new ProviderInputError(`AWS has no grant kind "${spec.kind}": use one of ${AWS_GRANT_KINDS.join(', ')}`);
+  return kind;
+}
+
+/**
+ * Two requests with the same key share the IAM object (see GrantInspection.resourceKey); the role
+ * grant's inline policy is named after its request, so its key is private to it.
+ */
+function resourceKeyOf(grant: ResolvedGrant): string {
+  const user = `aws:user/${grant.user.name}`;
+  switch (grant.kind) {
+    case 'role':
+      return `${user}:inline/${grant.policyName}`;
+    case 'policy':
+      return `${user}:policy/${grant.policy.arn}`;
+    case 'group':
+      return `${user}:group/${grant.group.name}`;
+  }
+}
+
+function describe(grant: ResolvedGrant): string {
+  const user = `IAM user ${grant.user.name}`;
+  switch (grant.kind) {
+    case 'role':
+      return `role ${grant.roleName} (inline policy ${grant.policyName}) for ${user}`;
+    case 'policy':
+      return `managed policy ${grant.policy.arn} for ${user}`;
+    case 'group':
+      return `group ${grant.group.name} membership for ${user}`;
+  }
+}
+
+/** Revoking something already removed is success: NoSuchEntity means there is nothing left to remove. */
+async function unlessGone(call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (error) {
+    if (!isNoSuchEntity(error)) throw error;
+  }
+}

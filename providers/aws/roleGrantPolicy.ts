@@ -1,0 +1,48 @@
+/**
+ * The inline user policy a role grant writes: permission to assume one role until `notAfter`. The
+ * DateLessThan condition is a backstop so that access ends even if the revoke never runs.
+ */
+
+interface PolicyStatement {
+  Sid?: string;
+  Effect?: string;
+  Action?: string | string[];
+  Resource?: string | string[];
+  Condition?: Record<string, Record<string, string>>;
+}
+
+export function roleGrantPolicyName(requestId: string): string {
+  return `p0-${requestId}`;
+}
+
+export function roleGrantPolicyDocument(roleArn: string, notAfter: string): string {
+  const statement: PolicyStatement = {
+    Sid: 'P0JitAssumeRole',
+    Effect: 'Allow',
+    Action: 'sts:AssumeRole',
+    Resource: roleArn,
+    Condition: { DateLessThan: { 'aws:CurrentTime': notAfter } },
+  };
+  return JSON.stringify({ Version: '2012-10-17', Statement: [statement] });
+}
+
+/**
+ * Whether a policy document as IAM returns it (URL-encoded JSON) still allows assuming `roleArn`:
+ * someone may have edited the policy by hand since p0 wrote it.
+ */
+export function allowsAssumingRole(encodedDocument: string, roleArn: string): boolean {
+  let document: { Statement?: PolicyStatement | PolicyStatement[] };
+  try {
+    document = JSON.parse(decodeURIComponent(encodedDocument)) as typeof document;
+  } catch {
+    return false;
+  }
+  const statements = Array.isArray(document.Statement) ? document.Statement : document.Statement ? [document.Statement] : [];
+  const asList = (value: string | string[] | undefined) => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+  return statements.some(
+    (statement) =>
+      statement.Effect === 'Allow' &&
+      asList(statement.Action).includes('sts:AssumeRole') &&
+      asList(statement.Resource).includes(roleArn),
+  );
+}

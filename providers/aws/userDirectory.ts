@@ -1,0 +1,108 @@
+/**
+ * Finds the IAM user behind a requester's email: the user tagged `<emailTag>=<email>`, or a user named
+ * exactly the email, as the configured lookup allows.
+ */
+import { GetUserCommand, ListUserTagsCommand, paginateListUsers, type IAMClient } from '@aws-sdk/client-iam';
+import { ProviderInputError } from '../provider';
+import { awsErrorCode, classifyAwsError, isNoSuchEntity } from './errors';
+import { TtlCache } from './ttlCache';
+
+export type UserLookup = 'tag-then-name' | 'tag' | 'name';
+
+export interface IamUser {
+  name: string;
+  arn: string;
+}
+
+/** ListUserTags calls in flight at once while scanning: fast on big accounts, gentle on IAM's rate limit. */
+const TAG_READ_CONCURRENCY = 10;
+
+export class IamUserDirectory {
+  /** Only hits are cached, so a user created or tagged a moment ago is found on the next request. */
+  private readonly cache: TtlCache<string, IamUser>;
+
+  constructor(
+    private readonly iam: IAMClient,
+    private readonly options: { lookup: UserLookup; emailTag: string; cacheTtlMs: number },
+  ) {
+    this.cache = new TtlCache(options.cacheTtlMs);
+  }
+
+  /** The IAM user for `email`, or undefined when none matches. */
+  async find(email: string): Promise<IamUser | undefined> {
+    return this.cache.getOrLoad(email.toLowerCase(), () => this.lookUp(email));
+  }
+
+  /** Like `find`, but throws ProviderInputError naming the email and the fix when no IAM user matches. */
+  async resolve(email: string): Promise<IamUser> {
+    const user = await this.find(email);
+    if (user) return user;
+    const { lookup, emailTag } = this.options;
+    const fixes = {
+      'tag-then-name': `tag an IAM user with ${emailTag}=${email} or name one after the address`,
+      tag: `tag an IAM user with ${emailTag}=${email}`,
+      name: `name an IAM user after the address`,
+    };
+    throw new ProviderInputError(`No IAM user for ${email}: ${fixes[lookup]}`);
+  }
+
+  private async lookUp(email: string): Promise<IamUser | undefined> {
+    const { lookup } = this.options;
+    const tagged = lookup === 'name' ? undefined : await this.findByTag(email);
+    if (tagged || lookup === 'tag') return tagged;
+    return this.findByName(email);
+  }
+
+  /**
+   * Scans every user (ListUsers does not return tags, so one ListUserTags each). The whole account is
+   * scanned rather than stopping at the first match: two users carrying the same email would make
+   * the grant land on an arbitrary one, so that is refused instead.
+   */
+  private async findByTag(email: string): Promise<IamUser | undefined> {
+    const wanted = email.toLowerCase();
+    const matches: IamUser[] = [];
+    try {
+      for await (const page of paginateListUsers({ client: this.iam }, {})) {
+        const users = page.Users ?? [];
+        for (let start = 0; start < users.length; start += TAG_READ_CONCURRENCY) {
+          const batch = users.slice(start, start + TAG_READ_CONCURRENCY);
+          const emails = await Promise.all(batch.map((user) => this.emailTagOf(user.UserName!)));
+          batch.forEach((user, index) => {
+            // Tag values are case-sensitive in IAM; email addresses are not, in practice.
+            if (emails[index]?.toLowerCase() === wanted) matches.push({ name: user.UserName!, arn: user.Arn! });
+          });
+        }
+      }
+    } catch (error) {
+      throw classifyAwsError(error, `looking up the IAM user tagged ${this.options.emailTag}=${email}`);
+    }
+    if (matches.length > 1) {
+      const names = matches.map((user) => user.name).join(', ');
+      throw new ProviderInputError(`Several IAM users are tagged ${this.options.emailTag}=${email} (${names}): keep the tag on one of them`);
+    }
+    return matches[0];
+  }
+
+  private async emailTagOf(userName: string): Promise<string | undefined> {
+    try {
+      // A user has at most 50 tags and one page holds 100, so no pagination is needed.
+      const { Tags } = await this.iam.send(new ListUserTagsCommand({ UserName: userName, MaxItems: 100 }));
+      return Tags?.find((tag) => tag.Key === this.options.emailTag)?.Value;
+    } catch (error) {
+      // Deleted between ListUsers and now: not our user.
+      if (isNoSuchEntity(error)) return undefined;
+      throw error;
+    }
+  }
+
+  private async findByName(email: string): Promise<IamUser | undefined> {
+    try {
+      const { User } = await this.iam.send(new GetUserCommand({ UserName: email }));
+      return { name: User!.UserName!, arn: User!.Arn! };
+    } catch (error) {
+      // ValidationError: the address has characters a user name cannot have, so no user has it.
+      if (isNoSuchEntity(error) || awsErrorCode(error) === 'ValidationError') return undefined;
+      throw classifyAwsError(error, `looking up the IAM user named ${email}`);
+    }
+  }
+}

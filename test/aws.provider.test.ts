@@ -1,0 +1,472 @@
+/**
+ * The AWS IAM provider against a real moto server: every kind through its whole life (inspect, grant,
+ * read back, revoke, each repeated), principal look-up, input errors, error classification, and one
+ * suite where moto enforces IAM so a grant is shown to actually let the user do something.
+ */
+import assert from 'node:assert/strict';
+import {
+  CreateAccessKeyCommand,
+  CreateGroupCommand,
+  CreatePolicyCommand,
+  CreateRoleCommand,
+  DeleteRoleCommand,
+  IAMClient,
+  ListRolesCommand,
+  ListUsersCommand,
+  PutGroupPolicyCommand,
+  PutUserPolicyCommand,
+  TagUserCommand,
+  type SimulatePrincipalPolicyCommandInput,
+} from '@aws-sdk/client-iam';
+import { ProviderInputError, type GrantSpec } from '../providers/provider';
+import { classifyAwsError } from '../providers/aws/errors';
+import { AwsIamProvider, createAwsIamProvider, type AwsSettings } from '../providers/aws/iamProvider';
+import { holdings, inlinePolicyDocument } from './support/iam';
+import { bootstrapAdmin, createIamUser, iamClientFor, MOTO_ADMIN_BOOTSTRAP_CALLS, startMoto, type RunningMoto } from './support/moto';
+
+const SETTINGS: AwsSettings = {
+  region: 'us-east-1',
+  userLookup: 'tag-then-name',
+  emailTag: 'email',
+  propagation: { settleDelayMs: 0, consecutiveReads: 1, pollIntervalMs: 10 },
+  simulatePrincipalPolicy: false,
+};
+
+const ACCOUNT = '123456789012';
+const NOT_AFTER = '2030-01-01T00:00:00.000Z';
+const ALLOW_ALL_STS = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }],
+});
+
+let sequence = 0;
+function newEmail(label = 'user'): string {
+  sequence += 1;
+  return `${label}-${sequence}@example.com`;
+}
+
+function specFor(kind: string, target: string, principal: string): GrantSpec {
+  sequence += 1;
+  return { requestId: `req-${sequence}`, provider: 'aws', kind, target, principal, notAfter: NOT_AFTER };
+}
+
+function policyDocument(action: string): string {
+  return JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: action, Resource: '*' }] });
+}
+
+/** Asserts a ProviderInputError whose message mentions every one of `words`. */
+async function rejectsAsInput(call: Promise<unknown>, ...words: string[]): Promise<void> {
+  await assert.rejects(call, (error: unknown) => {
+    assert.ok(error instanceof ProviderInputError, `expected a ProviderInputError, got ${String(error)}`);
+    for (const word of words) assert.ok(error.message.includes(word), `"${error.message}" should mention ${word}`);
+    return true;
+  });
+}
+
+describe('AwsIamProvider (moto)', function () {
+  let moto: RunningMoto;
+  let iam: IAMClient;
+  let provider: AwsIamProvider;
+
+  before(async function () {
+    moto = await startMoto();
+    iam = iamClientFor(moto.endpoint);
+    provider = new AwsIamProvider({ iam, settings: SETTINGS });
+    await iam.send(new CreateRoleCommand({ RoleName: 'AdminRole', AssumeRolePolicyDocument: ALLOW_ALL_STS }));
+    await iam.send(new CreateGroupCommand({ GroupName: 'Developers' }));
+    await iam.send(new CreatePolicyCommand({ PolicyName: 'TeamReadOnly', PolicyDocument: policyDocument('s3:Get*') }));
+  });
+
+  after(async function () {
+    iam?.destroy();
+    await moto?.stop();
+  });
+
+  const lifecycles: Array<{ title: string; kind: string; target: string; key: (userName: string, spec: GrantSpec) => string }> = [
+    { title: 'role', kind: 'role', target: 'AdminRole', key: (user, spec) => `aws:user/${user}:inline/p0-${spec.requestId}` },
+    {
+      title: 'customer-managed policy by name',
+      kind: 'policy',
+      target: 'TeamReadOnly',
+      key: (user) => `aws:user/${user}:policy/arn:aws:iam::${ACCOUNT}:policy/TeamReadOnly`,
+    },
+    {
+      title: 'customer-managed policy by ARN',
+      kind: 'policy',
+      target: `arn:aws:iam::${ACCOUNT}:policy/TeamReadOnly`,
+      key: (user) => `aws:user/${user}:policy/arn:aws:iam::${ACCOUNT}:policy/TeamReadOnly`,
+    },
+    {
+      title: 'AWS-managed policy by name',
+      kind: 'policy',
+      target: 'ReadOnlyAccess',
+      key: (user) => `aws:user/${user}:policy/arn:aws:iam::aws:policy/ReadOnlyAccess`,
+    },
+    {
+      title: 'AWS-managed policy by ARN',
+      kind: 'policy',
+      target: 'arn:aws:iam::aws:policy/ReadOnlyAccess',
+      key: (user) => `aws:user/${user}:policy/arn:aws:iam::aws:policy/ReadOnlyAccess`,
+    },
+    { title: 'group', kind: 'group', target: 'Developers', key: (user) => `aws:user/${user}:group/Developers` },
+  ];
+
+  for (const { title, kind, target, key } of lifecycles) {
+    it(`${title}: inspect, grant, read back and revoke, each idempotent`, async function () {
+      const email = newEmail(kind);
+      const userName = await createIamUser(iam, email);
+      const spec = specFor(kind, target, email);
+
+      assert.deepEqual(await provider.inspect(spec), { resourceKey: key(userName, spec), present: false });
+      assert.equal(await provider.isGranted(spec), false);
+
+      await provider.grant(spec);
+      assert.equal(await provider.isGranted(spec), true);
+      assert.deepEqual(await provider.inspect(spec), { resourceKey: key(userName, spec), present: true });
+      const granted = await holdings(iam, userName);
+      assert.equal(granted.inlinePolicies.length + granted.attachedPolicies.length + granted.groups.length, 1, JSON.stringify(granted));
+
+      await provider.grant(spec);
+      assert.deepEqual(await holdings(iam, userName), granted, 'granting twice must not add a second copy');
+      assert.equal(await provider.isGranted(spec), true);
+
+      await provider.revoke(spec);
+      assert.equal(await provider.isGranted(spec), false);
+      assert.deepEqual(await holdings(iam, userName), { inlinePolicies: [], attachedPolicies: [], groups: [] });
+
+      await provider.revoke(spec);
+      assert.equal(await provider.isGranted(spec), false);
+    });
+  }
+
+  it('role grant: the inline policy allows sts:AssumeRole on the role only until notAfter', async function () {
+    const email = newEmail('role-doc');
+    const userName = await createIamUser(iam, email);
+    const spec = specFor('role', 'AdminRole', email);
+    await provider.grant(spec);
+    const document = await inlinePolicyDocument(iam, userName, `p0-${spec.requestId}`);
+    assert.deepEqual(document.Statement, [
+      {
+        Sid: 'P0JitAssumeRole',
+        Effect: 'Allow',
+        Action: 'sts:AssumeRole',
+        Resource: `arn:aws:iam::${ACCOUNT}:role/AdminRole`,
+        Condition: { DateLessThan: { 'aws:CurrentTime': NOT_AFTER } },
+      },
+    ]);
+  });
+
+  it('role grant: an inline policy edited to no longer name the role does not count as granted', async function () {
+    const email = newEmail('role-edited');
+    const userName = await createIamUser(iam, email);
+    const spec = specFor('role', 'AdminRole', email);
+    await provider.grant(spec);
+    await iam.send(new PutUserPolicyCommand({ UserName: userName, PolicyName: `p0-${spec.requestId}`, PolicyDocument: policyDocument('s3:ListBucket') }));
+    assert.equal(await provider.isGranted(spec), false);
+    assert.equal((await provider.inspect(spec)).present, false);
+  });
+
+  it('two role requests for one user get separate inline policies; revoking one leaves the other', async function () {
+    const email = newEmail('role-two');
+    const userName = await createIamUser(iam, email);
+    const first = specFor('role', 'AdminRole', email);
+    const second = specFor('role', 'AdminRole', email);
+    await provider.grant(first);
+    await provider.grant(second);
+    await provider.revoke(first);
+    assert.equal(await provider.isGranted(first), false);
+    assert.equal(await provider.isGranted(second), true);
+    assert.deepEqual((await holdings(iam, userName)).inlinePolicies, [`p0-${second.requestId}`]);
+  });
+
+  describe('principal look-up', function () {
+    it('finds a user by its email tag', async function () {
+      const email = newEmail('by-tag');
+      const userName = await createIamUser(iam, email, { tag: true });
+      assert.notEqual(userName, email);
+      const { resourceKey } = await provider.inspect(specFor('group', 'Developers', email));
+      assert.equal(resourceKey, `aws:user/${userName}:group/Developers`);
+    });
+
+    it('finds a user named after the email', async function () {
+      const email = newEmail('by-name');
+      await createIamUser(iam, email, { tag: false });
+      const { resourceKey } = await provider.inspect(specFor('group', 'Developers', email));
+      assert.equal(resourceKey, `aws:user/${email}:group/Developers`);
+    });
+
+    it('matches the tag whatever the email case', async function () {
+      const email = newEmail('MixedCase');
+      const userName = await createIamUser(iam, email);
+      const { resourceKey } = await provider.inspect(specFor('group', 'Developers', email.toLowerCase()));
+      assert.equal(resourceKey, `aws:user/${userName}:group/Developers`);
+    });
+
+    it('uses the configured tag key', async function () {
+      const email = newEmail('custom-tag');
+      const userName = await createIamUser(iam, email, { emailTag: 'p0-email' });
+      const custom = new AwsIamProvider({ iam, settings: { ...SETTINGS, userLookup: 'tag', emailTag: 'p0-email' } });
+      assert.equal((await custom.inspect(specFor('group', 'Developers', email))).resourceKey, `aws:user/${userName}:group/Developers`);
+      await rejectsAsInput(provider.inspect(specFor('group', 'Developers', email)), email);
+    });
+
+    it('lookup "tag" ignores users named after the email, lookup "name" ignores tags', async function () {
+      const named = newEmail('named-only');
+      await createIamUser(iam, named, { tag: false });
+      const tagged = newEmail('tagged-only');
+      await createIamUser(iam, tagged, { tag: true });
+      const tagOnly = new AwsIamProvider({ iam, settings: { ...SETTINGS, userLookup: 'tag' } });
+      const nameOnly = new AwsIamProvider({ iam, settings: { ...SETTINGS, userLookup: 'name' } });
+      await rejectsAsInput(tagOnly.inspect(specFor('group', 'Developers', named)), named, 'email=');
+      await rejectsAsInput(nameOnly.inspect(specFor('group', 'Developers', tagged)), tagged, 'name');
+      assert.equal((await tagOnly.inspect(specFor('group', 'Developers', tagged))).present, false);
+      assert.equal((await nameOnly.inspect(specFor('group', 'Developers', named))).present, false);
+    });
+
+    it('refuses an email that tags two users', async function () {
+      const email = newEmail('twice');
+      const first = await createIamUser(iam, email);
+      const second = await createIamUser(iam, `x${email}`, { tag: false });
+      await iam.send(new TagUserCommand({ UserName: second, Tags: [{ Key: 'email', Value: email }] }));
+      await rejectsAsInput(provider.inspect(specFor('group', 'Developers', email)), email, first, second);
+    });
+
+    it('an unknown email is a ProviderInputError naming the email and the fix', async function () {
+      const email = newEmail('nobody');
+      await rejectsAsInput(provider.inspect(specFor('role', 'AdminRole', email)), email, `email=${email}`, 'name one after the address');
+      await rejectsAsInput(provider.grant(specFor('role', 'AdminRole', email)), email);
+    });
+  });
+
+  describe('bad input', function () {
+    let email: string;
+    before(async function () {
+      email = newEmail('bad-input');
+      await createIamUser(iam, email);
+    });
+
+    it('an unknown role, group or policy is a ProviderInputError naming it', async function () {
+      await rejectsAsInput(provider.inspect(specFor('role', 'NoSuchRole', email)), 'NoSuchRole');
+      await rejectsAsInput(provider.grant(specFor('role', 'NoSuchRole', email)), 'NoSuchRole');
+      await rejectsAsInput(provider.inspect(specFor('group', 'NoSuchGroup', email)), 'NoSuchGroup');
+      await rejectsAsInput(provider.inspect(specFor('policy', 'NoSuchPolicy', email)), 'NoSuchPolicy');
+      const missingArn = `arn:aws:iam::${ACCOUNT}:policy/NoSuchPolicy`;
+      await rejectsAsInput(provider.grant(specFor('policy', missingArn, email)), missingArn);
+    });
+
+    it('an unknown kind is a ProviderInputError', async function () {
+      await rejectsAsInput(provider.inspect(specFor('bucket', 'AdminRole', email)), 'bucket', 'role, policy, group');
+    });
+
+    it('clean-up after such a failure works: revoke succeeds and isGranted is false', async function () {
+      // The workflow removes and re-reads the grant after every failed provision, this one included.
+      const nobody = newEmail('nobody');
+      for (const spec of [
+        specFor('role', 'NoSuchRole', email),
+        specFor('group', 'NoSuchGroup', email),
+        specFor('policy', 'NoSuchPolicy', email),
+        specFor('policy', `arn:aws:iam::${ACCOUNT}:policy/NoSuchPolicy`, email),
+        specFor('group', 'Developers', nobody),
+        specFor('role', 'AdminRole', nobody),
+      ]) {
+        await provider.revoke(spec);
+        assert.equal(await provider.isGranted(spec), false, `${spec.kind} ${spec.target} for ${spec.principal}`);
+      }
+    });
+
+    it('a role grant whose role was deleted still reads back and is removed', async function () {
+      await iam.send(new CreateRoleCommand({ RoleName: 'ShortLivedRole', AssumeRolePolicyDocument: ALLOW_ALL_STS }));
+      const spec = specFor('role', 'ShortLivedRole', email);
+      await provider.grant(spec);
+      await iam.send(new DeleteRoleCommand({ RoleName: 'ShortLivedRole' }));
+      // A fresh provider: the shared one remembers the role for a minute.
+      const fresh = new AwsIamProvider({ iam, settings: SETTINGS });
+      assert.equal(await fresh.isGranted(spec), true);
+      await rejectsAsInput(fresh.grant(spec), 'ShortLivedRole');
+      await fresh.revoke(spec);
+      assert.equal(await fresh.isGranted(spec), false);
+    });
+  });
+
+  describe('simulatePrincipalPolicy (moto has no simulator, so its answer is stubbed)', function () {
+    let simulated: SimulatePrincipalPolicyCommandInput[];
+    let decision: string;
+    let simulating: AwsIamProvider;
+    let stubbed: IAMClient;
+
+    before(function () {
+      stubbed = iamClientFor(moto.endpoint);
+      // Answers SimulatePrincipalPolicy before it is sent; every other call goes to moto.
+      stubbed.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName !== 'SimulatePrincipalPolicyCommand') return next(args);
+          simulated.push(args.input as SimulatePrincipalPolicyCommandInput);
+          return { output: { EvaluationResults: [{ EvalActionName: 'sts:AssumeRole', EvalDecision: decision }], $metadata: {} }, response: {} };
+        },
+        { step: 'initialize', name: 'stubSimulator' },
+      );
+      simulating = new AwsIamProvider({ iam: stubbed, settings: { ...SETTINGS, simulatePrincipalPolicy: true } });
+    });
+    beforeEach(function () {
+      simulated = [];
+    });
+    after(function () {
+      stubbed.destroy();
+    });
+
+    it('a role grant also needs the simulator to say allowed', async function () {
+      const email = newEmail('simulated');
+      const userName = await createIamUser(iam, email);
+      const spec = specFor('role', 'AdminRole', email);
+      await simulating.grant(spec);
+      decision = 'implicitDeny';
+      assert.equal(await simulating.isGranted(spec), false);
+      decision = 'allowed';
+      assert.equal(await simulating.isGranted(spec), true);
+      assert.equal(simulated.length, 2);
+      const input = simulated[0]!;
+      assert.equal(input.PolicySourceArn, `arn:aws:iam::${ACCOUNT}:user/${userName}`);
+      assert.deepEqual(input.ActionNames, ['sts:AssumeRole']);
+      assert.deepEqual(input.ResourceArns, [`arn:aws:iam::${ACCOUNT}:role/AdminRole`]);
+      assert.equal(input.ContextEntries?.[0]?.ContextKeyName, 'aws:CurrentTime');
+    });
+
+    it('is not consulted before the grant exists, nor for groups and policies', async function () {
+      const email = newEmail('not-simulated');
+      await createIamUser(iam, email);
+      decision = 'allowed';
+      assert.equal(await simulating.isGranted(specFor('role', 'AdminRole', email)), false);
+      const group = specFor('group', 'Developers', email);
+      await simulating.grant(group);
+      assert.equal(await simulating.isGranted(group), true);
+      assert.equal(simulated.length, 0);
+    });
+  });
+
+  it('createAwsIamProvider takes the endpoint and credentials from the SDK environment', async function () {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+    });
+    try {
+      const fromEnv = createAwsIamProvider(SETTINGS);
+      const email = newEmail('from-env');
+      await createIamUser(iam, email);
+      const spec = specFor('group', 'Developers', email);
+      await fromEnv.grant(spec);
+      assert.equal(await provider.isGranted(spec), true);
+    } finally {
+      for (const name of ['AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+    }
+  });
+});
+
+describe('classifyAwsError', function () {
+  const awsError = (name: string, httpStatusCode: number, message = 'details') =>
+    Object.assign(new Error(message), { name, $fault: httpStatusCode >= 500 ? 'server' : 'client', $metadata: { httpStatusCode } });
+
+  it('leaves throttling, 5xx, access problems and network errors alone so they are retried', function () {
+    for (const error of [
+      awsError('Throttling', 400),
+      awsError('ServiceUnavailable', 503),
+      awsError('ServiceFailureException', 500),
+      awsError('NoSuchEntityException', 503),
+      awsError('AccessDenied', 403),
+      awsError('ConcurrentModificationException', 409),
+      Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+      { $metadata: { httpStatusCode: 503 } },
+    ]) {
+      assert.equal(classifyAwsError(error, 'granting X'), error);
+    }
+  });
+
+  it('turns input errors into a ProviderInputError that says what was being done', function () {
+    for (const name of [
+      'NoSuchEntityException',
+      'NoSuchEntity',
+      'ValidationError',
+      'InvalidInputException',
+      'MalformedPolicyDocumentException',
+      'LimitExceededException',
+      'UnmodifiableEntityException',
+      'PolicyNotAttachableException',
+    ]) {
+      const classified = classifyAwsError(awsError(name, 400, 'the AWS message'), 'granting group Developers');
+      assert.ok(classified instanceof ProviderInputError, name);
+      assert.match(classified.message, /granting group Developers/);
+      assert.match(classified.message, /the AWS message/);
+    }
+  });
+
+  it('passes a ProviderInputError through', function () {
+    const error = new ProviderInputError('No IAM role named X');
+    assert.equal(classifyAwsError(error, 'anything'), error);
+  });
+});
+
+describe('AwsIamProvider grants are enforced (moto with IAM authorization on)', function () {
+  let moto: RunningMoto;
+  let admin: IAMClient;
+  let provider: AwsIamProvider;
+
+  before(async function () {
+    moto = await startMoto({ initialNoAuthActionCount: MOTO_ADMIN_BOOTSTRAP_CALLS });
+    // Everything after the bootstrap, setup included, is signed by an admin user moto knows.
+    admin = iamClientFor(moto.endpoint, await bootstrapAdmin(moto.endpoint));
+    provider = new AwsIamProvider({ iam: admin, settings: SETTINGS });
+    await admin.send(new CreateGroupCommand({ GroupName: 'UserListers' }));
+    await admin.send(new PutGroupPolicyCommand({ GroupName: 'UserListers', PolicyName: 'list-users', PolicyDocument: policyDocument('iam:ListUsers') }));
+    await admin.send(new CreatePolicyCommand({ PolicyName: 'RoleListers', PolicyDocument: policyDocument('iam:ListRoles') }));
+  });
+
+  after(async function () {
+    admin?.destroy();
+    await moto?.stop();
+  });
+
+  /** A requester with IAM access keys of their own, and a client that signs with them. */
+  async function requesterWithKeys(label: string): Promise<{ email: string; own: IAMClient }> {
+    const email = newEmail(label);
+    const userName = await createIamUser(admin, email);
+    const { AccessKey } = await admin.send(new CreateAccessKeyCommand({ UserName: userName }));
+    const own = iamClientFor(moto.endpoint, { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! });
+    return { email, own };
+  }
+
+  const denied = (error: unknown) => /^AccessDenied/.test((error as Error).name);
+
+  it('moto really enforces: unknown keys are refused', async function () {
+    const stranger = iamClientFor(moto.endpoint);
+    await assert.rejects(stranger.send(new ListUsersCommand({})), (error: Error) => /InvalidClientTokenId/.test(error.name));
+    stranger.destroy();
+  });
+
+  it('a group grant lets the user act only while it is in place', async function () {
+    const { email, own } = await requesterWithKeys('enforced-group');
+    const spec = specFor('group', 'UserListers', email);
+    await assert.rejects(own.send(new ListUsersCommand({})), denied);
+    await provider.grant(spec);
+    await own.send(new ListUsersCommand({}));
+    await provider.revoke(spec);
+    await assert.rejects(own.send(new ListUsersCommand({})), denied);
+    own.destroy();
+  });
+
+  it('a managed-policy grant lets the user act only while it is in place', async function () {
+    const { email, own } = await requesterWithKeys('enforced-policy');
+    const spec = specFor('policy', 'RoleListers', email);
+    await assert.rejects(own.send(new ListRolesCommand({})), denied);
+    await provider.grant(spec);
+    await own.send(new ListRolesCommand({}));
+    // The policy grants ListRoles, not ListUsers: the user has exactly what was granted.
+    await assert.rejects(own.send(new ListUsersCommand({})), denied);
+    await provider.revoke(spec);
+    await assert.rejects(own.send(new ListRolesCommand({})), denied);
+    own.destroy();
+  });
+});
