@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Lint the repo with the isolated toolchain in tools/lint (ESLint + typescript-eslint on TypeScript 6;
+# the project itself builds with TypeScript 7, which has no JS API for typescript-eslint).
+# Usage: scripts/lint.sh [eslint args...]   e.g. --fix, --format json, workflows/accessRequest.ts
+# With no file or directory among the args, the whole repo is linted. Paths are relative to
+# the caller's directory. Exit status is ESLint's.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+lint_dir="$repo_root/tools/lint"
+stamp="$lint_dir/node_modules/.p0-lint-installed"
+
+# Reinstall only when node_modules is missing or older than the lockfile / manifest.
+if [[ ! -f "$stamp" || "$lint_dir/package-lock.json" -nt "$stamp" || "$lint_dir/package.json" -nt "$stamp" ]]; then
+  echo "[p0-jit lint] installing lint toolchain (tools/lint)" >&2
+  npm ci --prefix "$lint_dir" --no-audit --no-fund >&2
+  touch "$stamp"
+fi
+
+# File and directory arguments are made absolute, so they mean what they meant in the caller's
+# directory; ESLint then runs from the repo root (with -c, it ignores files outside its cwd).
+args=()
+has_target=false
+for arg in "$@"; do
+  if [[ "$arg" != -* && -e "$arg" ]]; then
+    has_target=true
+    arg="$(cd "$(dirname "$arg")" && pwd)/$(basename "$arg")"
+  fi
+  args+=("$arg")
+done
+if [[ "$has_target" == false ]]; then
+  args+=(.)
+fi
+cd "$repo_root"
+
+# No --cache: ESLint's cache keys on each file's own contents, but the type-aware rules
+# (no-floating-promises, no-unsafe-*) depend on the files it imports, so cached results go stale.
+exec "$lint_dir/node_modules/.bin/eslint" -c "$lint_dir/eslint.config.mjs" "${args[@]}"

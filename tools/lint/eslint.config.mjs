@@ -1,0 +1,194 @@
+// ESLint flat config for p0-jit, run through scripts/lint.sh from the repo root.
+//
+// It lives in its own package (tools/lint) because typescript-eslint needs the TypeScript JS API
+// (typescript 6.0 here), while the project itself compiles with the native TypeScript 7 `tsc`,
+// which ships no JS API. The type information therefore comes from TS 6 reading the root
+// tsconfig.json; if a TS 7-only option ever lands there, this is the place that will complain.
+import { builtinModules } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
+import tseslint from 'typescript-eslint';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+// Same list as tsconfig.json "include".
+const sourceDirs = [
+  'workflows',
+  'activities',
+  'worker',
+  'api',
+  'bots',
+  'providers',
+  'db',
+  'service',
+  'config',
+  'scripts',
+  'test',
+];
+const tsFiles = sourceDirs.map((dir) => `${dir}/**/*.{ts,mts,cts}`);
+
+const escapeRegex = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Matches a relative import of one of the repo's top-level directories, e.g. `../db` or `../../db/store`. */
+const topLevelDirs = (dirs) => `^(?:\\.\\./)+(?:${dirs.join('|')})(?:/.*)?$`;
+
+/** Matches `node:*` and every bare built-in name (`fs`, `fs/promises`, `child_process`, ...). */
+const nodeBuiltinRegex = `^(?:node:.*|(?:${builtinModules
+  .filter((name) => !name.startsWith('_'))
+  .map(escapeRegex)
+  .join('|')})(?:/.*)?)$`;
+
+// Workflow code is replayed and must be deterministic: no I/O, no clock or randomness of its own,
+// nothing but @temporalio/workflow, the shared message definitions and activity *types*.
+// (Idea from temporalio/samples-typescript .shared/.eslintrc.js; the bundler would also reject
+// some of these, but only when the worker starts.)
+const workflowImportBans = {
+  paths: [
+    {
+      name: '@temporalio/client',
+      allowTypeImports: true,
+      message: 'Workflows talk to Temporal only through @temporalio/workflow.',
+    },
+    {
+      name: '@temporalio/worker',
+      allowTypeImports: true,
+      message: 'Workflows talk to Temporal only through @temporalio/workflow.',
+    },
+    {
+      name: '@temporalio/activity',
+      allowTypeImports: true,
+      message: 'Workflows talk to Temporal only through @temporalio/workflow.',
+    },
+  ],
+  patterns: [
+    {
+      regex: nodeBuiltinRegex,
+      allowTypeImports: true,
+      message: 'Node built-ins are not deterministic and are not available in the workflow sandbox.',
+    },
+    {
+      regex: topLevelDirs(['activities', 'providers', 'db', 'service', 'api', 'bots', 'worker', 'scripts']),
+      allowTypeImports: true,
+      message:
+        'Workflows may import this only as a type (`import type`); call activities through proxyActivities.',
+    },
+  ],
+};
+
+// Providers know nothing of channels, workflows, the store or the request service.
+const providerImportBans = {
+  patterns: [
+    {
+      regex: topLevelDirs(['workflows', 'activities', 'db', 'service', 'api', 'bots', 'worker']),
+      message: 'Providers must not depend on workflows, activities, the store, the service or channels.',
+    },
+    {
+      regex: '^@temporalio/(?:client|worker|workflow)$',
+      message: 'Providers know nothing of workflows or workers; activities wrap them.',
+    },
+  ],
+};
+
+// Channels (api/, bots/) call the one request service; they never reach a provider, the database
+// or the Temporal client on their own. api/server.ts is the composition root that builds the
+// Temporal client and hands it to the service, so it alone may import @temporalio/client.
+const channelImportBans = ({ allowTemporalClient }) => ({
+  paths: allowTemporalClient
+    ? []
+    : [
+        {
+          name: '@temporalio/client',
+          allowTypeImports: true,
+          message: 'Channels reach Temporal through the request service (service/).',
+        },
+      ],
+  patterns: [
+    {
+      regex: topLevelDirs(['db', 'providers', 'activities', 'worker']),
+      allowTypeImports: true,
+      message: 'Channels go through the request service (service/), not the store, providers or activities.',
+    },
+    {
+      regex: '^@temporalio/(?:worker|activity)$',
+      allowTypeImports: true,
+      message: 'Channels never run workers or activities.',
+    },
+  ],
+});
+
+// Stores are leaves: nothing below them points back at channels, workflows or activities.
+const dbImportBans = {
+  patterns: [
+    {
+      regex: topLevelDirs(['workflows', 'activities', 'service', 'api', 'bots', 'worker', 'providers']),
+      allowTypeImports: true,
+      message: 'Stores must not depend on the code that uses them (import types only).',
+    },
+  ],
+};
+
+const restrict = (options) => ({ '@typescript-eslint/no-restricted-imports': ['error', options] });
+
+const configs = defineConfig(
+  {
+    name: 'p0-jit/ignores',
+    ignores: ['**/node_modules/**', 'dist/**', 'data/**', 'tools/**', '**/*.{js,cjs,mjs}'],
+  },
+  {
+    name: 'p0-jit/typescript',
+    files: tsFiles,
+    extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: repoRoot,
+      },
+    },
+    linterOptions: {
+      reportUnusedDisableDirectives: 'error',
+    },
+    rules: {
+      // Forgetting to await an activity, a workflow API or a database call is the bug we most want.
+      '@typescript-eslint/no-floating-promises': 'error',
+      // Express 5 awaits a handler's returned promise, so async handlers passed as arguments are fine.
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          caughtErrorsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+        },
+      ],
+    },
+  },
+  {
+    name: 'p0-jit/tests',
+    files: ['test/**/*.{ts,mts,cts}'],
+    rules: {
+      // Mocha `this` and chai-style assertions are fine in tests.
+      '@typescript-eslint/no-unused-expressions': 'off',
+    },
+  },
+  { name: 'p0-jit/walls/workflows', files: ['workflows/**/*.{ts,mts,cts}'], rules: restrict(workflowImportBans) },
+  { name: 'p0-jit/walls/providers', files: ['providers/**/*.{ts,mts,cts}'], rules: restrict(providerImportBans) },
+  {
+    name: 'p0-jit/walls/channels',
+    files: ['api/**/*.{ts,mts,cts}', 'bots/**/*.{ts,mts,cts}'],
+    rules: restrict(channelImportBans({ allowTemporalClient: false })),
+  },
+  {
+    name: 'p0-jit/walls/api-server',
+    files: ['api/server.ts'],
+    rules: restrict(channelImportBans({ allowTemporalClient: true })),
+  },
+  { name: 'p0-jit/walls/db', files: ['db/**/*.{ts,mts,cts}'], rules: restrict(dbImportBans) },
+);
+
+// Patterns are relative to the repo root whatever the current directory (with `-c`, ESLint would
+// otherwise resolve them against the cwd).
+export default configs.map((config) => ({ ...config, basePath: repoRoot }));
