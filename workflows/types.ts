@@ -99,3 +99,23 @@ export interface AuditEvent {
   at: string;
   details?: Record<string, unknown>;
 }
+
+/** The view of a request that has just been made; the workflow starts from it. */
+export function initialView(input: AccessRequestInput): RequestView {
+  return {
+    id: input.id,
+    status: 'pending',
+    requester: input.requester,
+    provider: input.provider,
+    kind: input.kind,
+    target: input.target,
+    reason: input.reason,
+    duration: input.duration,
+    durationSeconds: input.durationSeconds,
+    approvers: input.approvers,
+    approvalsRequired: input.approvalsRequired,
+    approvals: [],
+    createdAt: input.createdAt,
+    version: 0,
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * The accessRequest workflow's activities: every piece of I/O the workflow does. Built by a factory
+ * from injected clients (providers, stores, notifiers) so the worker creates each client once and
+ * tests can hand in their own.
+ */
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ProviderInputError, type GrantSpec, type Provider } from '../providers/provider';
+import type { AuditEvent, RequestView } from '../workflows/types';
+
+/** Failure types the workflow names in `nonRetryableErrorTypes` or branches on. */
+export const FAILURE = {
+  providerInput: 'ProviderInputError',
+  propagationTimeout: 'PropagationTimeout',
+  unknownProvider: 'UnknownProvider',
+} as const;
+
+export interface RequestEventSink {
+  recordEvent(event: AuditEvent, view: RequestView): Promise<void>;
+}
+
+export interface GrantLeases {
+  acquire(input: { requestId: string; resourceKey: string; presentBefore: boolean }): Promise<{ standing: boolean }>;
+  release(requestId: string): Promise<{ removeAtProvider: boolean; reason: string }>;
+  confirmRemoved(requestId: string): Promise<{ heldBy: string[] }>;
+  otherHolders(requestId: string): Promise<string[]>;
+}
+
+/** A channel that tells people about a request (Slack, Teams, ... as they arrive). */
+export interface Notifier {
+  readonly name: string;
+  notify(notification: Notification): Promise<void>;
+}
+
+export interface Notification {
+  /** The audit event type that triggered it, e.g. `requested`, `active`, `expired`. */
+  event: string;
+  view: RequestView;
+}
+
+export interface ActivityDependencies {
+  providers: ReadonlyMap<string, Provider>;
+  requests: RequestEventSink;
+  leases: GrantLeases;
+  notifiers?: readonly Notifier[];
+}
+
+export interface ProvisionResult {
+  resourceKey: string;
+  /** The user had this access before the request (granted outside the product): it is never removed. */
+  standing: boolean;
+}
+
+export interface RevokeResult {
+  /** False when the access stays because another request or standing access still holds it. */
+  removedAtProvider: boolean;
+  reason: string;
+}
+
+/** Longest quiet stretch inside a polling activity: heartbeats must come more often than the heartbeat timeout. */
+const HEARTBEAT_EVERY_MS = 5_000;
+/** Read-backs showing the grant still present before verifyRevocation asks the provider to remove it again. */
+const READS_BEFORE_REVOKING_AGAIN = 10;
+
+export function createActivities(dependencies: ActivityDependencies) {
+  const { providers, requests, leases, notifiers = [] } = dependencies;
+
+  function providerFor(spec: GrantSpec): Provider {
+    const provider = providers.get(spec.provider);
+    if (!provider) {
+      throw ApplicationFailure.nonRetryable(`No provider "${spec.provider}" is configured on this worker`, FAILURE.unknownProvider);
+    }
+    return provider;
+  }
+
+  return {
+    /** Appends the audit event and refreshes the request's row in the store, in one transaction. */
+    async recordEvent(event: AuditEvent, view: RequestView): Promise<void> {
+      await requests.recordEvent(event, view);
+    },
+
+    /**
+     * Grants the access. The lease is recorded before the provider call, so a retry after a crash
+     * knows whether the access predates the request; the provider call itself is idempotent.
+     */
+    async provision(spec: GrantSpec): Promise<ProvisionResult> {
+      const provider = providerFor(spec);
+      return withProviderErrors(async () => {
+        const inspection = await provider.inspect(spec);
+        const lease = await leases.acquire({
+          requestId: spec.requestId,
+          resourceKey: inspection.resourceKey,
+          presentBefore: inspection.present,
+        });
+        await provider.grant(spec);
+        return { resourceKey: inspection.resourceKey, standing: lease.standing };
+      });
+    },
+
+    /**
+     * Polls the provider until the grant reads back several times in a row, then waits the settle
+     * delay that covers the provider's own propagation. Bounded by `deadline` (absolute, so retries
+     * after a worker crash do not extend it): past it, a non-retryable PropagationTimeout.
+     */
+    async verifyPropagation(spec: GrantSpec, deadline: string): Promise<void> {
+      const provider = providerFor(spec);
+      const { consecutiveReads, pollIntervalMs, settleDelayMs } = provider.propagation;
+      const deadlineMs = Date.parse(deadline);
+      let readsInARow = 0;
+      for (;;) {
+        if (Date.now() > deadlineMs) {
+          throw ApplicationFailure.nonRetryable(
+            `${spec.provider} did not report the ${spec.kind} ${spec.target} as granted before ${deadline}`,
+            FAILURE.propagationTimeout,
+          );
+        }
+        const granted = await withProviderErrors(() => provider.isGranted(spec));
+        readsInARow = granted ? readsInARow + 1 : 0;
+        Context.current().heartbeat({ readsInARow });
+        if (readsInARow >= consecutiveReads) break;
+        await sleepWithHeartbeats(pollIntervalMs);
+      }
+      await sleepWithHeartbeats(Math.min(settleDelayMs, Math.max(0, deadlineMs - Date.now())));
+    },
+
+    /** Ends this request's hold on the access, and removes it at the provider unless something else still holds it. */
+    async revoke(spec: GrantSpec): Promise<RevokeResult> {
+      const release = await leases.release(spec.requestId);
+      if (!release.removeAtProvider) return { removedAtProvider: false, reason: release.reason };
+      // Removal is retried whatever the error: giving up would leave a grant behind.
+      await providerFor(spec).revoke(spec);
+      return { removedAtProvider: true, reason: release.reason };
+    },
+
+    /**
+     * Confirms at the provider that the grant is gone (several reads in a row). If it keeps reading
+     * back, the removal is issued again: the provider calls are idempotent. Retries until it is gone.
+     * A request that took the same shared access meanwhile (same group membership, same attachment)
+     * owns it now: it is left in place, or granted again if our removal undid that request's grant.
+     */
+    async verifyRevocation(spec: GrantSpec): Promise<void> {
+      const provider = providerFor(spec);
+      const { consecutiveReads, pollIntervalMs } = provider.propagation;
+      let absentInARow = 0;
+      let presentReads = 0;
+      for (;;) {
+        const granted = await provider.isGranted(spec);
+        absentInARow = granted ? 0 : absentInARow + 1;
+        Context.current().heartbeat({ absentInARow });
+        if (absentInARow >= consecutiveReads) break;
+        if (granted && (await leases.otherHolders(spec.requestId)).length > 0) break;
+        if (granted && ++presentReads % READS_BEFORE_REVOKING_AGAIN === 0) {
+          log.warn('Grant still present after revoke; removing it again', { requestId: spec.requestId });
+          await provider.revoke(spec);
+        }
+        await sleepWithHeartbeats(pollIntervalMs);
+      }
+      const { heldBy } = await leases.confirmRemoved(spec.requestId);
+      if (heldBy.length > 0) {
+        log.info('Access is held by another request; keeping it granted', { requestId: spec.requestId, heldBy });
+        await provider.grant(spec);
+      }
+    },
+
+    /** Fans a state change out to every configured channel; does nothing when none is configured. */
+    async notify(notification: Notification): Promise<void> {
+      const results = await Promise.allSettled(notifiers.map((notifier) => notifier.notify(notification)));
+      results.forEach((result, index) => {
+        if (result.status === 'rejected') {
+          log.warn('Notifier failed', { notifier: notifiers[index]!.name, error: String(result.reason) });
+        }
+      });
+    },
+  };
+}
+
+export type AccessActivities = ReturnType<typeof createActivities>;
+
+/** Bad input from the provider becomes a non-retryable failure; everything else is retried by Temporal. */
+async function withProviderErrors<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof ProviderInputError) throw ApplicationFailure.nonRetryable(error.message, FAILURE.providerInput);
+    throw error;
+  }
+}
+
+async function sleepWithHeartbeats(totalMs: number): Promise<void> {
+  const context = Context.current();
+  let remainingMs = totalMs;
+  while (remainingMs > 0) {
+    const stepMs = Math.min(remainingMs, HEARTBEAT_EVERY_MS);
+    await context.sleep(stepMs);
+    remainingMs -= stepMs;
+    context.heartbeat();
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * The API's OpenAPI 3.1 document, served at /v1/openapi.json. test/api.test.ts checks every
+ * response the tests receive against it, so it stays true.
+ */
+import { REQUEST_STATUSES } from '../workflows/types';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: object) => ({ 'application/json': { schema } });
+const errorResponse = (description: string) => ({ description, content: json(ref('Error')) });
+const requestResponse = (description: string) => ({
+  description,
+  content: json({ type: 'object', required: ['request'], properties: { request: ref('Request') }, additionalProperties: false }),
+});
+const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string', example: 'req_01JDQ2V7T4M9C8K1Z5X3N6B2W0' } };
+const commentBody = {
+  required: false,
+  content: json({
+    type: 'object',
+    properties: {
+      comment: { type: 'string', description: 'Why (shown to the requester and kept in the audit trail).' },
+      reason: { type: 'string', description: 'Alias of comment.' },
+    },
+  }),
+};
+
+function action(summary: string, description: string) {
+  return {
+    summary,
+    description,
+    parameters: [idParameter],
+    requestBody: commentBody,
+    responses: {
+      '200': requestResponse('The request after the action'),
+      '400': errorResponse('Bad input'),
+      '401': errorResponse('Missing or invalid token'),
+      '403': errorResponse('Not allowed (not an approver, self-approval, not the requester, not an admin)'),
+      '404': errorResponse('No such request'),
+      '409': errorResponse('The request is in the wrong state for this action'),
+    },
+  };
+}
+
+const timestamp = { type: 'string', format: 'date-time' };
+const actorNote = {
+  type: 'object',
+  required: ['by', 'at'],
+  properties: { by: { type: 'string' }, comment: { type: 'string' }, at: timestamp },
+  additionalProperties: false,
+};
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'p0-jit API',
+    version: '1',
+    description: 'Request, approve and end just-in-time cloud access. Authenticate with `Authorization: Bearer <token>`.',
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['error'],
+        properties: {
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: {
+              code: { type: 'string', enum: ['bad_request', 'unauthenticated', 'forbidden', 'not_found', 'conflict', 'unavailable', 'internal'] },
+              message: { type: 'string' },
+            },
+            additionalProperties: false,
+          },
+        },
+        additionalProperties: false,
+      },
+      Request: {
+        type: 'object',
+        required: ['id', 'status', 'requester', 'provider', 'kind', 'target', 'reason', 'duration', 'durationSeconds', 'approvers', 'approvalsRequired', 'approvals', 'createdAt', 'version'],
+        properties: {
+          id: { type: 'string', pattern: '^req_[0-9A-Z]{26}$' },
+          status: { type: 'string', enum: [...REQUEST_STATUSES] },
+          requester: { type: 'string' },
+          provider: { type: 'string' },
+          kind: { type: 'string' },
+          target: { type: 'string' },
+          reason: { type: 'string' },
+          duration: { type: 'string', description: 'Approved duration as given, e.g. 2h' },
+          durationSeconds: { type: 'integer' },
+          approvers: { type: 'array', items: { type: 'string' } },
+          approvalsRequired: { type: 'integer' },
+          approvals: { type: 'array', items: actorNote },
+          decision: { ...actorNote, description: 'Who denied, cancelled, relinquished or revoked, and why' },
+          createdAt: timestamp,
+          activeAt: { ...timestamp, description: 'When the grant was verified usable; the access clock starts here' },
+          expiresAt: timestamp,
+          endedAt: timestamp,
+          error: { type: 'string' },
+          version: { type: 'integer' },
+        },
+        additionalProperties: false,
+      },
+      Resource: {
+        type: 'object',
+        required: ['provider', 'kind', 'target', 'minDuration', 'maxDuration', 'defaultDuration', 'approvalsRequired'],
+        properties: {
+          provider: { type: 'string' },
+          kind: { type: 'string' },
+          target: { type: 'string' },
+          description: { type: 'string' },
+          minDuration: { type: 'string' },
+          maxDuration: { type: 'string' },
+          defaultDuration: { type: 'string' },
+          approvalsRequired: { type: 'integer' },
+        },
+        additionalProperties: false,
+      },
+    },
+  },
+  security: [{ bearer: [] }],
+  paths: {
+    '/healthz': {
+      get: {
+        summary: 'Liveness',
+        security: [],
+        responses: { '200': { description: 'Up', content: json({ type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } },
+      },
+    },
+    '/v1/openapi.json': {
+      get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } },
+    },
+    '/v1/resources': {
+      get: {
+        summary: 'What the caller may request',
+        responses: {
+          '200': {
+            description: 'The catalog',
+            content: json({ type: 'object', required: ['resources'], properties: { resources: { type: 'array', items: ref('Resource') } } }),
+          },
+          '401': errorResponse('Missing or invalid token'),
+        },
+      },
+    },
+    '/v1/requests': {
+      post: {
+        summary: 'Request access',
+        requestBody: {
+          required: true,
+          content: json({
+            type: 'object',
+            required: ['provider', 'kind', 'target'],
+            properties: {
+              provider: { type: 'string', example: 'aws' },
+              kind: { type: 'string', example: 'role' },
+              target: { type: 'string', example: 'AdminRole' },
+              reason: { type: 'string', example: 'deploy hotfix' },
+              duration: { type: 'string', example: '1h', description: 'e.g. 90s, 15m, 2h, 1d; default from the policy' },
+            },
+            additionalProperties: false,
+          }),
+        },
+        responses: {
+          '201': requestResponse('The new request, pending approval'),
+          '400': errorResponse('Bad input (unknown field, bad duration, ...)'),
+          '401': errorResponse('Missing or invalid token'),
+          '404': errorResponse("This resource doesn't exist (not covered by the access policy)"),
+        },
+      },
+      get: {
+        summary: 'List requests the caller can see',
+        parameters: [
+          { name: 'status', in: 'query', schema: { type: 'string', enum: [...REQUEST_STATUSES] } },
+          { name: 'mine', in: 'query', schema: { type: 'boolean' }, description: 'Only requests the caller made' },
+          { name: 'pendingApproval', in: 'query', schema: { type: 'boolean' }, description: 'Only pending requests the caller may approve' },
+        ],
+        responses: {
+          '200': {
+            description: 'Newest first',
+            content: json({ type: 'object', required: ['requests'], properties: { requests: { type: 'array', items: ref('Request') } } }),
+          },
+          '400': errorResponse('Bad filter'),
+          '401': errorResponse('Missing or invalid token'),
+        },
+      },
+    },
+    '/v1/requests/{id}': {
+      get: {
+        summary: 'One request',
+        parameters: [idParameter],
+        responses: {
+          '200': requestResponse('The request'),
+          '401': errorResponse('Missing or invalid token'),
+          '404': errorResponse('No such request (or not visible to the caller)'),
+        },
+      },
+    },
+    '/v1/requests/{id}/approve': { post: action('Approve', 'By an approver named by the policy; never the requester.') },
+    '/v1/requests/{id}/deny': { post: action('Deny', 'By an approver; the comment is the reason.') },
+    '/v1/requests/{id}/relinquish': { post: action('Relinquish', 'The requester ends active access early; answers once removal is confirmed (or after 30 s with the current state).') },
+    '/v1/requests/{id}/cancel': { post: action('Cancel', 'The requester withdraws a pending request.') },
+    '/v1/requests/{id}/revoke': { post: action('Revoke', 'An admin ends access.') },
+  },
+} as const;

@@ -1,0 +1,45 @@
+/** Starts the HTTP API over an opened runtime and a Temporal client. */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { RequestService } from '../service/requestService';
+import type { Runtime } from '../service/runtime';
+import type { TemporalTarget } from '../service/temporal';
+import { createApiApp } from './app';
+
+export interface RunningApi {
+  url: string;
+  service: RequestService;
+  close(): Promise<void>;
+}
+
+export async function startApi(options: {
+  runtime: Runtime;
+  temporal: TemporalTarget;
+  port: number;
+  host?: string;
+  logger: Logger;
+  taskQueue?: string;
+}): Promise<RunningApi> {
+  const { runtime, logger } = options;
+  const connection = await Connection.connect(options.temporal.connectionOptions);
+  const client = new Client({ connection, namespace: options.temporal.namespace });
+  const service = new RequestService({ client, config: runtime.config, requests: runtime.requests, taskQueue: options.taskQueue });
+  const app = createApiApp({ service, tokens: runtime.tokens, logger });
+  const server: Server = await new Promise((resolve, reject) => {
+    const listening = app.listen(options.port, options.host ?? '127.0.0.1', () => resolve(listening));
+    listening.once('error', reject);
+  });
+  const { address, port } = server.address() as AddressInfo;
+  return {
+    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    service,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections(); // keep-alive sockets would otherwise hold close() open
+      await closed;
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * `npm start`: the whole product on one machine. Without TEMPORAL_ADDRESS it starts Temporal's dev
+ * server (state in data/temporal.db, so pending requests and running timers survive a restart),
+ * then the worker and the API in this process. Ctrl-C stops all of them.
+ */
+import { NativeConnection } from '@temporalio/worker';
+import { startApi } from '../api/server';
+import { ConfigError } from '../config/load';
+import { createProviders } from '../providers/registry';
+import { createLogger, openRuntime } from '../service/runtime';
+import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
+import { createAccessWorker } from '../worker/worker';
+import { startDevServer, type DevServer } from './temporalDevServer';
+
+const DEV_SERVER_PORT = Number(process.env.TEMPORAL_DEV_PORT ?? 7233);
+const DEV_UI_PORT = Number(process.env.TEMPORAL_DEV_UI_PORT ?? 8233);
+
+async function main(): Promise<void> {
+  const logger = createLogger('p0');
+  // Config and database first: a mistake there should fail fast, before any server starts.
+  const runtime = await openRuntime();
+  logger.info({ config: runtime.configPath }, 'config loaded');
+
+  let devServer: DevServer | undefined;
+  if (!process.env.TEMPORAL_ADDRESS) {
+    logger.info('TEMPORAL_ADDRESS is not set: starting the Temporal dev server (data/temporal.db)');
+    devServer = await startDevServer({
+      dbFile: 'data/temporal.db',
+      port: DEV_SERVER_PORT,
+      uiPort: DEV_UI_PORT,
+      logFile: 'data/temporal.log',
+      pidFile: 'data/temporal.pid',
+    });
+    process.env.TEMPORAL_ADDRESS = devServer.address;
+    logger.info({ address: devServer.address, webUi: devServer.uiUrl }, 'Temporal dev server running; watch every request in its Web UI');
+  }
+
+  const temporal = temporalTarget();
+  const connection = await NativeConnection.connect(temporal.connectionOptions);
+  const worker = await createAccessWorker({
+    connection,
+    namespace: temporal.namespace,
+    taskQueue: taskQueueFromEnv(),
+    dependencies: { providers: createProviders(runtime.config), requests: runtime.requests, leases: runtime.leases },
+  });
+  const api = await startApi({ runtime, temporal, port: Number(process.env.PORT ?? 8080), host: process.env.HOST, logger, taskQueue: taskQueueFromEnv() });
+  logger.info({ api: api.url, temporal: temporal.address, namespace: temporal.namespace }, 'p0-jit is running (Ctrl-C to stop)');
+
+  // Temporal's runtime turns SIGINT/SIGTERM into a graceful worker shutdown; run() returns after it.
+  await worker.run();
+  logger.info('stopping');
+  await api.close();
+  await connection.close();
+  await devServer?.stop();
+  await runtime.close();
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error);
+  console.error(`p0: ${message}`);
+  process.exit(1);
+});

@@ -1,0 +1,24 @@
+/** `npm run token -- <email> [--admin]`: prints a new API token for a user (only its hash is stored). */
+import { parseArgs } from 'node:util';
+import { databaseUrlFromEnv, openDatabase } from '../db/database';
+import { TokenStore } from '../db/tokenStore';
+
+const USAGE = 'usage: npm run token -- <email> [--admin]';
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: { admin: { type: 'boolean', default: false } } });
+  const email = positionals[0];
+  if (positionals.length !== 1 || !email || !/^[^@\s]+@[^@\s]+$/.test(email)) throw new Error(`give one email address\n${USAGE}`);
+  const database = await openDatabase({ url: databaseUrlFromEnv() });
+  try {
+    const tokens = await TokenStore.create({ database });
+    console.log(await tokens.issue(email, { admin: values.admin }));
+  } finally {
+    await database.destroy();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`p0 token: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,40 @@
+/**
+ * Errors the product shows to people. Each has a stable `code` (for scripts and the CLI) and a
+ * human message; the API maps `status` to the HTTP response and never sends a stack trace.
+ */
+export type ErrorCode =
+  | 'bad_request'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'unavailable'
+  | 'internal';
+
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unavailable: 503,
+  internal: 500,
+};
+
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  get status(): number {
+    return HTTP_STATUS[this.code];
+  }
+}
+
+/** The quickstart's words for a resource the access policy does not cover. */
+export const RESOURCE_NOT_FOUND_MESSAGE =
+  "This resource doesn't exist: your organization's access policy does not cover it. Contact your p0 administrator.";

@@ -1,0 +1,172 @@
+/**
+ * A whole product under test: the real API (HTTP on loopback) and a real worker on its own task
+ * queue, against the shared Temporal dev server, a shared moto IAM server and a fresh SQLite file.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { startApi, type RunningApi } from '../../api/server';
+import { parseConfig } from '../../config/load';
+import { openDatabase } from '../../db/database';
+import { GrantLeaseStore } from '../../db/grantLeaseStore';
+import { RequestStore } from '../../db/requestStore';
+import { TokenStore } from '../../db/tokenStore';
+import { createProviders } from '../../providers/registry';
+import { createLogger, type Runtime } from '../../service/runtime';
+import { temporalTarget } from '../../service/temporal';
+import type { RequestStatus, RequestView } from '../../workflows/types';
+import { createAccessWorker } from '../../worker/worker';
+import { iamClientFor, startMoto } from './moto';
+import { sharedTemporal, sharedWorkflowBundle } from './temporal';
+
+let moto: ReturnType<typeof startMoto> | undefined;
+
+/** One moto for the run; tests keep apart by using their own IAM users. */
+export async function sharedMoto(): Promise<{ endpoint: string; iam: IAMClient }> {
+  moto ??= startMoto();
+  const { endpoint } = await moto;
+  // The provider builds its IAM client from the SDK's standard environment, as in production.
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: 'us-east-1',
+  });
+  return { endpoint, iam: iamClientFor(endpoint) };
+}
+
+export const BASE_TEST_CONFIG = `
+approvers:
+  sre: [bob@example.com, dana@example.com]
+admins: [sec@example.com]
+approvalTimeout: 60s
+verifyTimeout: 30s
+resources:
+  - { provider: aws, kind: role, target: AdminRole, approvers: [sre], minDuration: 1s, maxDuration: 1h }
+  - { provider: aws, kind: role, target: NoSuchRole, approvers: [sre], minDuration: 1s, maxDuration: 1h }
+  - { provider: aws, kind: policy, target: ReadOnlyAccess, approvers: [sre], minDuration: 1s, maxDuration: 1h }
+  - { provider: aws, kind: group, target: Developers, approvers: [sre], minDuration: 1s, maxDuration: 1h }
+aws:
+  propagation: { settleDelay: 0s, consecutiveReads: 2, pollInterval: 100ms }
+`;
+
+export interface ApiAnswer<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+}
+
+export class Harness {
+  private readonly tokenByEmail = new Map<string, string>();
+
+  private constructor(
+    readonly apiUrl: string,
+    readonly iam: IAMClient,
+    readonly taskQueue: string,
+    readonly dir: string,
+    readonly configPath: string,
+    readonly sqlitePath: string,
+    readonly temporalAddress: string,
+    private readonly tokens: TokenStore,
+    readonly requests: RequestStore,
+    private readonly stopAll: () => Promise<void>,
+  ) {}
+
+  /**
+   * @param options.withWorker false to run the worker as a separate process instead (see workerProcess.ts).
+   */
+  static async start(configYaml = BASE_TEST_CONFIG, options: { withWorker?: boolean } = {}): Promise<Harness> {
+    const [temporal, { iam }, workflowBundle] = await Promise.all([sharedTemporal(), sharedMoto(), sharedWorkflowBundle()]);
+    process.env.TEMPORAL_ADDRESS = temporal.address;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p0-test-'));
+    const configPath = path.join(dir, 'p0.yaml');
+    fs.writeFileSync(configPath, configYaml);
+    const config = parseConfig(configYaml, configPath);
+    const sqlitePath = path.join(dir, 'p0.sqlite');
+    const database = await openDatabase({ sqlitePath });
+    const requests = await RequestStore.create({ database });
+    const tokens = await TokenStore.create({ database });
+    const leases = await GrantLeaseStore.create({ database });
+    const taskQueue = `test-${path.basename(dir)}`;
+    const target = temporalTarget();
+    const logger = createLogger('p0-test');
+    logger.level = 'warn';
+
+    let worker: Worker | undefined;
+    let workerRun: Promise<void> | undefined;
+    let connection: NativeConnection | undefined;
+    if (options.withWorker !== false) {
+      connection = await NativeConnection.connect(target.connectionOptions);
+      worker = await createAccessWorker({
+        connection,
+        namespace: target.namespace,
+        taskQueue,
+        workflowBundle,
+        dependencies: { providers: createProviders(config), requests, leases },
+      });
+      workerRun = worker.run();
+    }
+    const runtime: Runtime = { config, configPath, database, requests, tokens, leases, close: () => database.destroy() };
+    const api: RunningApi = await startApi({ runtime, temporal: target, port: 0, logger, taskQueue });
+
+    return new Harness(api.url, iam, taskQueue, dir, configPath, sqlitePath, temporal.address, tokens, requests, async () => {
+      await api.close();
+      if (worker) {
+        worker.shutdown();
+        await workerRun;
+      }
+      await connection?.close();
+      await database.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
+
+  async token(email: string, admin = false): Promise<string> {
+    const key = `${email}:${admin}`;
+    if (!this.tokenByEmail.has(key)) this.tokenByEmail.set(key, await this.tokens.issue(email, { admin }));
+    return this.tokenByEmail.get(key)!;
+  }
+
+  /** One API call as `email` (or with no token when email is undefined). */
+  async call<T = Record<string, unknown>>(email: string | undefined, method: string, route: string, body?: unknown): Promise<ApiAnswer<T>> {
+    const headers: Record<string, string> = {};
+    if (email) headers.authorization = `Bearer ${await this.token(email)}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`${this.apiUrl}${route}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? (JSON.parse(text) as T) : ({} as T) };
+  }
+
+  /** POST /v1/requests, asserting it was accepted. */
+  async request(email: string, body: Record<string, unknown>): Promise<RequestView> {
+    const answer = await this.call<{ request: RequestView }>(email, 'POST', '/v1/requests', body);
+    if (answer.status !== 201) throw new Error(`request refused: ${answer.status} ${JSON.stringify(answer.body)}`);
+    return answer.body.request;
+  }
+
+  async act(email: string, id: string, action: string, comment?: string): Promise<ApiAnswer<{ request: RequestView; error?: { code: string; message: string } }>> {
+    return this.call(email, 'POST', `/v1/requests/${id}/${action}`, comment === undefined ? {} : { comment });
+  }
+
+  /** Polls GET /v1/requests/:id until the request reaches one of `statuses`. */
+  async waitFor(email: string, id: string, statuses: RequestStatus[], timeoutMs = 30_000): Promise<RequestView> {
+    const deadline = Date.now() + timeoutMs;
+    let last: RequestView | undefined;
+    while (Date.now() < deadline) {
+      const answer = await this.call<{ request: RequestView }>(email, 'GET', `/v1/requests/${id}`);
+      last = answer.body.request;
+      if (last && statuses.includes(last.status)) return last;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`request ${id} did not reach ${statuses.join('|')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+  }
+
+  stop(): Promise<void> {
+    return this.stopAll();
+  }
+}

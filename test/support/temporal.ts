@@ -1,0 +1,49 @@
+/**
+ * One Temporal dev server for the whole test run (started on first use, on a free loopback port,
+ * in memory), and the workflow bundle built once for every test worker.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { DefaultLogger, Runtime, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { startDevServer, type DevServer } from '../../scripts/temporalDevServer';
+import { freePort } from './net';
+
+// Workers in tests log errors only (expected activity failures would be logged as warnings); worker state changes would drown the test output.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+let server: Promise<DevServer> | undefined;
+let bundle: Promise<WorkflowBundle> | undefined;
+
+export function sharedTemporal(): Promise<DevServer> {
+  server ??= (async () => {
+    const started = await startDevServer({
+      port: await freePort(),
+      logFile: path.join(os.tmpdir(), `p0-test-temporal-${process.pid}.log`),
+    });
+    process.once('exit', () => {
+      try {
+        process.kill(started.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    });
+    return started;
+  })();
+  return server;
+}
+
+export function sharedWorkflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+  return bundle;
+}
+
+const quietLogger = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error(message: string, meta?: unknown) {
+    console.error(message, meta);
+  },
+  log() {},
+};

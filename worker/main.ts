@@ -1,0 +1,29 @@
+/** `npm run worker`: a worker process on its own, for deployments that scale workers separately. */
+import { NativeConnection } from '@temporalio/worker';
+import { createProviders } from '../providers/registry';
+import { createLogger, openRuntime } from '../service/runtime';
+import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
+import { createAccessWorker } from './worker';
+
+async function main(): Promise<void> {
+  const logger = createLogger('p0-worker');
+  const runtime = await openRuntime();
+  const target = temporalTarget();
+  const connection = await NativeConnection.connect(target.connectionOptions);
+  const worker = await createAccessWorker({
+    connection,
+    namespace: target.namespace,
+    taskQueue: taskQueueFromEnv(),
+    dependencies: { providers: createProviders(runtime.config), requests: runtime.requests, leases: runtime.leases },
+  });
+  logger.info({ temporal: target.address, namespace: target.namespace, config: runtime.configPath }, 'worker running');
+  // The Temporal runtime turns SIGINT/SIGTERM into a graceful shutdown: run() returns after it.
+  await worker.run();
+  await connection.close();
+  await runtime.close();
+}
+
+main().catch((error: unknown) => {
+  console.error(`p0 worker: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,283 @@
+/**
+ * One access request, from "pending" to its end. Deterministic and small: all I/O happens in
+ * activities; this function only decides what happens next.
+ *
+ *   pending -> approved -> provisioning -> active -> expired | relinquished | revoked
+ *   pending -> denied | cancelled | timed_out
+ *   provisioning -> failed (the grant is removed first)
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
+import type * as activityModule from '../activities';
+import type { GrantSpec } from '../providers/provider';
+import {
+  REJECTION,
+  approveUpdate,
+  cancelUpdate,
+  denyUpdate,
+  relinquishUpdate,
+  revokeUpdate,
+  statusQuery,
+  type ActorInput,
+  type RejectionType,
+} from './messages';
+import { FINAL_STATUSES, initialView, type AccessRequestInput, type RequestStatus, type RequestView } from './types';
+
+type Activities = activityModule.AccessActivities;
+
+const SYSTEM_ACTOR = 'p0';
+/** How long relinquish/revoke callers wait for the removal to be confirmed before getting the current view. */
+const END_ANSWER_WAIT = '30 seconds';
+
+/** Writes to our own database: retried until they succeed, so the audit trail has no gaps. */
+const { recordEvent } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/** Best effort: a chat outage must never hold up or fail an access request. */
+const { notify } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 3 },
+});
+
+/** Removal is retried until it succeeds: no grant may outlive its request. */
+const { revoke, verifyRevocation } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+export async function accessRequest(input: AccessRequestInput): Promise<RequestView> {
+  const view: RequestView = initialView(input);
+  /** What is granted, once provisioning has started (so cancellation knows what to remove). */
+  let spec: GrantSpec | undefined;
+  /** Set by relinquish/revoke (or cancellation) while the grant is being provisioned or is active. */
+  let endRequested: { status: 'relinquished' | 'revoked'; by: string; comment?: string } | undefined;
+
+  /** Bounded by the approval and verify timeouts, so these activities cannot run past them. */
+  const { provision, verifyPropagation } = proxyActivities<Activities>({
+    scheduleToCloseTimeout: input.verifyTimeoutSeconds * 1000,
+    startToCloseTimeout: input.verifyTimeoutSeconds * 1000,
+    heartbeatTimeout: '30 seconds',
+    retry: {
+      initialInterval: '1 second',
+      maximumInterval: '30 seconds',
+      nonRetryableErrorTypes: ['ProviderInputError', 'PropagationTimeout', 'UnknownProvider'],
+    },
+  });
+
+  const isFinal = () => FINAL_STATUSES.includes(view.status);
+  /** Notifications run beside the workflow (never holding up a state change); awaited before it returns. */
+  const notifications: Promise<unknown>[] = [];
+
+  /** Every state change goes through here: one audit event, numbered, plus the refreshed view. */
+  async function record(type: string, actor: string, details?: Record<string, unknown>): Promise<void> {
+    view.version += 1;
+    const event = { requestId: view.id, seq: view.version, type, actor, at: nowIso(), details };
+    await recordEvent(event, { ...view });
+    // Best effort: a failed notification never fails the request.
+    notifications.push(notify({ event: type, view: { ...view } }).catch(() => undefined));
+  }
+
+  function reject(type: RejectionType, message: string): never {
+    throw ApplicationFailure.create({ type, message, nonRetryable: true });
+  }
+
+  function requireStatus(allowed: readonly RequestStatus[], action: string): void {
+    if (allowed.includes(view.status)) return;
+    const decidedBy = view.decision ? ` by ${view.decision.by}` : '';
+    reject(REJECTION.wrongState, `Cannot ${action}: the request is already ${view.status.replace('_', ' ')}${decidedBy}`);
+  }
+
+  // Handlers first, before any await, so no message is lost.
+  setHandler(statusQuery, () => view);
+
+  setHandler(
+    approveUpdate,
+    async ({ actor, comment }: ActorInput) => {
+      view.approvals.push({ by: actor, comment, at: nowIso() });
+      const approved = view.approvals.length >= view.approvalsRequired;
+      if (approved) view.status = 'approved';
+      await record(approved ? 'approved' : 'approval', actor, { comment });
+      return view;
+    },
+    {
+      validator: ({ actor }: ActorInput) => {
+        requireStatus(['pending'], 'approve');
+        if (actor === view.requester) reject(REJECTION.selfApproval, 'You cannot approve your own request');
+        if (!view.approvers.includes(actor)) reject(REJECTION.notApprover, `${actor} is not an approver for this request`);
+        if (view.approvals.some((approval) => approval.by === actor)) {
+          reject(REJECTION.alreadyApproved, `${actor} has already approved this request`);
+        }
+      },
+    },
+  );
+
+  setHandler(
+    denyUpdate,
+    async ({ actor, comment }: ActorInput) => {
+      view.status = 'denied';
+      view.decision = { by: actor, comment, at: nowIso() };
+      view.endedAt = view.decision.at;
+      await record('denied', actor, { comment });
+      return view;
+    },
+    {
+      validator: ({ actor }: ActorInput) => {
+        requireStatus(['pending'], 'deny');
+        if (!view.approvers.includes(actor)) reject(REJECTION.notApprover, `${actor} is not an approver for this request`);
+      },
+    },
+  );
+
+  setHandler(
+    cancelUpdate,
+    async ({ actor, comment }: ActorInput) => {
+      view.status = 'cancelled';
+      view.decision = { by: actor, comment, at: nowIso() };
+      view.endedAt = view.decision.at;
+      await record('cancelled', actor, { comment });
+      return view;
+    },
+    {
+      validator: ({ actor }: ActorInput) => {
+        if (actor !== view.requester) reject(REJECTION.notRequester, 'Only the requester can cancel this request');
+        requireStatus(['pending'], 'cancel');
+      },
+    },
+  );
+
+  setHandler(
+    relinquishUpdate,
+    async ({ actor, comment }: ActorInput) => {
+      endRequested ??= { status: 'relinquished', by: actor, comment };
+      await condition(isFinal, END_ANSWER_WAIT);
+      return view;
+    },
+    {
+      validator: ({ actor }: ActorInput) => {
+        if (actor !== view.requester) reject(REJECTION.notRequester, 'Only the requester can relinquish this access');
+        requireStatus(['active'], 'relinquish');
+        if (endRequested) reject(REJECTION.wrongState, `Access is already being ended (${endRequested.status})`);
+      },
+    },
+  );
+
+  setHandler(
+    revokeUpdate,
+    async ({ actor, comment }: ActorInput) => {
+      endRequested ??= { status: 'revoked', by: actor, comment };
+      await condition(isFinal, END_ANSWER_WAIT);
+      return view;
+    },
+    {
+      validator: (_input: ActorInput) => {
+        requireStatus(['approved', 'provisioning', 'active'], 'revoke');
+        if (endRequested) reject(REJECTION.wrongState, `Access is already being ended (${endRequested.status})`);
+      },
+    },
+  );
+
+  await record('requested', input.requester, { reason: input.reason, duration: input.duration });
+
+  try {
+    await run();
+  } catch (error) {
+    // Cancelling the workflow (e.g. `temporal workflow cancel`) ends access like an admin revoke.
+    if (!isCancellation(error) || isFinal()) throw error;
+    endRequested ??= { status: 'revoked', by: SYSTEM_ACTOR, comment: 'workflow cancelled' };
+    await CancellationScope.nonCancellable(() => endAccess(view.status === 'pending' ? 'cancelled' : endRequested!.status));
+  }
+  await Promise.all(notifications);
+  await condition(allHandlersFinished);
+  return view;
+
+  async function run(): Promise<void> {
+    const decided = await condition(() => view.status !== 'pending', input.approvalTimeoutSeconds * 1000);
+    if (!decided) {
+      view.status = 'timed_out';
+      view.endedAt = nowIso();
+      await record('timed_out', SYSTEM_ACTOR, { approvalTimeoutSeconds: input.approvalTimeoutSeconds });
+      return;
+    }
+    if (view.status !== 'approved') return; // denied or cancelled: the handler recorded it.
+
+    view.status = 'provisioning';
+    await record('provisioning', SYSTEM_ACTOR);
+    spec = grantSpec(input, Date.now());
+    try {
+      const grant = await provision(spec);
+      await record('granted', SYSTEM_ACTOR, { resourceKey: grant.resourceKey, standing: grant.standing });
+      await verifyPropagation(spec, new Date(Date.now() + input.verifyTimeoutSeconds * 1000).toISOString());
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      const message = failureMessage(error);
+      // Nothing may stay granted when provisioning fails: compensate, and confirm it is gone.
+      const grantedSpec = spec;
+      const removal = await CancellationScope.nonCancellable(() => removeGrant(grantedSpec));
+      view.status = 'failed';
+      view.error = message;
+      view.endedAt = nowIso();
+      await record('failed', SYSTEM_ACTOR, { error: message, ...removal });
+      return;
+    }
+
+    // The access clock starts now that the grant is verified usable.
+    const activeAtMs = Date.now();
+    view.status = 'active';
+    view.activeAt = new Date(activeAtMs).toISOString();
+    view.expiresAt = new Date(activeAtMs + input.durationSeconds * 1000).toISOString();
+    await record('active', SYSTEM_ACTOR, { expiresAt: view.expiresAt });
+
+    // The durable timer races relinquish/revoke; a server restart does not reset it.
+    await condition(() => endRequested !== undefined, Math.max(0, Date.parse(view.expiresAt) - Date.now()));
+    await CancellationScope.nonCancellable(() => endAccess(endRequested?.status ?? 'expired'));
+  }
+
+  /** Removes whatever was granted (if anything), then records how the request ended. */
+  async function endAccess(status: 'expired' | 'relinquished' | 'revoked' | 'cancelled'): Promise<void> {
+    const removal = spec ? await removeGrant(spec) : {};
+    view.status = status;
+    view.endedAt = nowIso();
+    if (endRequested) view.decision = { by: endRequested.by, comment: endRequested.comment, at: view.endedAt };
+    await record(status, endRequested?.by ?? SYSTEM_ACTOR, { comment: endRequested?.comment, ...removal });
+  }
+
+  async function removeGrant(spec: GrantSpec): Promise<{ removedAtProvider: boolean; removal: string }> {
+    const result = await revoke(spec);
+    if (result.removedAtProvider) await verifyRevocation(spec);
+    return { removedAtProvider: result.removedAtProvider, removal: result.reason };
+  }
+}
+
+function grantSpec(input: AccessRequestInput, provisioningStartedAtMs: number): GrantSpec {
+  // The provider-side backstop covers the longest the access could legitimately last.
+  const latestEndMs = provisioningStartedAtMs + (input.verifyTimeoutSeconds + input.durationSeconds) * 1000;
+  return {
+    requestId: input.id,
+    provider: input.provider,
+    kind: input.kind,
+    target: input.target,
+    principal: input.requester,
+    notAfter: new Date(latestEndMs).toISOString(),
+  };
+}
+
+function failureMessage(error: unknown): string {
+  // Activity failures arrive wrapped: the cause carries the provider's own words.
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause instanceof Error && cause.message) return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function nowIso(): string {
+  return new Date(Date.now()).toISOString();
+}

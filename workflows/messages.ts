@@ -1,0 +1,42 @@
+/**
+ * The accessRequest workflow's messages, declared once. The request service (and through it the
+ * API, the bots and the web page) imports these objects; nobody sends a message by a bare string.
+ *
+ * Every message that changes the request is an Update, not a Signal: the caller needs an answer
+ * ("you cannot approve your own request", "already denied") and gets the request view back.
+ */
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { RequestView } from './types';
+
+export const TASK_QUEUE = 'p0-access-requests';
+export const WORKFLOW_TYPE = 'accessRequest';
+
+/** Who is acting, and what they said. `actor` is an email address vouched for by the caller's auth. */
+export interface ActorInput {
+  actor: string;
+  comment?: string;
+}
+
+export const approveUpdate = defineUpdate<RequestView, [ActorInput]>('approve');
+export const denyUpdate = defineUpdate<RequestView, [ActorInput]>('deny');
+/** The requester ends their own active access early. */
+export const relinquishUpdate = defineUpdate<RequestView, [ActorInput]>('relinquish');
+/** The requester withdraws a request that is still pending. */
+export const cancelUpdate = defineUpdate<RequestView, [ActorInput]>('cancel');
+/** An admin ends access; the request service checks that the actor is an admin. */
+export const revokeUpdate = defineUpdate<RequestView, [ActorInput]>('revoke');
+
+export const statusQuery = defineQuery<RequestView>('status');
+
+/**
+ * Why an update was refused. The workflow's validators throw ApplicationFailures of these types;
+ * the request service turns them into 403 / 409 answers.
+ */
+export const REJECTION = {
+  selfApproval: 'SelfApproval',
+  notApprover: 'NotApprover',
+  notRequester: 'NotRequester',
+  alreadyApproved: 'AlreadyApproved',
+  wrongState: 'WrongState',
+} as const;
+export type RejectionType = (typeof REJECTION)[keyof typeof REJECTION];
