@@ -1,0 +1,359 @@
+/**
+ * The HTTP API's contract: status codes, error bodies, listing visibility and the request view,
+ * with every answer held to the OpenAPI document (test/support/openapi.ts).
+ */
+import assert from 'node:assert/strict';
+import { createApiApp } from '../api/app';
+import { openApiDocument } from '../api/openapi';
+import type { RequestView } from '../workflows/types';
+import type { ApiAnswer } from './support/harness';
+import { Harness } from './support/harness';
+import { ensureCatalogObjects, newRequester } from './support/iam';
+import { checkedCall, compileAllResponseSchemas, documentedOperations, expectMatchesOpenApi, findOperation } from './support/openapi';
+
+const BOB = 'bob@example.com'; // approver (sre)
+const CAROL = 'carol@example.com'; // nobody special
+const SEC = 'sec@example.com'; // admin by the config's `admins`
+
+/** A well-formed request id that no request has. */
+const UNKNOWN_ID = 'req_01ARZ3NDEKTSV4RRFFQ69G5FAV';
+
+interface ErrorBody {
+  error: { code: string; message: string };
+}
+interface RequestBody {
+  request: RequestView;
+}
+interface RequestsBody {
+  requests: RequestView[];
+}
+
+describe('HTTP API contract', function () {
+  this.timeout(120_000);
+  let h: Harness;
+
+  before(async () => {
+    h = await Harness.start();
+    await ensureCatalogObjects(h.iam);
+  });
+  after(() => h?.stop());
+
+  /** Every call in this suite goes through the OpenAPI check. */
+  function call<T = Record<string, unknown>>(email: string | undefined, method: string, route: string, body?: unknown): Promise<ApiAnswer<T>> {
+    return checkedCall<T>(h, email, method, route, body);
+  }
+
+  /** A call with headers of our own (odd Authorization headers), also held to the document. */
+  async function callWithHeaders<T>(method: string, route: string, headers: Record<string, string>): Promise<ApiAnswer<T>> {
+    const response = await fetch(`${h.apiUrl}${route}`, { method, headers });
+    assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+    const body = (await response.json()) as T;
+    expectMatchesOpenApi(method, route, response.status, body);
+    return { status: response.status, body };
+  }
+
+  async function create(email: string, body: Record<string, unknown>): Promise<RequestView> {
+    const answer = await call<RequestBody>(email, 'POST', '/v1/requests', body);
+    assert.equal(answer.status, 201, JSON.stringify(answer.body));
+    return answer.body.request;
+  }
+
+  async function list(email: string, query = ''): Promise<RequestView[]> {
+    const answer = await call<RequestsBody>(email, 'GET', `/v1/requests${query}`);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    return answer.body.requests;
+  }
+
+  /** Polls (the store's projection lags the workflow by a moment) until `check` passes. */
+  async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: T;
+    do {
+      last = await read();
+      if (check(last)) return last;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } while (Date.now() < deadline);
+    assert.fail(`${what} (last seen: ${JSON.stringify(last)})`);
+  }
+
+  async function waitForStatus(email: string, id: string, status: RequestView['status']): Promise<RequestView> {
+    const answer = await eventually(
+      () => call<RequestBody>(email, 'GET', `/v1/requests/${id}`),
+      (seen) => seen.status === 200 && seen.body.request.status === status,
+      `request ${id} did not become ${status}`,
+      30_000,
+    );
+    return answer.body.request;
+  }
+
+  /** A 4xx whose message is for people: no stack trace, no "SomethingError:" prefix. */
+  function assertHumanError(answer: ApiAnswer<ErrorBody>, status: number, messagePattern: RegExp): void {
+    assert.equal(answer.status, status, JSON.stringify(answer.body));
+    const { message } = answer.body.error;
+    assert.match(message, messagePattern);
+    assert.doesNotMatch(message, /^\s*at\s|\n\s*at\s|\(\S+:\d+:\d+\)/m, 'no stack trace lines');
+    assert.doesNotMatch(message, /^\w*Error:/, 'no "Error:" prefix');
+  }
+
+  describe('the OpenAPI check', () => {
+    it('accepts a real answer and rejects a body or status the document does not declare', async () => {
+      const { email } = await newRequester(h.iam, 'api-check');
+      const created = await create(email, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'checker', duration: '1m' });
+
+      const { id: _id, ...withoutId } = created;
+      assert.throws(() => expectMatchesOpenApi('POST', '/v1/requests', 201, { request: withoutId }), /must have required property 'id'/);
+      assert.throws(() => expectMatchesOpenApi('POST', '/v1/requests', 201, { request: { ...created, secret: 'x' } }), /must NOT have additional properties/);
+      assert.throws(() => expectMatchesOpenApi('GET', `/v1/requests/${created.id}`, 200, { request: { ...created, createdAt: 'yesterday' } }), /must match format "date-time"/);
+      assert.throws(() => expectMatchesOpenApi('GET', '/v1/resources', 418, {}), /does not declare status 418/);
+      assert.throws(() => expectMatchesOpenApi('GET', '/v1/requests', 400, { error: { code: 'conflict', message: 'x' } }), /belongs to another HTTP status/);
+      assert.throws(() => expectMatchesOpenApi('DELETE', '/v1/requests', 200, {}), /declares no DELETE/);
+
+      const cancelled = await h.act(email, created.id, 'cancel');
+      assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+    });
+  });
+
+  describe('unauthenticated routes', () => {
+    it('GET /healthz answers 200 without a token', async () => {
+      const answer = await call(undefined, 'GET', '/healthz');
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.body, { status: 'ok' });
+    });
+
+    it('GET /v1/openapi.json serves the OpenAPI 3.1 document, covering every route the app serves', async () => {
+      const answer = await call<typeof openApiDocument>(undefined, 'GET', '/v1/openapi.json');
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.body, JSON.parse(JSON.stringify(openApiDocument)));
+      assert.equal(answer.body.openapi, '3.1.0');
+      for (const path of [
+        '/v1/requests',
+        '/v1/requests/{id}',
+        '/v1/requests/{id}/approve',
+        '/v1/requests/{id}/deny',
+        '/v1/requests/{id}/relinquish',
+        '/v1/requests/{id}/cancel',
+        '/v1/requests/{id}/revoke',
+        '/v1/resources',
+      ]) {
+        assert.ok(path in answer.body.paths, `the document lacks ${path}`);
+      }
+      assert.ok(compileAllResponseSchemas() > 0);
+
+      // Both ways against the routes Express really has: none undocumented, none documented but missing.
+      const served = servedRoutes();
+      assert.ok(served.length >= 7, `found only ${served.length} routes in the app`);
+      for (const { method, path } of served) {
+        const pattern = new RegExp(`^${path.replace(/:[^/]+/g, '[^/]+')}$`);
+        const documented = documentedOperations().some((operation) => operation.method === method && pattern.test(sampleRoute(operation.template)));
+        assert.ok(documented, `${method.toUpperCase()} ${path} is served but not in the OpenAPI document`);
+      }
+      for (const { method, template } of documentedOperations()) {
+        const route = sampleRoute(template);
+        const isServed = served.some((candidate) => candidate.method === method && new RegExp(`^${candidate.path.replace(/:[^/]+/g, '[^/]+')}$`).test(route));
+        assert.ok(isServed, `${method.toUpperCase()} ${template} is documented but the app does not serve it`);
+        assert.equal(findOperation(method, route)?.template, template);
+      }
+    });
+  });
+
+  describe('authentication', () => {
+    it('answers 401 unauthenticated without a token', async () => {
+      const answer = await call<ErrorBody>(undefined, 'GET', '/v1/requests');
+      assert.equal(answer.status, 401);
+      assert.deepEqual(Object.keys(answer.body.error).sort(), ['code', 'message']);
+      assert.equal(answer.body.error.code, 'unauthenticated');
+      assert.ok(answer.body.error.message.length > 0);
+    });
+
+    it('answers 401 to a garbage token, saying how to get a new one', async () => {
+      for (const token of ['garbage', 'p0_not-a-real-token']) {
+        const answer = await callWithHeaders<ErrorBody>('GET', '/v1/resources', { authorization: `Bearer ${token}` });
+        assertHumanError(answer, 401, /get a new one.*npm run token/);
+        assert.equal(answer.body.error.code, 'unauthenticated');
+      }
+    });
+
+    it('answers 401 to Basic authentication', async () => {
+      const answer = await callWithHeaders<ErrorBody>('GET', '/v1/resources', { authorization: `Basic ${Buffer.from('bob@example.com:hunter2').toString('base64')}` });
+      assertHumanError(answer, 401, /Bearer/);
+      assert.equal(answer.body.error.code, 'unauthenticated');
+    });
+  });
+
+  describe('GET /v1/resources', () => {
+    it('lists the catalog from the config, durations as strings', async () => {
+      const answer = await call<{ resources: Record<string, unknown>[] }>(CAROL, 'GET', '/v1/resources');
+      assert.equal(answer.status, 200);
+      const bounds = { minDuration: '1s', maxDuration: '1h', defaultDuration: '1h', approvalsRequired: 1 };
+      assert.deepEqual(answer.body.resources, [
+        { provider: 'aws', kind: 'role', target: 'AdminRole', ...bounds },
+        { provider: 'aws', kind: 'role', target: 'NoSuchRole', ...bounds },
+        { provider: 'aws', kind: 'policy', target: 'ReadOnlyAccess', ...bounds },
+        { provider: 'aws', kind: 'group', target: 'Developers', ...bounds },
+      ]);
+    });
+  });
+
+  describe('POST /v1/requests', () => {
+    it('refuses bad input with a 400 naming the problem, an unknown resource with a 404, and keeps nothing', async () => {
+      const { email } = await newRequester(h.iam, 'api-bad-input');
+      const good = { provider: 'aws', kind: 'group', target: 'Developers', reason: 'x', duration: '1m' };
+      const { target: _target, ...withoutTarget } = good;
+      const badInputs: { body: unknown; message: RegExp }[] = [
+        { body: withoutTarget, message: /target is required/ },
+        { body: { ...good, colour: 'red' }, message: /unknown field.*colour/ },
+        { body: { ...good, duration: '2 hours' }, message: /duration: "2 hours" is not a duration.*e\.g\. 90s/ },
+        { body: { ...good, duration: '2h' }, message: /duration: 2h is outside what this resource allows \(1s to 1h\)/ },
+        { body: '{"provider": "aws", "kind": ', message: /not valid JSON/ },
+        { body: { ...good, reason: 42 }, message: /reason: .*string/ },
+      ];
+      for (const { body, message } of badInputs) {
+        const answer = await call<ErrorBody>(email, 'POST', '/v1/requests', body);
+        assertHumanError(answer, 400, message);
+        assert.equal(answer.body.error.code, 'bad_request');
+      }
+
+      const unknown = await call<ErrorBody>(email, 'POST', '/v1/requests', { ...good, target: 'Finance' });
+      assertHumanError(unknown, 404, /This resource doesn't exist/);
+      assert.equal(unknown.body.error.code, 'not_found');
+
+      // A refused request must not have started a workflow: once a good request shows up in the
+      // listing (so the projection has caught up), it is the only one there.
+      assert.deepEqual(await list(email, '?mine=true'), []);
+      const sentinel = await create(email, good);
+      const mine = await eventually(() => list(email, '?mine=true'), (views) => views.length > 0, 'the good request never showed up');
+      assert.deepEqual(mine.map((view) => view.id), [sentinel.id]);
+      assert.equal((await h.act(email, sentinel.id, 'cancel')).status, 200);
+    });
+  });
+
+  describe('unknown things and bad filters', () => {
+    it('answers 404 for an unknown or malformed id and for an unknown action', async () => {
+      const unknown = await call<ErrorBody>(BOB, 'GET', `/v1/requests/${UNKNOWN_ID}`);
+      assertHumanError(unknown, 404, new RegExp(`No request ${UNKNOWN_ID}`));
+
+      const malformed = await call<ErrorBody>(BOB, 'GET', '/v1/requests/not-an-id');
+      assertHumanError(malformed, 404, /No request not-an-id/);
+
+      const action = await call<ErrorBody>(BOB, 'POST', `/v1/requests/${UNKNOWN_ID}/frobnicate`, {});
+      assertHumanError(action, 404, /No such action "frobnicate": use one of approve, deny, relinquish, cancel, revoke/);
+
+      const approveUnknown = await call<ErrorBody>(BOB, 'POST', `/v1/requests/${UNKNOWN_ID}/approve`, {});
+      assertHumanError(approveUnknown, 404, /No request/);
+    });
+
+    it('answers 400 to a bad listing filter', async () => {
+      const status = await call<ErrorBody>(BOB, 'GET', '/v1/requests?status=bogus');
+      assertHumanError(status, 400, /status: must be one of pending, approved, .*failed/);
+
+      const mine = await call<ErrorBody>(BOB, 'GET', '/v1/requests?mine=maybe');
+      assertHumanError(mine, 400, /mine: must be true or false/);
+
+      const pendingApproval = await call<ErrorBody>(BOB, 'GET', '/v1/requests?pendingApproval=perhaps');
+      assertHumanError(pendingApproval, 400, /pendingApproval: must be true or false/);
+    });
+  });
+
+  describe('listing', () => {
+    it('shows a request to its requester, its approvers and admins, and to nobody else', async () => {
+      const { email } = await newRequester(h.iam, 'api-list');
+      const created = await create(email, { provider: 'aws', kind: 'role', target: 'AdminRole', reason: 'listing', duration: '5m' });
+      const has = (views: RequestView[]) => views.some((view) => view.id === created.id);
+
+      const mine = await eventually(() => list(email, '?mine=true'), has, 'the requester does not see the request with ?mine=true');
+      assert.ok(mine.every((view) => view.requester === email));
+
+      const approvable = await eventually(() => list(BOB, '?pendingApproval=true'), has, 'the approver does not see it with ?pendingApproval=true');
+      assert.ok(approvable.every((view) => view.status === 'pending' && view.approvers.includes(BOB)));
+      assert.ok(has(await list(BOB)), 'an approver sees it in the plain listing too');
+
+      assert.ok(!has(await list(CAROL)), 'an unrelated user sees it');
+      assert.ok(!has(await list(CAROL, '?pendingApproval=true')), 'an unrelated user sees it as approvable');
+      assert.equal((await call(CAROL, 'GET', `/v1/requests/${created.id}`)).status, 404);
+
+      assert.ok(has(await list(SEC)), 'the admin does not see it');
+      assert.ok(has(await list(SEC, '?status=pending')), 'the admin does not see it among pending requests');
+      assert.ok(!has(await list(SEC, '?status=active')), 'a pending request is listed as active');
+      assert.equal((await call(SEC, 'GET', `/v1/requests/${created.id}`)).status, 200);
+
+      assert.equal((await h.act(email, created.id, 'cancel')).status, 200);
+    });
+  });
+
+  describe('actions in the wrong state', () => {
+    it('answers 409 to relinquishing or approving a cancelled request', async () => {
+      const { email } = await newRequester(h.iam, 'api-state');
+      const created = await create(email, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'x', duration: '1m' });
+      const cancelled = await call<RequestBody>(email, 'POST', `/v1/requests/${created.id}/cancel`, { comment: 'not needed' });
+      assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+      assert.equal(cancelled.body.request.status, 'cancelled');
+
+      const relinquished = await call<ErrorBody>(email, 'POST', `/v1/requests/${created.id}/relinquish`, {});
+      assertHumanError(relinquished, 409, /already cancelled/);
+      assert.equal(relinquished.body.error.code, 'conflict');
+
+      const approved = await call<ErrorBody>(BOB, 'POST', `/v1/requests/${created.id}/approve`, { comment: 'ok' });
+      assertHumanError(approved, 409, /already cancelled/);
+      assert.equal(approved.body.error.code, 'conflict');
+    });
+  });
+
+  describe('the request view', () => {
+    it('has every field from creation, activation and the end', async () => {
+      const { email } = await newRequester(h.iam);
+      const created = await create(email, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'view fields', duration: '2s' });
+      const always = ['id', 'status', 'requester', 'provider', 'kind', 'target', 'reason', 'duration', 'createdAt', 'approvals'] as const;
+      for (const field of always) assert.ok(field in created, `a new request lacks ${field}`);
+      assert.deepEqual(
+        { status: created.status, requester: created.requester, provider: created.provider, kind: created.kind, target: created.target, reason: created.reason, duration: created.duration, approvals: created.approvals },
+        { status: 'pending', requester: email, provider: 'aws', kind: 'group', target: 'Developers', reason: 'view fields', duration: '2s', approvals: [] },
+      );
+      assert.ok(Number.isFinite(Date.parse(created.createdAt)));
+      for (const field of ['activeAt', 'expiresAt', 'endedAt'] as const) assert.equal(created[field], undefined, `a new request has ${field}`);
+
+      const approved = await call<RequestBody>(BOB, 'POST', `/v1/requests/${created.id}/approve`, { comment: 'go' });
+      assert.equal(approved.status, 200, JSON.stringify(approved.body));
+      assert.deepEqual(approved.body.request.approvals.map(({ by, comment }) => ({ by, comment })), [{ by: BOB, comment: 'go' }]);
+
+      const active = await waitForStatus(email, created.id, 'active');
+      for (const field of always) assert.ok(field in active, `an active request lacks ${field}`);
+      assert.equal(Date.parse(active.expiresAt!) - Date.parse(active.activeAt!), 2000);
+      assert.equal(active.endedAt, undefined);
+
+      const expired = await waitForStatus(email, created.id, 'expired');
+      for (const field of always) assert.ok(field in expired, `an expired request lacks ${field}`);
+      assert.equal(expired.activeAt, active.activeAt);
+      assert.equal(expired.expiresAt, active.expiresAt);
+      assert.ok(Date.parse(expired.endedAt!) >= Date.parse(expired.expiresAt!));
+
+      const listed = (await list(email, '?mine=true')).find((view) => view.id === created.id);
+      assert.deepEqual(listed, expired, 'the listing shows the same view as GET /v1/requests/:id');
+    });
+  });
+});
+
+/** The routes Express serves, read from its router (`:param` paths), with the method of each. */
+function servedRoutes(): { method: string; path: string }[] {
+  interface Layer {
+    route?: { path: string; methods: Record<string, boolean> };
+    handle?: { stack?: Layer[] };
+  }
+  const app = createApiApp({ service: {} as never, tokens: {} as never, logger: {} as never });
+  const routes: { method: string; path: string }[] = [];
+  const walk = (stack: Layer[]) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        for (const method of Object.keys(layer.route.methods)) routes.push({ method, path: layer.route.path });
+      } else if (layer.handle?.stack) {
+        walk(layer.handle.stack);
+      }
+    }
+  };
+  walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
+  return routes;
+}
+
+/** A concrete route for a path template: `/v1/requests/{id}` -> `/v1/requests/x`. */
+function sampleRoute(template: string): string {
+  return template.replace(/\{[^}]+\}/g, 'x');
+}

@@ -1,0 +1,56 @@
+/**
+ * `npm run worker` as a real child process, so a test can kill it with SIGKILL mid-request and start
+ * another, as an operator's crash would.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { Harness } from './harness';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const READY_TIMEOUT_MS = 90_000;
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startWorkerProcess(h: Harness): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      P0_CONFIG: h.configPath,
+      DATABASE_URL: `sqlite:${h.sqlitePath}`,
+      TEMPORAL_ADDRESS: h.temporalAddress,
+      P0_TASK_QUEUE: h.taskQueue,
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!output.includes('worker running')) {
+    if (child.exitCode !== null) throw new Error(`worker exited at start-up:\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`worker not ready in ${READY_TIMEOUT_MS} ms:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    child,
+    output: () => output,
+    kill: async (signal: NodeJS.Signals = 'SIGKILL') => {
+      process.removeListener('exit', killOnExit);
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
