@@ -5,10 +5,11 @@
  */
 import { NativeConnection } from '@temporalio/worker';
 import { startApi } from '../api/server';
-import { ConfigError } from '../config/load';
+import { ConfigError, DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH } from '../config/load';
 import { createProviders } from '../providers/registry';
 import { createLogger, openRuntime } from '../service/runtime';
 import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
+import { installTemporalLogging } from '../worker/logging';
 import { createAccessWorker } from '../worker/worker';
 import { startDevServer, type DevServer } from './temporalDevServer';
 
@@ -17,9 +18,13 @@ const DEV_UI_PORT = Number(process.env.TEMPORAL_DEV_UI_PORT ?? 8233);
 
 async function main(): Promise<void> {
   const logger = createLogger('p0');
+  installTemporalLogging(logger);
   // Config and database first: a mistake there should fail fast, before any server starts.
   const runtime = await openRuntime();
   logger.info({ config: runtime.configPath }, 'config loaded');
+  if (runtime.configPath.endsWith(EXAMPLE_CONFIG_PATH)) {
+    logger.warn(`no ${DEFAULT_CONFIG_PATH} yet: running with the example config; copy it to ${DEFAULT_CONFIG_PATH} and edit it`);
+  }
 
   let devServer: DevServer | undefined;
   if (!process.env.TEMPORAL_ADDRESS) {

@@ -3,9 +3,10 @@
  * `npm start` opens it once for its in-process worker and API; `npm run worker` / `npm run api`
  * each open their own.
  */
+import path from 'node:path';
 import type { Knex } from 'knex';
 import pino, { type Logger } from 'pino';
-import { loadConfig } from '../config/load';
+import { loadConfig, resolveConfigPath } from '../config/load';
 import type { P0Config } from '../config/schema';
 import { databaseUrlFromEnv, openDatabase } from '../db/database';
 import { GrantLeaseStore } from '../db/grantLeaseStore';
@@ -23,11 +24,12 @@ export interface Runtime {
 }
 
 export async function openRuntime(options: { configPath?: string; databaseUrl?: string } = {}): Promise<Runtime> {
-  const { config, path: configPath } = loadConfig(options.configPath);
+  const configPath = options.configPath ?? resolveConfigPath();
+  const { config } = loadConfig(configPath);
   const database = await openDatabase({ url: options.databaseUrl ?? databaseUrlFromEnv() });
   return {
     config,
-    configPath,
+    configPath: path.resolve(configPath),
     database,
     requests: await RequestStore.create({ database }),
     tokens: await TokenStore.create({ database }),
@@ -36,6 +38,11 @@ export async function openRuntime(options: { configPath?: string; databaseUrl?: 
   };
 }
 
+/** JSON lines for log collectors; readable lines when a person watches a terminal. */
 export function createLogger(name: string): Logger {
-  return pino({ name, level: process.env.LOG_LEVEL ?? 'info' });
+  const level = process.env.LOG_LEVEL ?? 'info';
+  if (process.stdout.isTTY && !process.env.LOG_JSON) {
+    return pino({ name, level, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } });
+  }
+  return pino({ name, level });
 }

@@ -3,10 +3,12 @@ import { NativeConnection } from '@temporalio/worker';
 import { createProviders } from '../providers/registry';
 import { createLogger, openRuntime } from '../service/runtime';
 import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
+import { installTemporalLogging } from './logging';
 import { createAccessWorker } from './worker';
 
 async function main(): Promise<void> {
   const logger = createLogger('p0-worker');
+  installTemporalLogging(logger);
   const runtime = await openRuntime();
   const target = temporalTarget();
   const connection = await NativeConnection.connect(target.connectionOptions);
