@@ -57,6 +57,9 @@ export function createApiApp({ service, tokens, logger }: ApiOptions): express.E
   });
 
   authenticated.post('/v1/requests', async (req, res) => {
+    if (req.body === undefined) {
+      throw new AppError('bad_request', 'Send the request body as JSON with "Content-Type: application/json"');
+    }
     const request = await service.create(callerOf(res), req.body);
     res.status(201).json({ request });
   });
@@ -98,6 +101,10 @@ export function createApiApp({ service, tokens, logger }: ApiOptions): express.E
       return sendError(res, new AppError('bad_request', 'The request body is not valid JSON'));
     }
     if (status === 413) return sendError(res, new AppError('bad_request', 'The request body is too large'));
+    // Malformed URL escapes, bad content encodings and the like: the client's mistake, not ours.
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return sendError(res, new AppError('bad_request', 'The request is malformed: check its URL encoding and its body encoding'));
+    }
     logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
     sendError(res, new AppError('internal', 'Something went wrong on the server; it has been logged'));
   });

@@ -189,6 +189,7 @@ export const openApiDocument = {
         parameters: [idParameter],
         responses: {
           '200': requestResponse('The request'),
+          '400': errorResponse('Malformed request (e.g. a bad URL escape)'),
           '401': errorResponse('Missing or invalid token'),
           '404': errorResponse('No such request (or not visible to the caller)'),
         },

@@ -19,6 +19,7 @@ export function parseDurationMs(text: string, options: { allowZero?: boolean } =
     );
   }
   const ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+  if (!Number.isSafeInteger(ms)) throw new DurationFormatError(`"${text}" is not a duration: it is too large`);
   if (ms === 0 && !options.allowZero) {
     throw new DurationFormatError(`"${text}" is not a duration: it must be longer than zero`);
   }

@@ -114,7 +114,12 @@ export class RequestService {
   async list(caller: Caller, filter: ListRequestsFilter): Promise<RequestView[]> {
     const admin = isAdmin(this.config, caller);
     if (filter.pendingApproval) {
-      return this.requests.list({ status: 'pending', approver: caller.email });
+      // Only what the caller can act on now: not their own requests, not ones they already approved.
+      if (filter.status && filter.status !== 'pending') return [];
+      const pending = await this.requests.list({ status: 'pending', approver: caller.email });
+      return pending.filter(
+        (view) => view.requester !== caller.email && !view.approvals.some((approval) => approval.by === caller.email),
+      );
     }
     if (filter.mine || !admin) {
       const own = await this.requests.list({ status: filter.status, requester: caller.email });

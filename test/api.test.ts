@@ -43,9 +43,9 @@ describe('HTTP API contract', function () {
     return checkedCall<T>(h, email, method, route, body);
   }
 
-  /** A call with headers of our own (odd Authorization headers), also held to the document. */
-  async function callWithHeaders<T>(method: string, route: string, headers: Record<string, string>): Promise<ApiAnswer<T>> {
-    const response = await fetch(`${h.apiUrl}${route}`, { method, headers });
+  /** A call with headers of our own (odd Authorization or Content-Encoding), also held to the document. */
+  async function callWithHeaders<T>(method: string, route: string, headers: Record<string, string>, requestBody?: string): Promise<ApiAnswer<T>> {
+    const response = await fetch(`${h.apiUrl}${route}`, { method, headers, body: requestBody });
     assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
     const body = (await response.json()) as T;
     expectMatchesOpenApi(method, route, response.status, body);
@@ -56,6 +56,10 @@ describe('HTTP API contract', function () {
     const answer = await call<RequestBody>(email, 'POST', '/v1/requests', body);
     assert.equal(answer.status, 201, JSON.stringify(answer.body));
     return answer.body.request;
+  }
+
+  function act<T = RequestBody>(email: string, id: string, action: string, comment?: string): Promise<ApiAnswer<T>> {
+    return call<T>(email, 'POST', `/v1/requests/${id}/${action}`, comment === undefined ? {} : { comment });
   }
 
   async function list(email: string, query = ''): Promise<RequestView[]> {
@@ -108,7 +112,7 @@ describe('HTTP API contract', function () {
       assert.throws(() => expectMatchesOpenApi('GET', '/v1/requests', 400, { error: { code: 'conflict', message: 'x' } }), /belongs to another HTTP status/);
       assert.throws(() => expectMatchesOpenApi('DELETE', '/v1/requests', 200, {}), /declares no DELETE/);
 
-      const cancelled = await h.act(email, created.id, 'cancel');
+      const cancelled = await act(email, created.id, 'cancel');
       assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
     });
   });
@@ -223,7 +227,40 @@ describe('HTTP API contract', function () {
       const sentinel = await create(email, good);
       const mine = await eventually(() => list(email, '?mine=true'), (views) => views.length > 0, 'the good request never showed up');
       assert.deepEqual(mine.map((view) => view.id), [sentinel.id]);
-      assert.equal((await h.act(email, sentinel.id, 'cancel')).status, 200);
+      assert.equal((await act(email, sentinel.id, 'cancel')).status, 200);
+    });
+  });
+
+  describe('POST /v1/requests durations', () => {
+    it('says an absurdly long duration is out of range, not that it lacks whole seconds', async () => {
+      const { email } = await newRequester(h.iam, 'api-huge-duration');
+      const answer = await call<ErrorBody>(email, 'POST', '/v1/requests', { provider: 'aws', kind: 'group', target: 'Developers', duration: '99999999999999999999d' });
+      assertHumanError(answer, 400, /duration: .*(outside what this resource allows \(1s to 1h\)|too large)/);
+    });
+  });
+
+  describe('malformed HTTP', () => {
+    it('answers a bad URL encoding or body encoding with a 4xx the document declares, never a 500', async () => {
+      const bearer = { authorization: `Bearer ${await h.token(BOB)}` };
+      const json = { ...bearer, 'content-type': 'application/json' };
+      const cases: [method: string, route: string, headers: Record<string, string>, body?: string][] = [
+        ['GET', '/v1/requests/%E0%A4%A', bearer],
+        ['POST', '/v1/requests/%E0%A4%A/approve', json, '{}'],
+        ['POST', '/v1/requests', { ...json, 'content-encoding': 'gzip' }, 'this is not gzip'],
+        ['POST', '/v1/requests', { ...json, 'content-encoding': 'compress-9000' }, '{}'],
+      ];
+      // Every case is tried, so one run reports them all.
+      const failures: string[] = [];
+      for (const [method, route, headers, body] of cases) {
+        try {
+          const answer = await callWithHeaders<ErrorBody>(method, route, headers, body);
+          assert.ok(answer.status >= 400 && answer.status < 500, JSON.stringify(answer));
+          assertHumanError(answer, answer.status, /./);
+        } catch (error) {
+          failures.push(`${method} ${route} ${JSON.stringify(headers['content-encoding'] ?? '')}: ${(error as Error).message.split('\n')[0]}`);
+        }
+      }
+      assert.deepEqual(failures, []);
     });
   });
 
@@ -276,7 +313,36 @@ describe('HTTP API contract', function () {
       assert.ok(!has(await list(SEC, '?status=active')), 'a pending request is listed as active');
       assert.equal((await call(SEC, 'GET', `/v1/requests/${created.id}`)).status, 200);
 
-      assert.equal((await h.act(email, created.id, 'cancel')).status, 200);
+      assert.equal((await act(email, created.id, 'cancel')).status, 200);
+    });
+
+    it('lists with ?pendingApproval=true only requests the caller may approve (not their own)', async () => {
+      // Bob is an approver asking for access himself: Dana may approve it, Bob may not (403).
+      const created = await create(BOB, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'own request', duration: '1m' });
+      const has = (views: RequestView[]) => views.some((view) => view.id === created.id);
+      await eventually(() => list('dana@example.com', '?pendingApproval=true'), has, 'the other approver does not see it with ?pendingApproval=true');
+      assert.equal((await act<ErrorBody>(BOB, created.id, 'approve')).status, 403);
+      try {
+        assert.ok(!has(await list(BOB, '?pendingApproval=true')), 'Bob is offered his own request to approve, which he may not');
+      } finally {
+        assert.equal((await act(BOB, created.id, 'cancel')).status, 200);
+      }
+    });
+
+    it('combines ?pendingApproval=true with ?status= instead of ignoring the status', async () => {
+      const { email } = await newRequester(h.iam, 'api-filters');
+      const created = await create(email, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'filters', duration: '1m' });
+      await eventually(() => list(BOB, '?pendingApproval=true'), (views) => views.some((view) => view.id === created.id), 'not listed as approvable');
+      try {
+        const answer = await call<RequestsBody>(BOB, 'GET', '/v1/requests?pendingApproval=true&status=active');
+        if (answer.status === 200) {
+          assert.deepEqual(answer.body.requests.map((view) => `${view.id} ${view.status}`).filter((line) => !line.endsWith(' active')), [], 'asked for active requests, got others');
+        } else {
+          assert.equal(answer.status, 400, JSON.stringify(answer.body));
+        }
+      } finally {
+        assert.equal((await act(email, created.id, 'cancel')).status, 200);
+      }
     });
   });
 

@@ -63,6 +63,7 @@ async function ignoreExists(call: Promise<unknown>): Promise<void> {
   try {
     await call;
   } catch (error) {
-    if ((error as { name?: string }).name !== 'EntityAlreadyExists') throw error;
+    // The SDK names it EntityAlreadyExistsException (moto) or EntityAlreadyExists.
+    if (!String((error as { name?: string }).name).startsWith('EntityAlreadyExists')) throw error;
   }
 }

@@ -82,7 +82,8 @@ export function documentedOperations(): { method: string; template: string; stat
 
 /** The document's path template for a concrete route (query string ignored), if it declares the operation. */
 export function findOperation(method: string, route: string): { template: string; operation: Operation } | undefined {
-  const path = route.split('?')[0]!;
+  // Express routes are not strict: `/healthz/` is `/healthz`.
+  const path = route.split('?')[0]!.replace(/(.)\/$/, '$1');
   const lowerMethod = method.toLowerCase();
   for (const { template, pattern } of templates) {
     const operation = paths[template]![lowerMethod];
