@@ -194,3 +194,37 @@ describe('approval window', function () {
     assert.equal(late.status, 409);
   });
 });
+
+describe('propagation that never completes', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  before(async () => {
+    // IAM really gets the grant, but never reports it: as if propagation never finished. (The
+    // removal is then checked below straight from IAM, since this provider cannot confirm it.)
+    h = await Harness.start(BASE_TEST_CONFIG.replace('verifyTimeout: 30s', 'verifyTimeout: 3s'), {
+      wrapProvider: (provider) => ({
+        name: provider.name,
+        propagation: provider.propagation,
+        inspect: (spec) => provider.inspect(spec),
+        grant: (spec) => provider.grant(spec),
+        revoke: (spec) => provider.revoke(spec),
+        isGranted: () => Promise.resolve(false),
+      }),
+    });
+    await ensureCatalogObjects(h.iam);
+  });
+  after(() => h?.stop());
+
+  it('fails the request after verifyTimeout and removes what was granted', async () => {
+    const { email, userName } = await newRequester(h.iam);
+    const created = await h.request(email, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'x', duration: '1m' });
+    await h.act(BOB, created.id, 'approve');
+    const failed = await h.waitFor(email, created.id, ['failed'], 30_000);
+    assert.match(failed.error!, /did not report the group Developers as granted/);
+    assert.equal(failed.activeAt, undefined, 'the access clock never started');
+    assert.deepEqual((await holdings(h.iam, userName)).groups, []);
+    const events = await h.requests.events(created.id);
+    assert.deepEqual(events.map((event) => event.type), ['requested', 'approved', 'provisioning', 'granted', 'failed']);
+    assert.equal(events.at(-1)!.details?.removedAtProvider, true);
+  });
+});

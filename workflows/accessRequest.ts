@@ -212,11 +212,14 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
 
     view.status = 'provisioning';
     await record('provisioning', SYSTEM_ACTOR);
-    spec = grantSpec(input, Date.now());
+    const provisioningStartedAtMs = Date.now();
+    spec = grantSpec(input, provisioningStartedAtMs);
+    // One bound for provisioning and verification together, fixed now so retries cannot extend it.
+    const verifyDeadline = new Date(provisioningStartedAtMs + input.verifyTimeoutSeconds * 1000).toISOString();
     try {
       const grant = await provision(spec);
       await record('granted', SYSTEM_ACTOR, { resourceKey: grant.resourceKey, standing: grant.standing });
-      await verifyPropagation(spec, new Date(Date.now() + input.verifyTimeoutSeconds * 1000).toISOString());
+      await verifyPropagation(spec, verifyDeadline);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const message = failureMessage(error);

@@ -13,6 +13,7 @@ import { openDatabase } from '../../db/database';
 import { GrantLeaseStore } from '../../db/grantLeaseStore';
 import { RequestStore } from '../../db/requestStore';
 import { TokenStore } from '../../db/tokenStore';
+import type { Provider } from '../../providers/provider';
 import { createProviders } from '../../providers/registry';
 import { createLogger, type Runtime } from '../../service/runtime';
 import { temporalTarget } from '../../service/temporal';
@@ -76,7 +77,10 @@ export class Harness {
   /**
    * @param options.withWorker false to run the worker as a separate process instead (see workerProcess.ts).
    */
-  static async start(configYaml = BASE_TEST_CONFIG, options: { withWorker?: boolean } = {}): Promise<Harness> {
+  static async start(
+    configYaml = BASE_TEST_CONFIG,
+    options: { withWorker?: boolean; wrapProvider?: (provider: Provider) => Provider } = {},
+  ): Promise<Harness> {
     const [temporal, { iam }, workflowBundle] = await Promise.all([sharedTemporal(), sharedMoto(), sharedWorkflowBundle()]);
     process.env.TEMPORAL_ADDRESS = temporal.address;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p0-test-'));
@@ -103,7 +107,7 @@ export class Harness {
         namespace: target.namespace,
         taskQueue,
         workflowBundle,
-        dependencies: { providers: createProviders(config), requests, leases },
+        dependencies: { providers: wrapProviders(createProviders(config), options.wrapProvider), requests, leases },
       });
       workerRun = worker.run();
     }
@@ -169,4 +173,10 @@ export class Harness {
   stop(): Promise<void> {
     return this.stopAll();
   }
+}
+
+/** Lets a test put a real provider behind a wrapper that changes one behaviour (e.g. IAM never reporting a grant). */
+function wrapProviders(providers: Map<string, Provider>, wrap?: (provider: Provider) => Provider): Map<string, Provider> {
+  if (!wrap) return providers;
+  return new Map([...providers].map(([name, provider]) => [name, wrap(provider)]));
 }
