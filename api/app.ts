@@ -19,8 +19,8 @@ export interface ApiOptions {
   logger: Logger;
 }
 
-type Action = 'approve' | 'deny' | 'relinquish' | 'cancel' | 'revoke';
-const ACTIONS: readonly Action[] = ['approve', 'deny', 'relinquish', 'cancel', 'revoke'];
+type Action = 'approve' | 'deny' | 'relinquish' | 'cancel' | 'revoke' | 'review';
+const ACTIONS: readonly Action[] = ['approve', 'deny', 'relinquish', 'cancel', 'revoke', 'review'];
 
 export function createApiApp({ service, tokens, logger }: ApiOptions): express.Express {
   const app = express();
@@ -78,9 +78,13 @@ export function createApiApp({ service, tokens, logger }: ApiOptions): express.E
     res.json({ request: await service.get(callerOf(res), req.params.id) });
   });
 
+  authenticated.post('/v1/requests/:id/extend', async (req, res) => {
+    res.json({ request: await service.extend(callerOf(res), req.params.id, req.body) });
+  });
+
   authenticated.post('/v1/requests/:id/:action', async (req, res) => {
     const action = req.params.action as Action;
-    if (!ACTIONS.includes(action)) throw new AppError('not_found', `No such action "${req.params.action}": use one of ${ACTIONS.join(', ')}`);
+    if (!ACTIONS.includes(action)) throw new AppError('not_found', `No such action "${req.params.action}": use one of ${[...ACTIONS, 'extend'].join(', ')}`);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const text = body.comment ?? body.reason;
     if (text !== undefined && typeof text !== 'string') throw new AppError('bad_request', 'comment: must be a string');

@@ -25,7 +25,7 @@ export async function startApi(options: {
   const { runtime, logger } = options;
   const connection = await Connection.connect(options.temporal.connectionOptions);
   const client = new Client({ connection, namespace: options.temporal.namespace });
-  const service = new RequestService({ client, config: runtime.config, requests: runtime.requests, taskQueue: options.taskQueue });
+  const service = new RequestService({ client, policy: runtime.policy, requests: runtime.requests, taskQueue: options.taskQueue });
   const app = createApiApp({ service, tokens: runtime.tokens, logger });
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(options.port, options.host ?? '127.0.0.1', () => resolve(listening));

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { ZodError } from 'zod';
 import { configSchema, type P0Config } from './schema';
@@ -13,25 +12,9 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-export interface LoadedConfig {
-  config: P0Config;
-  path: string;
-}
-
-/** Resolves which file to read: `P0_CONFIG`, else config/p0.yaml, else the example. */
 export function resolveConfigPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.P0_CONFIG) return env.P0_CONFIG;
   return fs.existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : EXAMPLE_CONFIG_PATH;
-}
-
-export function loadConfig(configPath: string = resolveConfigPath()): LoadedConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(configPath, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`${configPath}: cannot read the config file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-  return { config: parseConfig(text, configPath), path: path.resolve(configPath) };
 }
 
 export function parseConfig(text: string, sourceName: string): P0Config {

@@ -3,8 +3,9 @@ import { AWS_GRANT_KINDS } from '../providers/aws/iamProvider';
 import { parseDurationMs } from '../service/duration';
 
 /**
- * The product's YAML config, validated once at start-up. Every key has a default except the
- * catalog itself, so a minimal file (approvers + resources) works. See config/p0.example.yaml.
+ * The product's YAML config, validated as a whole at start-up and on every reload. The access
+ * policy (catalog, who may request, approvers, auto-approval, break-glass) lives here so the
+ * security team reviews one file. See docs/policies.md and config/p0.example.yaml.
  */
 
 /** A duration string (`15m`), kept as milliseconds after validation. */
@@ -19,21 +20,95 @@ const duration = (options: { allowZero?: boolean } = {}) =>
   });
 
 const email = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address');
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" or "-"');
 
+const regex = z.string().transform((source, ctx) => {
+  try {
+    new RegExp(source);
+    return source;
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(error as Error).message}` });
+    return z.NEVER;
+  }
+});
 
-const resourceSchema = z
+const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use 24-hour HH:MM');
+const timeZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'unknown time zone (use an IANA name such as Europe/Berlin)');
+
+/**
+ * The rules of one access level. Used both by a catalog level and by a core-style flat
+ * `resources:` entry, so both spell every rule the same way.
+ */
+const levelRules = {
+  kind: z.enum(AWS_GRANT_KINDS),
+  target: z.string().min(1),
+  description: z.string().optional(),
+  /** Approver groups (keys of the top-level `approvers`). */
+  approvers: z.array(z.string()).min(1),
+  /** Distinct approvers needed; the requester never counts unless allowSelfApproval. */
+  approvals: z.number().int().min(1).default(1),
+  allowSelfApproval: z.boolean().default(false),
+  /** Who may request it; omitted = everyone. Groups are the top-level `groups`. */
+  requesters: z
+    .object({ users: z.array(email).default([]), groups: z.array(z.string()).default([]) })
+    .strict()
+    .optional(),
+  minDuration: duration().prefault('1m'),
+  maxDuration: duration().prefault('4h'),
+  defaultDuration: duration().optional(),
+  /** Durations offered in pickers (Slack/Teams modals, the web page). */
+  durationPresets: z.array(duration()).optional(),
+  requireReason: z.boolean().default(false),
+  /** The reason must match this (e.g. a ticket id `[A-Z]+-\d+`)... */
+  reasonPattern: regex.optional(),
+  /** ...described in words for the error message, e.g. "a ticket id such as INC-42". */
+  reasonPatternDescription: z.string().optional(),
+  /** Overrides the top-level approvalTimeout for this level. */
+  approvalTimeout: duration().optional(),
+  /** Marks a level as read-only, for auto-approval rules that only cover such levels. */
+  readOnly: z.boolean().default(false),
+  /** Break-glass: granted at once without approval, capped at maxDuration, reviewed afterwards. */
+  breakGlass: z.object({ maxDuration: duration().prefault('1h') }).strict().optional(),
+  /** Whether an active grant may be extended (each extension is approved like a request). */
+  allowExtension: z.boolean().default(true),
+};
+
+const levelSchema = z.object({ level: name, ...levelRules }).strict();
+const resourceGroupSchema = z
+  .object({ resource: name, description: z.string().optional(), levels: z.array(levelSchema).min(1) })
+  .strict();
+/** The core issue's flat entry: one grant with its rules, in a resource called `default`. */
+const flatResourceSchema = z.object({ provider: z.literal('aws'), ...levelRules }).strict();
+
+const autoApprovalRuleSchema = z
   .object({
-    provider: z.literal('aws'),
-    kind: z.enum(AWS_GRANT_KINDS),
-    target: z.string().min(1),
-    /** Names of approver groups (keys of the top-level `approvers`). */
-    approvers: z.array(z.string()).min(1),
-    /** How many distinct approvers must approve (the requester never counts). */
-    approvals: z.number().int().min(1).default(1),
-    minDuration: duration().prefault('1m'),
-    maxDuration: duration().prefault('4h'),
-    defaultDuration: duration().optional(),
-    description: z.string().optional(),
+    name,
+    /** The requester must be in one of these groups (omitted = anyone who may request). */
+    requesterGroups: z.array(z.string()).optional(),
+    /** Only levels marked `readOnly: true`. */
+    readOnly: z.boolean().default(false),
+    /** Only requests (and extensions) no longer than this. */
+    maxDuration: duration().optional(),
+    /** Only at these times, in this time zone. */
+    businessHours: z
+      .object({
+        timeZone,
+        days: z.array(z.enum(WEEKDAYS)).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri']),
+        from: clock,
+        to: clock,
+      })
+      .strict()
+      .optional(),
+    /** Which levels, as `provider/resource/level` with `*` wildcards (omitted = all). */
+    levels: z.array(z.string()).optional(),
   })
   .strict();
 
@@ -58,52 +133,81 @@ const awsSchema = z
 
 export const configSchema = z
   .object({
-    approvers: z.record(z.string(), z.array(email).min(1)),
-    /** Users who may revoke any request. Tokens issued with --admin are admins too. */
+    /** Directory groups: who is in which team. (IdP-backed groups plug in behind the same interface later.) */
+    groups: z.record(name, z.array(email)).default({}),
+    /** Named approver groups. */
+    approvers: z.record(name, z.array(email).min(1)),
+    /** Users who may revoke any request and see every request. Tokens issued with --admin are admins too. */
     admins: z.array(email).default([]),
-    /** How long a request waits for a decision before it is timed_out. */
+    /** How long a request waits for a decision before it is timed_out (a level may override it). */
     approvalTimeout: duration().prefault('24h'),
     /** Bound on provisioning + propagation; past it the grant is removed and the request fails. */
     verifyTimeout: duration().prefault('5m'),
-    resources: z.array(resourceSchema),
-    aws: awsSchema.prefault({
-      region: 'us-east-1',
-      userLookup: 'tag-then-name',
-      emailTag: 'email',
-      propagation: { settleDelay: '10s', consecutiveReads: 3, pollInterval: '2s' },
-      simulatePrincipalPolicy: false,
-    }),
+    /** The catalog: provider -> resources -> access levels. */
+    catalog: z.object({ aws: z.array(resourceGroupSchema).default([]) }).strict().prefault({}),
+    /** Core-style flat catalog entries; still accepted. */
+    resources: z.array(flatResourceSchema).default([]),
+    autoApproval: z.array(autoApprovalRuleSchema).default([]),
+    aws: awsSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
-    config.resources.forEach((resource, index) => {
-      resource.approvers.forEach((group, groupIndex) => {
+    const checkLevel = (rules: LevelRules, path: (string | number)[]) => {
+      rules.approvers.forEach((group, index) => {
         if (!(group in config.approvers)) {
           ctx.addIssue({
             code: 'custom',
-            path: ['resources', index, 'approvers', groupIndex],
-            message: `unknown approver group "${group}" (defined groups: ${Object.keys(config.approvers).join(', ') || 'none'})`,
+            path: [...path, 'approvers', index],
+            message: `unknown approver group "${group}" (defined: ${Object.keys(config.approvers).join(', ') || 'none'})`,
           });
         }
       });
-      if (resource.minDuration > resource.maxDuration) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['resources', index, 'minDuration'],
-          message: 'minDuration is longer than maxDuration',
-        });
+      rules.requesters?.groups.forEach((group, index) => {
+        if (!(group in config.groups)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'requesters', 'groups', index],
+            message: `unknown group "${group}" (defined under groups: ${Object.keys(config.groups).join(', ') || 'none'})`,
+          });
+        }
+      });
+      if (rules.minDuration > rules.maxDuration) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'minDuration'], message: 'minDuration is longer than maxDuration' });
       }
-      const defaultDuration = resource.defaultDuration;
-      if (defaultDuration !== undefined && (defaultDuration < resource.minDuration || defaultDuration > resource.maxDuration)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['resources', index, 'defaultDuration'],
-          message: 'defaultDuration must lie between minDuration and maxDuration',
-        });
+      const within = (value: number) => value >= rules.minDuration && value <= rules.maxDuration;
+      if (rules.defaultDuration !== undefined && !within(rules.defaultDuration)) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'defaultDuration'], message: 'defaultDuration must lie between minDuration and maxDuration' });
       }
+      rules.durationPresets?.forEach((preset, index) => {
+        if (!within(preset)) {
+          ctx.addIssue({ code: 'custom', path: [...path, 'durationPresets', index], message: 'preset must lie between minDuration and maxDuration' });
+        }
+      });
+      if (rules.reasonPatternDescription !== undefined && rules.reasonPattern === undefined) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'reasonPatternDescription'], message: 'describes a reasonPattern that is not set' });
+      }
+    };
+    config.catalog.aws.forEach((resource, resourceIndex) => {
+      const seen = new Set<string>();
+      resource.levels.forEach((level, levelIndex) => {
+        const path = ['catalog', 'aws', resourceIndex, 'levels', levelIndex];
+        if (seen.has(level.level)) ctx.addIssue({ code: 'custom', path: [...path, 'level'], message: `level "${level.level}" appears twice in resource "${resource.resource}"` });
+        seen.add(level.level);
+        checkLevel(level, path);
+      });
+    });
+    config.resources.forEach((resource, index) => checkLevel(resource, ['resources', index]));
+    config.autoApproval.forEach((rule, index) => {
+      rule.requesterGroups?.forEach((group, groupIndex) => {
+        if (!(group in config.groups)) {
+          ctx.addIssue({ code: 'custom', path: ['autoApproval', index, 'requesterGroups', groupIndex], message: `unknown group "${group}"` });
+        }
+      });
     });
   });
 
+type LevelRules = z.output<z.ZodObject<typeof levelRules>>;
 export type P0Config = z.output<typeof configSchema>;
-export type ResourceConfig = P0Config['resources'][number];
+export type AutoApprovalRule = P0Config['autoApproval'][number];
 export type AwsConfig = P0Config['aws'];
+export type LevelConfig = LevelRules;

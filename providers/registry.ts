@@ -1,11 +1,12 @@
-/** Builds the configured providers once per worker, keyed by the name requests use (`aws`). */
+/** Builds the configured providers, keyed by the name requests use (`aws`). */
 import type { P0Config } from '../config/schema';
 import { createAwsIamProvider } from './aws/iamProvider';
 import type { Provider } from './provider';
 
 export function createProviders(config: P0Config): Map<string, Provider> {
   const providers = new Map<string, Provider>();
-  if (config.resources.some((resource) => resource.provider === 'aws')) {
+  const usesAws = config.resources.some((resource) => resource.provider === 'aws') || config.catalog.aws.length > 0;
+  if (usesAws) {
     const { region, userLookup, emailTag, propagation, simulatePrincipalPolicy } = config.aws;
     providers.set(
       'aws',
@@ -22,5 +23,19 @@ export function createProviders(config: P0Config): Map<string, Provider> {
       }),
     );
   }
+  return providers;
+}
+
+/**
+ * Providers that follow config reloads: the map the activities hold is refilled in place, so a new
+ * propagation setting or a newly configured provider applies without restarting the worker.
+ */
+export function liveProviders(initial: P0Config, onChange: (listener: (config: P0Config) => void) => void): Map<string, Provider> {
+  const providers = createProviders(initial);
+  onChange((config) => {
+    const next = createProviders(config);
+    providers.clear();
+    for (const [name, provider] of next) providers.set(name, provider);
+  });
   return providers;
 }

@@ -6,8 +6,8 @@
 import { NativeConnection } from '@temporalio/worker';
 import { startApi } from '../api/server';
 import { ConfigError, DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH } from '../config/load';
-import { createProviders } from '../providers/registry';
-import { createLogger, openRuntime } from '../service/runtime';
+import { liveProviders } from '../providers/registry';
+import { createLogger, openRuntime, watchPolicy } from '../service/runtime';
 import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
 import { installTemporalLogging } from '../worker/logging';
 import { createAccessWorker } from '../worker/worker';
@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   installTemporalLogging(logger);
   // Config and database first: a mistake there should fail fast, before any server starts.
   const runtime = await openRuntime();
-  logger.info({ config: runtime.configPath }, 'config loaded');
+  watchPolicy(runtime.policy, logger);
+  logger.info({ config: runtime.configPath, policyVersion: runtime.policy.current().version }, 'config loaded (reloaded when the file changes)');
   if (runtime.configPath.endsWith(EXAMPLE_CONFIG_PATH)) {
     logger.warn(`no ${DEFAULT_CONFIG_PATH} yet: running with the example config; copy it to ${DEFAULT_CONFIG_PATH} and edit it`);
   }
@@ -46,7 +47,11 @@ async function main(): Promise<void> {
     connection,
     namespace: temporal.namespace,
     taskQueue: taskQueueFromEnv(),
-    dependencies: { providers: createProviders(runtime.config), requests: runtime.requests, leases: runtime.leases },
+    dependencies: {
+      providers: liveProviders(runtime.policy.current().config, (listener) => runtime.policy.onChange((policy) => listener(policy.config))),
+      requests: runtime.requests,
+      leases: runtime.leases,
+    },
   });
   const api = await startApi({ runtime, temporal, port: Number(process.env.PORT ?? 8080), host: process.env.HOST, logger, taskQueue: taskQueueFromEnv() });
   logger.info({ api: api.url, temporal: temporal.address, namespace: temporal.namespace }, 'p0-jit is running (Ctrl-C to stop)');

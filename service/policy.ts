@@ -1,16 +1,13 @@
 /**
- * The access policy, evaluated purely: config in, decision out. The only place rules live; the
- * request service asks it, and the workflow enforces what it decided (approver list, quorum).
+ * The access policy, evaluated purely: config in, decision out. The only place rules live. The
+ * request service asks it for every decision (what exists, who may request, which approvers and how
+ * many, auto-approval, break-glass, durations, reasons, extensions) and hands the workflow the
+ * result, so every channel obeys the same rules and a running request keeps the ones it was
+ * approved under.
  */
-import type { P0Config, ResourceConfig } from '../config/schema';
+import type { AutoApprovalRule, LevelConfig, P0Config } from '../config/schema';
 import { AppError, RESOURCE_NOT_FOUND_MESSAGE } from './errors';
 import { DurationFormatError, formatDuration, parseDurationMs } from './duration';
-
-export interface ResourceRef {
-  provider: string;
-  kind: string;
-  target: string;
-}
 
 export interface Caller {
   email: string;
@@ -18,49 +15,242 @@ export interface Caller {
   admin: boolean;
 }
 
-/** What a caller may request, as the API's `GET /v1/resources` and the channels' pickers show it. */
-export interface CatalogEntry extends ResourceRef {
+/** One requestable thing: provider -> resource -> level, and the grant it stands for. */
+export interface AccessLevel extends LevelConfig {
+  /** `provider/resource/level`, e.g. `aws/prod/admin`. */
+  id: string;
+  provider: 'aws';
+  resource: string;
+  level: string;
+}
+
+/** The compiled policy: the config plus everything derived from it once. */
+export interface Policy {
+  config: P0Config;
+  /** Identifies the config text the policy came from; recorded on every request. */
+  version: string;
+  levels: AccessLevel[];
+}
+
+/** How a request names what it wants: by grant (`aws role AdminRole`) or by catalog position. */
+export interface LevelRef {
+  provider: string;
+  kind?: string;
+  target?: string;
+  resource?: string;
+  level?: string;
+}
+
+/** What a caller may request, as `GET /v1/resources` and the channels' pickers show it. */
+export interface CatalogEntry {
+  id: string;
+  provider: string;
+  resource: string;
+  level: string;
+  kind: string;
+  target: string;
   description?: string;
   minDuration: string;
   maxDuration: string;
   defaultDuration: string;
+  durationPresets: string[];
   approvalsRequired: number;
+  requireReason: boolean;
+  reasonPatternDescription?: string;
+  breakGlass?: { maxDuration: string };
+  readOnly: boolean;
 }
 
-/** The default when a request names no duration: the level's own default, else 1 h within its bounds. */
+/** Everything the workflow needs to run a request under today's rules. */
+export interface RequestDecision {
+  duration: string;
+  durationSeconds: number;
+  approvers: string[];
+  approvalsRequired: number;
+  allowSelfApproval: boolean;
+  approvalTimeoutSeconds: number;
+  /** Set when an auto-approval rule approves it: the rule's name. */
+  autoApprovedBy?: string;
+  breakGlass: boolean;
+  extension: { allowed: boolean; minSeconds: number; maxSeconds: number };
+}
+
+export interface RequestAsk {
+  duration?: string;
+  reason: string;
+  breakGlass?: boolean;
+}
+
+const DEFAULT_RESOURCE = 'default';
+/** The default when a level names none: 1 h, within the level's bounds. */
 const FALLBACK_DURATION_MS = 3_600_000;
 
-export function findResource(config: P0Config, ref: ResourceRef): ResourceConfig {
-  const resource = config.resources.find(
-    (candidate) => candidate.provider === ref.provider && candidate.kind === ref.kind && candidate.target === ref.target,
-  );
-  if (!resource) throw new AppError('not_found', RESOURCE_NOT_FOUND_MESSAGE);
-  return resource;
+export function compilePolicy(config: P0Config, version: string): Policy {
+  const levels: AccessLevel[] = [];
+  for (const resource of config.catalog.aws) {
+    for (const { level, ...rules } of resource.levels) {
+      levels.push({ ...rules, id: `aws/${resource.resource}/${level}`, provider: 'aws', resource: resource.resource, level });
+    }
+  }
+  for (const { provider, ...rules } of config.resources) {
+    const level = `${rules.kind}-${rules.target}`.replace(/[^A-Za-z0-9._-]/g, '_');
+    levels.push({ ...rules, id: `${provider}/${DEFAULT_RESOURCE}/${level}`, provider, resource: DEFAULT_RESOURCE, level });
+  }
+  return { config, version, levels };
 }
 
-export function catalogFor(config: P0Config): CatalogEntry[] {
-  return config.resources.map((resource) => ({
-    provider: resource.provider,
-    kind: resource.kind,
-    target: resource.target,
-    description: resource.description,
-    minDuration: formatMs(resource.minDuration),
-    maxDuration: formatMs(resource.maxDuration),
-    defaultDuration: formatMs(defaultDurationMs(resource)),
-    approvalsRequired: resource.approvals,
+/** Directory groups the person belongs to (config today; an IdP behind the same call later). */
+export function groupsOf(policy: Policy, email: string): string[] {
+  return Object.entries(policy.config.groups)
+    .filter(([, members]) => members.includes(email))
+    .map(([group]) => group);
+}
+
+export function isAdmin(policy: Policy, caller: Caller): boolean {
+  return caller.admin || policy.config.admins.includes(caller.email);
+}
+
+export function mayRequest(policy: Policy, email: string, level: AccessLevel): boolean {
+  if (!level.requesters) return true;
+  if (level.requesters.users.includes(email)) return true;
+  const groups = groupsOf(policy, email);
+  return level.requesters.groups.some((group) => groups.includes(group));
+}
+
+export function visibleLevels(policy: Policy, email: string): AccessLevel[] {
+  return policy.levels.filter((level) => mayRequest(policy, email, level));
+}
+
+/**
+ * The level a request names. Anything not in the catalog, or not visible to the requester, is the
+ * quickstart's "This resource doesn't exist": a person never learns what they may not request.
+ */
+export function findLevel(policy: Policy, email: string, ref: LevelRef): AccessLevel {
+  const candidates = visibleLevels(policy, email).filter(
+    (level) =>
+      level.provider === ref.provider &&
+      (ref.kind === undefined || level.kind === ref.kind) &&
+      (ref.target === undefined || level.target === ref.target) &&
+      (ref.resource === undefined || level.resource === ref.resource) &&
+      (ref.level === undefined || level.level === ref.level),
+  );
+  if (candidates.length === 0 || (ref.level === undefined && (ref.kind === undefined || ref.target === undefined))) {
+    throw new AppError('not_found', RESOURCE_NOT_FOUND_MESSAGE);
+  }
+  if (candidates.length > 1) {
+    const resources = [...new Set(candidates.map((level) => level.resource))].join(', ');
+    throw new AppError('bad_request', `${ref.kind} ${ref.target} is offered in several resources (${resources}): name one (resource / --account)`);
+  }
+  return candidates[0]!;
+}
+
+export function catalogFor(policy: Policy, email: string): CatalogEntry[] {
+  return visibleLevels(policy, email).map((level) => ({
+    id: level.id,
+    provider: level.provider,
+    resource: level.resource,
+    level: level.level,
+    kind: level.kind,
+    target: level.target,
+    description: level.description,
+    minDuration: formatMs(level.minDuration),
+    maxDuration: formatMs(level.maxDuration),
+    defaultDuration: formatMs(defaultDurationMs(level)),
+    durationPresets: (level.durationPresets ?? []).map(formatMs),
+    approvalsRequired: level.approvals,
+    requireReason: level.requireReason,
+    reasonPatternDescription: level.reasonPattern ? (level.reasonPatternDescription ?? `text matching ${level.reasonPattern}`) : undefined,
+    breakGlass: level.breakGlass ? { maxDuration: formatMs(level.breakGlass.maxDuration) } : undefined,
+    readOnly: level.readOnly,
   }));
 }
 
-/** Distinct approver emails from the resource's approver groups. */
-export function approversFor(config: P0Config, resource: ResourceConfig): string[] {
-  return [...new Set(resource.approvers.flatMap((group) => config.approvers[group] ?? []))];
+/** Applies every rule to a new request; throws AppError (400) naming the first rule it breaks. */
+export function decideRequest(policy: Policy, caller: Caller, level: AccessLevel, ask: RequestAsk, now: Date): RequestDecision {
+  checkReason(level, ask.reason);
+  const breakGlass = ask.breakGlass === true;
+  if (breakGlass && !level.breakGlass) {
+    throw new AppError('bad_request', `breakGlass: ${level.id} does not allow break-glass access`);
+  }
+  const maxMs = breakGlass ? Math.min(level.breakGlass!.maxDuration, level.maxDuration) : level.maxDuration;
+  const durationMs = resolveDurationMs(level, ask.duration, maxMs);
+  const rule = breakGlass ? undefined : matchAutoApproval(policy, caller.email, level, durationMs, now);
+  return {
+    duration: formatMs(durationMs),
+    durationSeconds: durationMs / 1000,
+    approvers: approversFor(policy, level),
+    approvalsRequired: level.approvals,
+    allowSelfApproval: level.allowSelfApproval,
+    approvalTimeoutSeconds: Math.round((level.approvalTimeout ?? policy.config.approvalTimeout) / 1000),
+    autoApprovedBy: rule?.name,
+    breakGlass,
+    extension: { allowed: level.allowExtension, minSeconds: level.minDuration / 1000, maxSeconds: level.maxDuration / 1000 },
+  };
 }
 
-/** Parses and bounds a requested duration; returns whole seconds. */
-export function resolveDuration(resource: ResourceConfig, requested: string | undefined): { duration: string; seconds: number } {
+/** An extension of an active grant: same duration bounds; auto-approved when a rule covers it now. */
+export function decideExtension(
+  policy: Policy,
+  requester: string,
+  level: AccessLevel | undefined,
+  durationText: string,
+  now: Date,
+): { duration: string; durationSeconds: number; autoApprovedBy?: string } {
+  if (!level) throw new AppError('conflict', 'This access is no longer in the catalog: it cannot be extended');
+  if (!level.allowExtension) throw new AppError('conflict', `${level.id} does not allow extensions`);
+  const durationMs = resolveDurationMs(level, durationText, level.maxDuration);
+  const rule = matchAutoApproval(policy, requester, level, durationMs, now);
+  return { duration: formatMs(durationMs), durationSeconds: durationMs / 1000, autoApprovedBy: rule?.name };
+}
+
+/** Distinct approver emails from the level's approver groups. */
+export function approversFor(policy: Policy, level: AccessLevel): string[] {
+  return [...new Set(level.approvers.flatMap((group) => policy.config.approvers[group] ?? []))];
+}
+
+/** The first auto-approval rule whose every condition holds. */
+export function matchAutoApproval(policy: Policy, email: string, level: AccessLevel, durationMs: number, now: Date): AutoApprovalRule | undefined {
+  const groups = groupsOf(policy, email);
+  return policy.config.autoApproval.find(
+    (rule) =>
+      (rule.requesterGroups === undefined || rule.requesterGroups.some((group) => groups.includes(group))) &&
+      (!rule.readOnly || level.readOnly) &&
+      (rule.maxDuration === undefined || durationMs <= rule.maxDuration) &&
+      (rule.levels === undefined || rule.levels.some((pattern) => globMatches(pattern, level.id))) &&
+      (rule.businessHours === undefined || withinBusinessHours(rule.businessHours, now)),
+  );
+}
+
+export function withinBusinessHours(hours: NonNullable<AutoApprovalRule['businessHours']>, now: Date): boolean {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: hours.timeZone,
+    weekday: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(now);
+  const part = (type: string) => parts.find((candidate) => candidate.type === type)?.value ?? '';
+  const weekday = part('weekday').toLowerCase().slice(0, 3);
+  const time = `${part('hour')}:${part('minute')}`;
+  if (!(hours.days as string[]).includes(weekday)) return false;
+  // A window like 22:00-06:00 runs past midnight.
+  return hours.from <= hours.to ? time >= hours.from && time < hours.to : time >= hours.from || time < hours.to;
+}
+
+function checkReason(level: AccessLevel, reason: string): void {
+  if (level.requireReason && reason.trim() === '') {
+    throw new AppError('bad_request', `reason: ${level.id} requires a reason${level.reasonPatternDescription ? ` (${level.reasonPatternDescription})` : ''}`);
+  }
+  if (level.reasonPattern && (reason.trim() !== '' || level.requireReason) && !new RegExp(level.reasonPattern).test(reason)) {
+    const expected = level.reasonPatternDescription ?? `text matching ${level.reasonPattern}`;
+    throw new AppError('bad_request', `reason: "${reason}" does not contain ${expected}`);
+  }
+}
+
+function resolveDurationMs(level: AccessLevel, requested: string | undefined, maxMs: number): number {
   let ms: number;
   if (requested === undefined || requested === '') {
-    ms = defaultDurationMs(resource);
+    ms = Math.min(defaultDurationMs(level), maxMs);
   } else {
     try {
       ms = parseDurationMs(requested);
@@ -68,24 +258,25 @@ export function resolveDuration(resource: ResourceConfig, requested: string | un
       if (error instanceof DurationFormatError) throw new AppError('bad_request', `duration: ${error.message}`);
       throw error;
     }
-    if (ms % 1000 !== 0) throw new AppError('bad_request', 'duration: use whole seconds (s, m, h or d)');
   }
-  if (ms < resource.minDuration || ms > resource.maxDuration) {
+  if (ms < level.minDuration || ms > maxMs) {
     throw new AppError(
       'bad_request',
-      `duration: ${formatMs(ms)} is outside what this resource allows (${formatMs(resource.minDuration)} to ${formatMs(resource.maxDuration)})`,
+      `duration: ${formatMs(ms)} is outside what ${level.id} allows (${formatMs(level.minDuration)} to ${formatMs(maxMs)})`,
     );
   }
-  return { duration: formatMs(ms), seconds: ms / 1000 };
+  if (ms % 1000 !== 0) throw new AppError('bad_request', 'duration: use whole seconds (s, m, h or d)');
+  return ms;
 }
 
-export function isAdmin(config: P0Config, caller: Caller): boolean {
-  return caller.admin || config.admins.includes(caller.email);
+function defaultDurationMs(level: AccessLevel): number {
+  if (level.defaultDuration !== undefined) return level.defaultDuration;
+  return Math.min(Math.max(FALLBACK_DURATION_MS, level.minDuration), level.maxDuration);
 }
 
-function defaultDurationMs(resource: ResourceConfig): number {
-  if (resource.defaultDuration !== undefined) return resource.defaultDuration;
-  return Math.min(Math.max(FALLBACK_DURATION_MS, resource.minDuration), resource.maxDuration);
+function globMatches(pattern: string, id: string): boolean {
+  const escaped = pattern.split('*').map((piece) => piece.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${escaped.join('.*')}$`).test(id);
 }
 
 function formatMs(ms: number): string {

@@ -8,7 +8,6 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
 import { monotonicFactory } from 'ulid';
 import { z } from 'zod';
-import type { P0Config } from '../config/schema';
 import {
   REJECTION,
   TASK_QUEUE,
@@ -16,14 +15,17 @@ import {
   approveUpdate,
   cancelUpdate,
   denyUpdate,
+  extendUpdate,
   relinquishUpdate,
+  reviewUpdate,
   revokeUpdate,
   statusQuery,
   type ActorInput,
 } from '../workflows/messages';
 import { FINAL_STATUSES, initialView, REQUEST_STATUSES, type AccessRequestInput, type RequestStatus, type RequestView } from '../workflows/types';
 import { AppError } from './errors';
-import { approversFor, catalogFor, findResource, isAdmin, resolveDuration, type Caller, type CatalogEntry } from './policy';
+import type { LivePolicy } from './livePolicy';
+import { catalogFor, decideExtension, decideRequest, findLevel, isAdmin, type Caller, type CatalogEntry, type Policy } from './policy';
 
 /** What the service reads from the store's request projection. */
 export interface RequestReader {
@@ -33,7 +35,8 @@ export interface RequestReader {
 
 export interface RequestServiceOptions {
   client: Client;
-  config: P0Config;
+  /** The policy in force now (reloaded when the config file changes). */
+  policy: Pick<LivePolicy, 'current'>;
   requests: RequestReader;
   taskQueue?: string;
 }
@@ -43,12 +46,33 @@ export const REQUEST_ID_PATTERN = /^req_[0-9A-HJKMNP-TV-Z]{26}$/;
 const createRequestBody = z
   .object({
     provider: z.string({ error: 'provider is required (e.g. "aws")' }).min(1, 'provider is required (e.g. "aws")'),
-    kind: z.string({ error: 'kind is required (e.g. "role")' }).min(1, 'kind is required (e.g. "role")'),
-    target: z.string({ error: 'target is required (e.g. "AdminRole")' }).min(1, 'target is required (e.g. "AdminRole")'),
+    /** Either kind + target (`role AdminRole`, the CLI's words)... */
+    kind: z.string().min(1).optional(),
+    target: z.string().min(1).optional(),
+    /** ...or a catalog position; `resource` also picks among resources offering the same kind + target. */
+    resource: z.string().min(1).optional(),
+    level: z.string().min(1).optional(),
     reason: z.string().max(2000, 'reason is longer than 2000 characters').default(''),
     duration: z.string().optional(),
+    /** Provision no earlier than this (ISO-8601 with a time zone). */
+    startAt: z.iso.datetime({ offset: true, error: 'startAt must be an ISO-8601 time, e.g. 2026-12-01T09:00:00Z' }).optional(),
+    breakGlass: z.boolean().optional(),
+  })
+  .strict()
+  .refine((body) => body.level !== undefined || (body.kind !== undefined && body.target !== undefined), {
+    message: 'name what you need: kind and target (e.g. "role", "AdminRole"), or resource and level',
+  });
+
+const extendBody = z
+  .object({
+    duration: z.string({ error: 'duration is required (e.g. "1h")' }),
+    comment: z.string().optional(),
+    reason: z.string().optional(),
   })
   .strict();
+
+/** How far ahead a scheduled start may be. */
+const MAX_SCHEDULE_AHEAD_MS = 30 * 86_400_000;
 
 export const listRequestsFilter = z.object({
   status: z.enum(REQUEST_STATUSES).optional(),
@@ -59,7 +83,7 @@ export type ListRequestsFilter = z.infer<typeof listRequestsFilter>;
 
 export class RequestService {
   private readonly client: Client;
-  private readonly config: P0Config;
+  private readonly livePolicy: Pick<LivePolicy, 'current'>;
   private readonly requests: RequestReader;
   private readonly taskQueue: string;
   /** Monotonic, so ids made in the same millisecond still sort in the order they were made. */
@@ -67,35 +91,52 @@ export class RequestService {
 
   constructor(options: RequestServiceOptions) {
     this.client = options.client;
-    this.config = options.config;
+    this.livePolicy = options.policy;
     this.requests = options.requests;
     this.taskQueue = options.taskQueue ?? TASK_QUEUE;
   }
 
-  resources(_caller: Caller): CatalogEntry[] {
-    return catalogFor(this.config);
+  private get policy(): Policy {
+    return this.livePolicy.current();
+  }
+
+  resources(caller: Caller): CatalogEntry[] {
+    return catalogFor(this.policy, caller.email);
   }
 
   async create(caller: Caller, body: unknown): Promise<RequestView> {
     const parsed = createRequestBody.safeParse(body ?? {});
     if (!parsed.success) throw new AppError('bad_request', parsed.error.issues.map(describeIssue).join('; '));
-    const { provider, kind, target, reason, duration: requestedDuration } = parsed.data;
-    const resource = findResource(this.config, { provider, kind, target });
-    const { duration, seconds } = resolveDuration(resource, requestedDuration);
+    const { provider, kind, target, resource, level: levelName, reason, duration, startAt, breakGlass } = parsed.data;
+    const policy = this.policy; // one policy for the whole decision, even if the file changes meanwhile
+    const now = new Date();
+    const level = findLevel(policy, caller.email, { provider, kind, target, resource, level: levelName });
+    const decision = decideRequest(policy, caller, level, { duration, reason, breakGlass }, now);
+    if (startAt !== undefined && Date.parse(startAt) > now.getTime() + MAX_SCHEDULE_AHEAD_MS) {
+      throw new AppError('bad_request', 'startAt: schedule at most 30 days ahead');
+    }
     const input: AccessRequestInput = {
       id: `req_${this.newUlid()}`,
       requester: caller.email,
-      provider,
-      kind,
-      target,
+      provider: level.provider,
+      resource: level.resource,
+      level: level.level,
+      kind: level.kind,
+      target: level.target,
       reason,
-      duration,
-      durationSeconds: seconds,
-      approvers: approversFor(this.config, resource),
-      approvalsRequired: resource.approvals,
-      approvalTimeoutSeconds: Math.round(this.config.approvalTimeout / 1000),
-      verifyTimeoutSeconds: Math.round(this.config.verifyTimeout / 1000),
-      createdAt: new Date().toISOString(),
+      duration: decision.duration,
+      durationSeconds: decision.durationSeconds,
+      approvers: decision.approvers,
+      approvalsRequired: decision.approvalsRequired,
+      allowSelfApproval: decision.allowSelfApproval,
+      autoApprovedBy: decision.autoApprovedBy,
+      breakGlass: decision.breakGlass,
+      startAt: startAt === undefined ? undefined : new Date(startAt).toISOString(),
+      extension: decision.extension,
+      policyVersion: policy.version,
+      approvalTimeoutSeconds: decision.approvalTimeoutSeconds,
+      verifyTimeoutSeconds: Math.round(policy.config.verifyTimeout / 1000),
+      createdAt: now.toISOString(),
     };
     await this.client.workflow.start(WORKFLOW_TYPE, {
       taskQueue: this.taskQueue,
@@ -105,6 +146,25 @@ export class RequestService {
     return initialView(input);
   }
 
+  /** More time on an active grant, decided by today's policy for its level (auto-approved or not). */
+  async extend(caller: Caller, id: string, body: unknown): Promise<RequestView> {
+    const parsed = extendBody.safeParse(body ?? {});
+    if (!parsed.success) throw new AppError('bad_request', parsed.error.issues.map(describeIssue).join('; '));
+    const current = await this.read(id);
+    if (!current) throw notFound(id);
+    if (current.requester !== caller.email) throw new AppError('forbidden', 'Only the requester can extend this access');
+    const policy = this.policy;
+    const level = policy.levels.find((candidate) => candidate.provider === current.provider && candidate.resource === current.resource && candidate.level === current.level);
+    const extension = decideExtension(policy, caller.email, level, parsed.data.duration, new Date());
+    return this.sendUpdate(id, extendUpdate, {
+      actor: caller.email,
+      comment: parsed.data.comment ?? parsed.data.reason,
+      duration: extension.duration,
+      durationSeconds: extension.durationSeconds,
+      autoApprovedBy: extension.autoApprovedBy,
+    });
+  }
+
   async get(caller: Caller, id: string): Promise<RequestView> {
     const view = await this.read(id);
     if (!view || !this.canSee(caller, view)) throw notFound(id);
@@ -112,14 +172,12 @@ export class RequestService {
   }
 
   async list(caller: Caller, filter: ListRequestsFilter): Promise<RequestView[]> {
-    const admin = isAdmin(this.config, caller);
+    const admin = isAdmin(this.policy, caller);
     if (filter.pendingApproval) {
-      // Only what the caller can act on now: not their own requests, not ones they already approved.
-      if (filter.status && filter.status !== 'pending') return [];
-      const pending = await this.requests.list({ status: 'pending', approver: caller.email });
-      return pending.filter(
-        (view) => view.requester !== caller.email && !view.approvals.some((approval) => approval.by === caller.email),
-      );
+      // What the caller can act on now: pending requests and extensions they have not approved yet
+      // (not their own), and break-glass access waiting for its review.
+      const approvable = await this.requests.list({ approver: caller.email });
+      return approvable.filter((view) => (filter.status === undefined || view.status === filter.status) && awaitsDecisionBy(view, caller.email));
     }
     if (filter.mine || !admin) {
       const own = await this.requests.list({ status: filter.status, requester: caller.email });
@@ -133,31 +191,36 @@ export class RequestService {
   }
 
   approve(caller: Caller, id: string, comment?: string): Promise<RequestView> {
-    return this.sendUpdate(caller, id, approveUpdate, comment);
+    return this.sendUpdate(id, approveUpdate, { actor: caller.email, comment });
   }
 
   deny(caller: Caller, id: string, comment?: string): Promise<RequestView> {
-    return this.sendUpdate(caller, id, denyUpdate, comment);
+    return this.sendUpdate(id, denyUpdate, { actor: caller.email, comment });
   }
 
   relinquish(caller: Caller, id: string, comment?: string): Promise<RequestView> {
-    return this.sendUpdate(caller, id, relinquishUpdate, comment);
+    return this.sendUpdate(id, relinquishUpdate, { actor: caller.email, comment });
   }
 
   cancel(caller: Caller, id: string, comment?: string): Promise<RequestView> {
-    return this.sendUpdate(caller, id, cancelUpdate, comment);
+    return this.sendUpdate(id, cancelUpdate, { actor: caller.email, comment });
+  }
+
+  /** An approver's after-the-fact review of break-glass access (allowed after it ended, too). */
+  review(caller: Caller, id: string, comment?: string): Promise<RequestView> {
+    return this.sendUpdate(id, reviewUpdate, { actor: caller.email, comment }, { evenIfEnded: true });
   }
 
   async revoke(caller: Caller, id: string, comment?: string): Promise<RequestView> {
-    if (!isAdmin(this.config, caller)) {
+    if (!isAdmin(this.policy, caller)) {
       if (!(await this.read(id))) throw notFound(id); // an unknown id is still a 404, not a 403
       throw new AppError('forbidden', 'Only an admin can revoke access');
     }
-    return this.sendUpdate(caller, id, revokeUpdate, comment);
+    return this.sendUpdate(id, revokeUpdate, { actor: caller.email, comment });
   }
 
   private canSee(caller: Caller, view: RequestView): boolean {
-    return view.requester === caller.email || view.approvers.includes(caller.email) || isAdmin(this.config, caller);
+    return view.requester === caller.email || view.approvers.includes(caller.email) || isAdmin(this.policy, caller);
   }
 
   /** The store's projection, or (in the moment before the workflow's first record lands) the workflow itself. */
@@ -181,17 +244,17 @@ export class RequestService {
    * Sends an update to the request's workflow. Anyone who knows the id may try: the workflow's
    * validators say who may do what (403) and when (409), in one place for every channel.
    */
-  private async sendUpdate(
-    caller: Caller,
+  private async sendUpdate<Input extends ActorInput>(
     id: string,
-    update: UpdateDefinition<RequestView, [ActorInput]>,
-    comment?: string,
+    update: UpdateDefinition<RequestView, [Input]>,
+    input: Input,
+    options: { evenIfEnded?: boolean } = {},
   ): Promise<RequestView> {
     const current = await this.read(id);
     if (!current) throw notFound(id);
-    if (FINAL_STATUSES.includes(current.status)) throw alreadyEnded(current);
+    if (FINAL_STATUSES.includes(current.status) && !options.evenIfEnded) throw alreadyEnded(current);
     try {
-      return await this.handle(id).executeUpdate(update, { args: [{ actor: caller.email, comment }] });
+      return await this.handle(id).executeUpdate(update, { args: [input] });
     } catch (error) {
       throw await this.explainUpdateFailure(id, error);
     }
@@ -210,6 +273,14 @@ export class RequestService {
     }
     return error instanceof Error ? error : new Error(String(error));
   }
+}
+
+/** Whether `email` has a decision to make on this request now. */
+function awaitsDecisionBy(view: RequestView, email: string): boolean {
+  if (view.requester === email) return false;
+  if (view.status === 'pending') return !view.approvals.some((approval) => approval.by === email);
+  if (view.status === 'active' && view.pendingExtension) return !view.pendingExtension.approvals.some((approval) => approval.by === email);
+  return view.breakGlass === true && view.review === undefined;
 }
 
 /** Same words as the workflow's own refusal: "... the request is already denied by bob@example.com". */

@@ -1,20 +1,20 @@
 /**
- * Opens what every server process shares: the validated config and the database with its stores.
- * `npm start` opens it once for its in-process worker and API; `npm run worker` / `npm run api`
- * each open their own.
+ * Opens what every server process shares: the live policy (config) and the database with its
+ * stores. `npm start` opens it once for its in-process worker and API; `npm run worker` /
+ * `npm run api` each open their own.
  */
 import path from 'node:path';
 import type { Knex } from 'knex';
 import pino, { type Logger } from 'pino';
-import { loadConfig, resolveConfigPath } from '../config/load';
-import type { P0Config } from '../config/schema';
+import { resolveConfigPath } from '../config/load';
 import { databaseUrlFromEnv, openDatabase } from '../db/database';
 import { GrantLeaseStore } from '../db/grantLeaseStore';
 import { RequestStore } from '../db/requestStore';
 import { TokenStore } from '../db/tokenStore';
+import { LivePolicy } from './livePolicy';
 
 export interface Runtime {
-  config: P0Config;
+  policy: LivePolicy;
   configPath: string;
   database: Knex;
   requests: RequestStore;
@@ -24,18 +24,27 @@ export interface Runtime {
 }
 
 export async function openRuntime(options: { configPath?: string; databaseUrl?: string } = {}): Promise<Runtime> {
-  const configPath = options.configPath ?? resolveConfigPath();
-  const { config } = loadConfig(configPath);
+  const configPath = path.resolve(options.configPath ?? resolveConfigPath());
+  const policy = LivePolicy.load(configPath);
   const database = await openDatabase({ url: options.databaseUrl ?? databaseUrlFromEnv() });
   return {
-    config,
-    configPath: path.resolve(configPath),
+    policy,
+    configPath,
     database,
     requests: await RequestStore.create({ database }),
     tokens: await TokenStore.create({ database }),
     leases: await GrantLeaseStore.create({ database }),
-    close: () => database.destroy(),
+    close: async () => {
+      policy.close();
+      await database.destroy();
+    },
   };
+}
+
+/** Reloads the policy when its file changes, logging what happened. */
+export function watchPolicy(policy: LivePolicy, logger: Logger): void {
+  policy.onChange((next) => logger.info({ policyVersion: next.version }, 'config reloaded'));
+  policy.watch((error) => logger.error(`config change refused, keeping the previous one:\n${error.message}`));
 }
 
 /** JSON lines for log collectors; readable lines when a person watches a terminal. */

@@ -188,12 +188,23 @@ describe('HTTP API contract', function () {
     it('lists the catalog from the config, durations as strings', async () => {
       const answer = await call<{ resources: Record<string, unknown>[] }>(CAROL, 'GET', '/v1/resources');
       assert.equal(answer.status, 200);
-      const bounds = { minDuration: '1s', maxDuration: '1h', defaultDuration: '1h', approvalsRequired: 1 };
+      const rules = {
+        minDuration: '1s',
+        maxDuration: '1h',
+        defaultDuration: '1h',
+        durationPresets: [],
+        approvalsRequired: 1,
+        requireReason: false,
+        readOnly: false,
+        provider: 'aws',
+        resource: 'default',
+      };
+      // Core-style flat entries sit in the resource "default", one level per grant.
       assert.deepEqual(answer.body.resources, [
-        { provider: 'aws', kind: 'role', target: 'AdminRole', ...bounds },
-        { provider: 'aws', kind: 'role', target: 'NoSuchRole', ...bounds },
-        { provider: 'aws', kind: 'policy', target: 'ReadOnlyAccess', ...bounds },
-        { provider: 'aws', kind: 'group', target: 'Developers', ...bounds },
+        { id: 'aws/default/role-AdminRole', level: 'role-AdminRole', kind: 'role', target: 'AdminRole', ...rules },
+        { id: 'aws/default/role-NoSuchRole', level: 'role-NoSuchRole', kind: 'role', target: 'NoSuchRole', ...rules },
+        { id: 'aws/default/policy-ReadOnlyAccess', level: 'policy-ReadOnlyAccess', kind: 'policy', target: 'ReadOnlyAccess', ...rules },
+        { id: 'aws/default/group-Developers', level: 'group-Developers', kind: 'group', target: 'Developers', ...rules },
       ]);
     });
   });
@@ -204,10 +215,10 @@ describe('HTTP API contract', function () {
       const good = { provider: 'aws', kind: 'group', target: 'Developers', reason: 'x', duration: '1m' };
       const { target: _target, ...withoutTarget } = good;
       const badInputs: { body: unknown; message: RegExp }[] = [
-        { body: withoutTarget, message: /target is required/ },
+        { body: withoutTarget, message: /name what you need: kind and target/ },
         { body: { ...good, colour: 'red' }, message: /unknown field.*colour/ },
         { body: { ...good, duration: '2 hours' }, message: /duration: "2 hours" is not a duration.*e\.g\. 90s/ },
-        { body: { ...good, duration: '2h' }, message: /duration: 2h is outside what this resource allows \(1s to 1h\)/ },
+        { body: { ...good, duration: '2h' }, message: /duration: 2h is outside what aws\/default\/group-Developers allows \(1s to 1h\)/ },
         { body: '{"provider": "aws", "kind": ', message: /not valid JSON/ },
         { body: { ...good, reason: 42 }, message: /reason: .*string/ },
       ];

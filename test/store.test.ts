@@ -24,6 +24,8 @@ function requestView(overrides: Partial<RequestView> & Pick<RequestView, 'id'>):
     status: 'pending',
     requester: 'alice@example.com',
     provider: 'aws',
+    resource: 'prod',
+    level: 'admin',
     kind: 'role',
     target: 'AdminRole',
     reason: 'incident 42',
@@ -33,6 +35,8 @@ function requestView(overrides: Partial<RequestView> & Pick<RequestView, 'id'>):
     approvalsRequired: 1,
     approvals: [],
     createdAt: '2025-01-01T00:00:00.000Z',
+    policyVersion: 'abc123',
+    extensions: [],
     version: 1,
     ...overrides,
   };

@@ -1,7 +1,7 @@
 /** `npm run worker`: a worker process on its own, for deployments that scale workers separately. */
 import { NativeConnection } from '@temporalio/worker';
-import { createProviders } from '../providers/registry';
-import { createLogger, openRuntime } from '../service/runtime';
+import { liveProviders } from '../providers/registry';
+import { createLogger, openRuntime, watchPolicy } from '../service/runtime';
 import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
 import { installTemporalLogging } from './logging';
 import { createAccessWorker } from './worker';
@@ -10,13 +10,18 @@ async function main(): Promise<void> {
   const logger = createLogger('p0-worker');
   installTemporalLogging(logger);
   const runtime = await openRuntime();
+  watchPolicy(runtime.policy, logger);
   const target = temporalTarget();
   const connection = await NativeConnection.connect(target.connectionOptions);
   const worker = await createAccessWorker({
     connection,
     namespace: target.namespace,
     taskQueue: taskQueueFromEnv(),
-    dependencies: { providers: createProviders(runtime.config), requests: runtime.requests, leases: runtime.leases },
+    dependencies: {
+      providers: liveProviders(runtime.policy.current().config, (listener) => runtime.policy.onChange((policy) => listener(policy.config))),
+      requests: runtime.requests,
+      leases: runtime.leases,
+    },
   });
   logger.info({ temporal: target.address, namespace: target.namespace, config: runtime.configPath }, 'worker running');
   // The Temporal runtime turns SIGINT/SIGTERM into a graceful shutdown: run() returns after it.

@@ -1,6 +1,7 @@
 /**
  * One access request, from "pending" to its end. Deterministic and small: all I/O happens in
- * activities; this function only decides what happens next.
+ * activities; the policy was applied by the request service before the workflow started (approvers,
+ * quorum, auto-approval, break-glass, bounds), so this function only enforces what was decided.
  *
  *   pending -> approved -> provisioning -> active -> expired | relinquished | revoked
  *   pending -> denied | cancelled | timed_out
@@ -22,13 +23,23 @@ import {
   approveUpdate,
   cancelUpdate,
   denyUpdate,
+  extendUpdate,
   relinquishUpdate,
+  reviewUpdate,
   revokeUpdate,
   statusQuery,
   type ActorInput,
+  type ExtendInput,
   type RejectionType,
 } from './messages';
-import { FINAL_STATUSES, initialView, type AccessRequestInput, type RequestStatus, type RequestView } from './types';
+import {
+  FINAL_STATUSES,
+  initialView,
+  type AccessRequestInput,
+  type Approval,
+  type RequestStatus,
+  type RequestView,
+} from './types';
 
 type Activities = activityModule.AccessActivities;
 
@@ -62,7 +73,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   /** Set by relinquish/revoke (or cancellation) while the grant is being provisioned or is active. */
   let endRequested: { status: 'relinquished' | 'revoked'; by: string; comment?: string } | undefined;
 
-  /** Bounded by the approval and verify timeouts, so these activities cannot run past them. */
+  /** Bounded by the verify timeout, so provisioning cannot run past it. */
   const { provision, verifyPropagation } = proxyActivities<Activities>({
     scheduleToCloseTimeout: input.verifyTimeoutSeconds * 1000,
     startToCloseTimeout: input.verifyTimeoutSeconds * 1000,
@@ -97,13 +108,39 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     reject(REJECTION.wrongState, `Cannot ${action}: the request is already ${view.status.replace('_', ' ')}${decidedBy}`);
   }
 
+  /** The quorum rules, for the request itself and for an extension alike. */
+  function requireApprover(actor: string, approvals: readonly Approval[]): void {
+    if (actor === view.requester && !input.allowSelfApproval) reject(REJECTION.selfApproval, 'You cannot approve your own request');
+    if (!view.approvers.includes(actor)) reject(REJECTION.notApprover, `${actor} is not an approver for this request`);
+    if (approvals.some((approval) => approval.by === actor)) reject(REJECTION.alreadyApproved, `${actor} has already approved this`);
+  }
+
+  function extendExpiry(durationSeconds: number, duration: string, approvedBy: string[]): void {
+    const newExpiresAt = new Date(Date.parse(view.expiresAt!) + durationSeconds * 1000).toISOString();
+    view.extensions.push({ duration, durationSeconds, approvedBy, at: nowIso(), newExpiresAt });
+    view.expiresAt = newExpiresAt;
+    view.pendingExtension = undefined;
+  }
+
   // Handlers first, before any await, so no message is lost.
   setHandler(statusQuery, () => view);
 
   setHandler(
     approveUpdate,
     async ({ actor, comment }: ActorInput) => {
-      view.approvals.push({ by: actor, comment, at: nowIso() });
+      const approval = { by: actor, comment, at: nowIso() };
+      const pending = view.pendingExtension;
+      if (view.status === 'active' && pending) {
+        pending.approvals.push(approval);
+        if (pending.approvals.length < view.approvalsRequired) {
+          await record('extension_approval', actor, { comment });
+        } else {
+          extendExpiry(pending.durationSeconds, pending.duration, pending.approvals.map((entry) => entry.by));
+          await record('extended', actor, { comment, duration: pending.duration, expiresAt: view.expiresAt });
+        }
+        return view;
+      }
+      view.approvals.push(approval);
       const approved = view.approvals.length >= view.approvalsRequired;
       if (approved) view.status = 'approved';
       await record(approved ? 'approved' : 'approval', actor, { comment });
@@ -111,12 +148,9 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     },
     {
       validator: ({ actor }: ActorInput) => {
+        if (view.status === 'active' && view.pendingExtension) return requireApprover(actor, view.pendingExtension.approvals);
         requireStatus(['pending'], 'approve');
-        if (actor === view.requester) reject(REJECTION.selfApproval, 'You cannot approve your own request');
-        if (!view.approvers.includes(actor)) reject(REJECTION.notApprover, `${actor} is not an approver for this request`);
-        if (view.approvals.some((approval) => approval.by === actor)) {
-          reject(REJECTION.alreadyApproved, `${actor} has already approved this request`);
-        }
+        requireApprover(actor, view.approvals);
       },
     },
   );
@@ -124,6 +158,12 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   setHandler(
     denyUpdate,
     async ({ actor, comment }: ActorInput) => {
+      if (view.status === 'active' && view.pendingExtension) {
+        const { duration } = view.pendingExtension;
+        view.pendingExtension = undefined;
+        await record('extension_denied', actor, { comment, duration });
+        return view;
+      }
       view.status = 'denied';
       view.decision = { by: actor, comment, at: nowIso() };
       view.endedAt = view.decision.at;
@@ -132,7 +172,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     },
     {
       validator: ({ actor }: ActorInput) => {
-        requireStatus(['pending'], 'deny');
+        if (!(view.status === 'active' && view.pendingExtension)) requireStatus(['pending'], 'deny');
         if (!view.approvers.includes(actor)) reject(REJECTION.notApprover, `${actor} is not an approver for this request`);
       },
     },
@@ -150,7 +190,8 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     {
       validator: ({ actor }: ActorInput) => {
         if (actor !== view.requester) reject(REJECTION.notRequester, 'Only the requester can cancel this request');
-        requireStatus(['pending'], 'cancel');
+        // An approved request can still be withdrawn while it waits for its scheduled start.
+        requireStatus(['pending', 'approved'], 'cancel');
       },
     },
   );
@@ -186,7 +227,62 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     },
   );
 
-  await record('requested', input.requester, { reason: input.reason, duration: input.duration });
+  setHandler(
+    extendUpdate,
+    async ({ actor, comment, duration, durationSeconds, autoApprovedBy }: ExtendInput) => {
+      if (autoApprovedBy) {
+        extendExpiry(durationSeconds, duration, [`policy:${autoApprovedBy}`]);
+        await record('extended', `policy:${autoApprovedBy}`, { comment, duration, rule: autoApprovedBy, expiresAt: view.expiresAt });
+      } else {
+        view.pendingExtension = { duration, durationSeconds, requestedAt: nowIso(), comment, approvals: [] };
+        await record('extension_requested', actor, { comment, duration });
+      }
+      return view;
+    },
+    {
+      validator: ({ actor, durationSeconds }: ExtendInput) => {
+        if (actor !== view.requester) reject(REJECTION.notRequester, 'Only the requester can extend this access');
+        requireStatus(['active'], 'extend');
+        if (endRequested) reject(REJECTION.wrongState, `Access is already being ended (${endRequested.status})`);
+        if (!input.extension.allowed) reject(REJECTION.notAllowed, 'This access cannot be extended');
+        if (view.pendingExtension) reject(REJECTION.wrongState, `An extension of ${view.pendingExtension.duration} is already waiting for approval`);
+        if (durationSeconds < input.extension.minSeconds || durationSeconds > input.extension.maxSeconds) {
+          reject(REJECTION.notAllowed, `An extension must be between ${input.extension.minSeconds}s and ${input.extension.maxSeconds}s`);
+        }
+      },
+    },
+  );
+
+  setHandler(
+    reviewUpdate,
+    async ({ actor, comment }: ActorInput) => {
+      view.review = { by: actor, comment, at: nowIso() };
+      await record('reviewed', actor, { comment });
+      return view;
+    },
+    {
+      validator: ({ actor }: ActorInput) => {
+        if (!view.breakGlass) reject(REJECTION.wrongState, 'Only break-glass requests are reviewed after the fact');
+        if (view.review) reject(REJECTION.wrongState, `Already reviewed by ${view.review.by}`);
+        if (actor === view.requester) reject(REJECTION.selfApproval, 'You cannot review your own break-glass access');
+        if (!view.approvers.includes(actor)) reject(REJECTION.notApprover, `${actor} is not an approver for this request`);
+      },
+    },
+  );
+
+  await record('requested', input.requester, { reason: input.reason, duration: input.duration, policyVersion: input.policyVersion });
+  if (input.breakGlass) {
+    view.status = 'approved';
+    await record('break_glass', input.requester, {
+      warning: 'BREAK-GLASS: access granted without approval; approvers must review it',
+      approvers: view.approvers,
+    });
+  } else if (input.autoApprovedBy) {
+    const by = `policy:${input.autoApprovedBy}`;
+    view.approvals.push({ by, comment: `auto-approved by rule ${input.autoApprovedBy}`, at: nowIso() });
+    view.status = 'approved';
+    await record('approved', by, { rule: input.autoApprovedBy });
+  }
 
   try {
     await run();
@@ -210,10 +306,18 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     }
     if (view.status !== 'approved') return; // denied or cancelled: the handler recorded it.
 
+    if (input.startAt && Date.parse(input.startAt) > Date.now()) {
+      await record('scheduled', SYSTEM_ACTOR, { startAt: input.startAt });
+      await condition(() => view.status !== 'approved' || endRequested !== undefined, Date.parse(input.startAt) - Date.now());
+      if (view.status !== 'approved') return; // cancelled while waiting
+      if (endRequested) return endAccess(endRequested.status); // revoked before it started: nothing granted
+    }
+
     view.status = 'provisioning';
     await record('provisioning', SYSTEM_ACTOR);
     const provisioningStartedAtMs = Date.now();
-    spec = grantSpec(input, provisioningStartedAtMs);
+    // The provider-side backstop covers the longest the access could legitimately last.
+    spec = grantSpec(input, provisioningStartedAtMs + (input.verifyTimeoutSeconds + input.durationSeconds) * 1000);
     // One bound for provisioning and verification together, fixed now so retries cannot extend it.
     const verifyDeadline = new Date(provisioningStartedAtMs + input.verifyTimeoutSeconds * 1000).toISOString();
     try {
@@ -240,8 +344,24 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     view.expiresAt = new Date(activeAtMs + input.durationSeconds * 1000).toISOString();
     await record('active', SYSTEM_ACTOR, { expiresAt: view.expiresAt });
 
-    // The durable timer races relinquish/revoke; a server restart does not reset it.
-    await condition(() => endRequested !== undefined, Math.max(0, Date.parse(view.expiresAt) - Date.now()));
+    // The durable timer races relinquish/revoke and extensions; a server restart does not reset it.
+    for (;;) {
+      const expiresAt = view.expiresAt;
+      const interrupted = await condition(
+        () => endRequested !== undefined || view.expiresAt !== expiresAt,
+        Math.max(0, Date.parse(expiresAt) - Date.now()),
+      );
+      if (!interrupted || endRequested) break;
+      // Extended: move the provider's own backstop past the new end (granting again is idempotent).
+      spec = { ...spec, notAfter: new Date(Date.parse(view.expiresAt) + input.verifyTimeoutSeconds * 1000).toISOString() };
+      try {
+        await provision(spec);
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        // The grant may end at the old backstop, earlier than promised: never later. Say so.
+        await record('backstop_not_renewed', SYSTEM_ACTOR, { error: failureMessage(error) });
+      }
+    }
     await CancellationScope.nonCancellable(() => endAccess(endRequested?.status ?? 'expired'));
   }
 
@@ -250,6 +370,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     const removal = spec ? await removeGrant(spec) : {};
     view.status = status;
     view.endedAt = nowIso();
+    view.pendingExtension = undefined;
     if (endRequested) view.decision = { by: endRequested.by, comment: endRequested.comment, at: view.endedAt };
     await record(status, endRequested?.by ?? SYSTEM_ACTOR, { comment: endRequested?.comment, ...removal });
   }
@@ -261,16 +382,14 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   }
 }
 
-function grantSpec(input: AccessRequestInput, provisioningStartedAtMs: number): GrantSpec {
-  // The provider-side backstop covers the longest the access could legitimately last.
-  const latestEndMs = provisioningStartedAtMs + (input.verifyTimeoutSeconds + input.durationSeconds) * 1000;
+function grantSpec(input: AccessRequestInput, notAfterMs: number): GrantSpec {
   return {
     requestId: input.id,
     provider: input.provider,
     kind: input.kind,
     target: input.target,
     principal: input.requester,
-    notAfter: new Date(latestEndMs).toISOString(),
+    notAfter: new Date(notAfterMs).toISOString(),
   };
 }
 

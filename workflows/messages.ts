@@ -17,7 +17,9 @@ export interface ActorInput {
   comment?: string;
 }
 
+/** Approves the request while pending, or its pending extension while active. */
 export const approveUpdate = defineUpdate<RequestView, [ActorInput]>('approve');
+/** Denies the request while pending, or its pending extension while active. */
 export const denyUpdate = defineUpdate<RequestView, [ActorInput]>('deny');
 /** The requester ends their own active access early. */
 export const relinquishUpdate = defineUpdate<RequestView, [ActorInput]>('relinquish');
@@ -25,6 +27,17 @@ export const relinquishUpdate = defineUpdate<RequestView, [ActorInput]>('relinqu
 export const cancelUpdate = defineUpdate<RequestView, [ActorInput]>('cancel');
 /** An admin ends access; the request service checks that the actor is an admin. */
 export const revokeUpdate = defineUpdate<RequestView, [ActorInput]>('revoke');
+
+/** The requester asks for more time on an active grant; the request service has applied the policy. */
+export interface ExtendInput extends ActorInput {
+  duration: string;
+  durationSeconds: number;
+  /** Set when an auto-approval rule covers the extension: it applies at once. */
+  autoApprovedBy?: string;
+}
+export const extendUpdate = defineUpdate<RequestView, [ExtendInput]>('extend');
+/** An approver's after-the-fact review of a break-glass request. */
+export const reviewUpdate = defineUpdate<RequestView, [ActorInput]>('review');
 
 export const statusQuery = defineQuery<RequestView>('status');
 
@@ -38,5 +51,6 @@ export const REJECTION = {
   notRequester: 'NotRequester',
   alreadyApproved: 'AlreadyApproved',
   wrongState: 'WrongState',
+  notAllowed: 'NotAllowed',
 } as const;
 export type RejectionType = (typeof REJECTION)[keyof typeof REJECTION];

@@ -41,12 +41,34 @@ export interface Decision {
   at: string;
 }
 
+/** An extension of an active grant that is waiting for its approvals. */
+export interface PendingExtension {
+  durationSeconds: number;
+  duration: string;
+  requestedAt: string;
+  comment?: string;
+  approvals: Approval[];
+}
+
+/** An extension that moved the expiry. */
+export interface AppliedExtension {
+  duration: string;
+  durationSeconds: number;
+  /** Approvers, or `policy:<rule>` when an auto-approval rule approved it. */
+  approvedBy: string[];
+  at: string;
+  newExpiresAt: string;
+}
+
 /** The whole request view: what the `status` query, the API and the store projection return. */
 export interface RequestView {
   id: string;
   status: RequestStatus;
   requester: string;
   provider: string;
+  /** Catalog position: `resource` (e.g. an AWS account) and access `level`. */
+  resource: string;
+  level: string;
   kind: string;
   target: string;
   reason: string;
@@ -66,6 +88,16 @@ export interface RequestView {
   endedAt?: string;
   /** Why the request failed, in words a user can act on. */
   error?: string;
+  /** The config the request was decided under (its rules stay those, whatever changes later). */
+  policyVersion: string;
+  /** Granted at once without approval; approvers review it afterwards. */
+  breakGlass?: boolean;
+  /** The after-the-fact review of a break-glass request. */
+  review?: Decision;
+  /** Approved requests are provisioned at this time (scheduled start). */
+  startAt?: string;
+  pendingExtension?: PendingExtension;
+  extensions: AppliedExtension[];
   /** Monotonic counter of recorded state changes; the store keeps the highest it has seen. */
   version: number;
 }
@@ -75,6 +107,8 @@ export interface AccessRequestInput {
   id: string;
   requester: string;
   provider: string;
+  resource: string;
+  level: string;
   kind: string;
   target: string;
   reason: string;
@@ -82,6 +116,17 @@ export interface AccessRequestInput {
   durationSeconds: number;
   approvers: string[];
   approvalsRequired: number;
+  /** Whether an approver may approve their own request (counts toward the quorum). */
+  allowSelfApproval: boolean;
+  /** Approved by an auto-approval rule (its name): no human decision needed. */
+  autoApprovedBy?: string;
+  /** Break-glass: granted at once; approvers review afterwards. */
+  breakGlass: boolean;
+  /** Provision no earlier than this (ISO-8601). */
+  startAt?: string;
+  /** Extension rules, fixed when the request was decided. */
+  extension: { allowed: boolean; minSeconds: number; maxSeconds: number };
+  policyVersion: string;
   /** How long the request may wait for a decision before it is `timed_out`. */
   approvalTimeoutSeconds: number;
   /** Upper bound for provisioning plus propagation; past it the grant is compensated and the request fails. */
@@ -107,6 +152,8 @@ export function initialView(input: AccessRequestInput): RequestView {
     status: 'pending',
     requester: input.requester,
     provider: input.provider,
+    resource: input.resource,
+    level: input.level,
     kind: input.kind,
     target: input.target,
     reason: input.reason,
@@ -116,6 +163,10 @@ export function initialView(input: AccessRequestInput): RequestView {
     approvalsRequired: input.approvalsRequired,
     approvals: [],
     createdAt: input.createdAt,
+    policyVersion: input.policyVersion,
+    breakGlass: input.breakGlass || undefined,
+    startAt: input.startAt,
+    extensions: [],
     version: 0,
   };
 }

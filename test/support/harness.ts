@@ -8,7 +8,7 @@ import path from 'node:path';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { startApi, type RunningApi } from '../../api/server';
-import { parseConfig } from '../../config/load';
+import { LivePolicy } from '../../service/livePolicy';
 import { openDatabase } from '../../db/database';
 import { GrantLeaseStore } from '../../db/grantLeaseStore';
 import { RequestStore } from '../../db/requestStore';
@@ -86,7 +86,8 @@ export class Harness {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p0-test-'));
     const configPath = path.join(dir, 'p0.yaml');
     fs.writeFileSync(configPath, configYaml);
-    const config = parseConfig(configYaml, configPath);
+    const policy = LivePolicy.load(configPath);
+    const config = policy.current().config;
     const sqlitePath = path.join(dir, 'p0.sqlite');
     const database = await openDatabase({ sqlitePath });
     const requests = await RequestStore.create({ database });
@@ -111,7 +112,7 @@ export class Harness {
       });
       workerRun = worker.run();
     }
-    const runtime: Runtime = { config, configPath, database, requests, tokens, leases, close: () => database.destroy() };
+    const runtime: Runtime = { policy, configPath, database, requests, tokens, leases, close: () => database.destroy() };
     const api: RunningApi = await startApi({ runtime, temporal: target, port: 0, logger, taskQueue });
 
     return new Harness(api.url, iam, taskQueue, dir, configPath, sqlitePath, temporal.address, tokens, requests, async () => {
@@ -121,6 +122,7 @@ export class Harness {
         await workerRun;
       }
       await connection?.close();
+      policy.close();
       await database.destroy();
       fs.rmSync(dir, { recursive: true, force: true });
     });
