@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import * as initialSchema from './migrations/0001_initial';
+import { SqliteClient } from './sqliteClient';
 
 export const DEFAULT_SQLITE_PATH = path.join('data', 'p0.sqlite');
 
@@ -72,7 +73,7 @@ function connectionConfig(options: OpenDatabaseOptions): Knex.Config {
   }
   if (sqlitePath !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(sqlitePath)), { recursive: true });
   return {
-    client: 'better-sqlite3',
+    client: SqliteClient as unknown as typeof Knex.Client,
     connection: { filename: sqlitePath },
     useNullAsDefault: true,
     pool: {
