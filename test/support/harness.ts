@@ -87,6 +87,8 @@ export class Harness {
     const configPath = path.join(dir, 'p0.yaml');
     fs.writeFileSync(configPath, configYaml);
     const policy = LivePolicy.load(configPath);
+    // As in production (service/runtime.ts watchPolicy): the file is watched and reloaded.
+    policy.watch((error) => console.error(`test config change refused: ${error.message}`));
     const config = policy.current().config;
     const sqlitePath = path.join(dir, 'p0.sqlite');
     const database = await openDatabase({ sqlitePath });
