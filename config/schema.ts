@@ -44,11 +44,11 @@ const timeZone = z.string().refine((zone) => {
 }, 'unknown time zone (use an IANA name such as Europe/Berlin)');
 
 /**
- * The rules of one access level. Used both by a catalog level and by a core-style flat
- * `resources:` entry, so both spell every rule the same way.
+ * The rules of one access level, whatever the provider. Used both by a catalog level and by a
+ * core-style flat `resources:` entry, so both spell every rule the same way. Each provider adds its
+ * `kind` values (and any fields of its own) through `catalogSection` below.
  */
 const levelRules = {
-  kind: z.enum(AWS_GRANT_KINDS),
   target: z.string().min(1),
   description: z.string().optional(),
   /** Approver groups (keys of the top-level `approvers`). */
@@ -81,12 +81,24 @@ const levelRules = {
   allowExtension: z.boolean().default(true),
 };
 
-const levelSchema = z.object({ level: name, ...levelRules }).strict();
-const resourceGroupSchema = z
-  .object({ resource: name, description: z.string().optional(), levels: z.array(levelSchema).min(1) })
-  .strict();
-/** The core issue's flat entry: one grant with its rules, in a resource called `default`. */
-const flatResourceSchema = z.object({ provider: z.literal('aws'), ...levelRules }).strict();
+/**
+ * One provider's part of the catalog: resources (an AWS account, a Google Cloud project, a
+ * cluster), each with access levels. Fields a provider adds to a resource or a level (beyond the
+ * shared rules) become the grant's `scope`, handed to the provider with every call.
+ */
+function catalogSection<Kinds extends readonly [string, ...string[]]>(
+  kinds: Kinds,
+  extra: { resource?: z.ZodRawShape; level?: z.ZodRawShape } = {},
+) {
+  const level = z.object({ level: name, kind: z.enum(kinds), ...levelRules, ...extra.level }).strict();
+  const resource = z
+    .object({ resource: name, description: z.string().optional(), ...extra.resource, levels: z.array(level).min(1) })
+    .strict();
+  return z.array(resource).default([]);
+}
+
+/** The core issue's flat entry: one AWS grant with its rules, in a resource called `default`. */
+const flatResourceSchema = z.object({ provider: z.literal('aws'), kind: z.enum(AWS_GRANT_KINDS), ...levelRules }).strict();
 
 const autoApprovalRuleSchema = z
   .object({
@@ -144,7 +156,12 @@ export const configSchema = z
     /** Bound on provisioning + propagation; past it the grant is removed and the request fails. */
     verifyTimeout: duration().prefault('5m'),
     /** The catalog: provider -> resources -> access levels. */
-    catalog: z.object({ aws: z.array(resourceGroupSchema).default([]) }).strict().prefault({}),
+    catalog: z
+      .object({
+        aws: catalogSection(AWS_GRANT_KINDS, { resource: { account: z.string().regex(/^\d{12}$/, 'an AWS account id has 12 digits').optional() } }),
+      })
+      .strict()
+      .prefault({}),
     /** Core-style flat catalog entries; still accepted. */
     resources: z.array(flatResourceSchema).default([]),
     autoApproval: z.array(autoApprovalRuleSchema).default([]),
@@ -187,15 +204,15 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: [...path, 'reasonPatternDescription'], message: 'describes a reasonPattern that is not set' });
       }
     };
-    config.catalog.aws.forEach((resource, resourceIndex) => {
+    Object.entries(config.catalog).forEach(([provider, resources]) => resources.forEach((resource, resourceIndex) => {
       const seen = new Set<string>();
       resource.levels.forEach((level, levelIndex) => {
-        const path = ['catalog', 'aws', resourceIndex, 'levels', levelIndex];
+        const path = ['catalog', provider, resourceIndex, 'levels', levelIndex];
         if (seen.has(level.level)) ctx.addIssue({ code: 'custom', path: [...path, 'level'], message: `level "${level.level}" appears twice in resource "${resource.resource}"` });
         seen.add(level.level);
         checkLevel(level, path);
       });
-    });
+    }));
     config.resources.forEach((resource, index) => checkLevel(resource, ['resources', index]));
     config.autoApproval.forEach((rule, index) => {
       rule.requesterGroups?.forEach((group, groupIndex) => {
@@ -206,7 +223,7 @@ export const configSchema = z
     });
   });
 
-type LevelRules = z.output<z.ZodObject<typeof levelRules>>;
+type LevelRules = z.output<z.ZodObject<typeof levelRules>> & { kind: string };
 export type P0Config = z.output<typeof configSchema>;
 export type AutoApprovalRule = P0Config['autoApproval'][number];
 export type AwsConfig = P0Config['aws'];

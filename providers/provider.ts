@@ -12,6 +12,13 @@ export interface GrantSpec {
   requestId: string;
   /** e.g. 'aws' */
   provider: string;
+  /** The catalog resource the grant is in (an AWS account, a Google Cloud project, a cluster). */
+  resource: string;
+  /**
+   * Provider-specific fields from the catalog entry (resource and level), e.g. `{project: 'my-proj'}`
+   * or `{context: 'prod', namespace: 'payments'}`. Empty for providers that need none.
+   */
+  scope: Record<string, string>;
   /** e.g. 'role' | 'policy' | 'group' for AWS */
   kind: string;
   /** e.g. a role name, a managed policy name or ARN, a group name */

@@ -19,9 +19,11 @@ export interface Caller {
 export interface AccessLevel extends LevelConfig {
   /** `provider/resource/level`, e.g. `aws/prod/admin`. */
   id: string;
-  provider: 'aws';
+  provider: string;
   resource: string;
   level: string;
+  /** Provider-specific fields of the resource and the level (e.g. an account id, a project, a namespace). */
+  scope: Record<string, string>;
 }
 
 /** The compiled policy: the config plus everything derived from it once. */
@@ -87,16 +89,34 @@ const FALLBACK_DURATION_MS = 3_600_000;
 
 export function compilePolicy(config: P0Config, version: string): Policy {
   const levels: AccessLevel[] = [];
-  for (const resource of config.catalog.aws) {
-    for (const { level, ...rules } of resource.levels) {
-      levels.push({ ...rules, id: `aws/${resource.resource}/${level}`, provider: 'aws', resource: resource.resource, level });
+  for (const [provider, resources] of Object.entries(config.catalog)) {
+    for (const { resource, description: _description, levels: resourceLevels, ...resourceScope } of resources) {
+      for (const { level, ...rules } of resourceLevels) {
+        const scope = { ...stringsOf(resourceScope), ...pickScope(rules) };
+        levels.push({ ...rules, id: `${provider}/${resource}/${level}`, provider, resource, level, scope });
+      }
     }
   }
   for (const { provider, ...rules } of config.resources) {
     const level = `${rules.kind}-${rules.target}`.replace(/[^A-Za-z0-9._-]/g, '_');
-    levels.push({ ...rules, id: `${provider}/${DEFAULT_RESOURCE}/${level}`, provider, resource: DEFAULT_RESOURCE, level });
+    levels.push({ ...rules, id: `${provider}/${DEFAULT_RESOURCE}/${level}`, provider, resource: DEFAULT_RESOURCE, level, scope: {} });
   }
   return { config, version, levels };
+}
+
+/** Fields every level has; anything else on a level is provider-specific scope. */
+const SHARED_LEVEL_FIELDS = new Set<string>([
+  'kind', 'target', 'description', 'approvers', 'approvals', 'allowSelfApproval', 'requesters', 'minDuration', 'maxDuration',
+  'defaultDuration', 'durationPresets', 'requireReason', 'reasonPattern', 'reasonPatternDescription', 'approvalTimeout',
+  'readOnly', 'breakGlass', 'allowExtension',
+]);
+
+function pickScope(rules: object): Record<string, string> {
+  return stringsOf(Object.fromEntries(Object.entries(rules).filter(([key]) => !SHARED_LEVEL_FIELDS.has(key))));
+}
+
+function stringsOf(fields: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined).map(([key, value]) => [key, String(value)]));
 }
 
 /** Directory groups the person belongs to (config today; an IdP behind the same call later). */

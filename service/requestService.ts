@@ -123,6 +123,7 @@ export class RequestService {
       level: level.level,
       kind: level.kind,
       target: level.target,
+      scope: level.scope,
       reason,
       duration: decision.duration,
       durationSeconds: decision.durationSeconds,

@@ -47,7 +47,7 @@ function newEmail(label = 'user'): string {
 
 function specFor(kind: string, target: string, principal: string): GrantSpec {
   sequence += 1;
-  return { requestId: `req-${sequence}`, provider: 'aws', kind, target, principal, notAfter: NOT_AFTER };
+  return { requestId: `req-${sequence}`, provider: 'aws', resource: 'default', scope: {}, kind, target, principal, notAfter: NOT_AFTER };
 }
 
 function policyDocument(action: string): string {

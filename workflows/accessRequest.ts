@@ -46,6 +46,8 @@ type Activities = activityModule.AccessActivities;
 const SYSTEM_ACTOR = 'p0';
 /** How long relinquish/revoke callers wait for the removal to be confirmed before getting the current view. */
 const END_ANSWER_WAIT = '30 seconds';
+/** Break-glass requests stay open this long after access ends, for the approvers' review. */
+const BREAK_GLASS_REVIEW_WINDOW = '30 days';
 
 /** Writes to our own database: retried until they succeed, so the audit trail has no gaps. */
 const { recordEvent } = proxyActivities<Activities>({
@@ -292,6 +294,11 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     endRequested ??= { status: 'revoked', by: SYSTEM_ACTOR, comment: 'workflow cancelled' };
     await CancellationScope.nonCancellable(() => endAccess(view.status === 'pending' ? 'cancelled' : endRequested!.status));
   }
+  if (input.breakGlass && !view.review) {
+    // Access has ended; the request stays open (durably) until an approver reviews it.
+    const reviewed = await condition(() => view.review !== undefined, BREAK_GLASS_REVIEW_WINDOW);
+    if (!reviewed) await record('review_overdue', SYSTEM_ACTOR, { reviewWindow: BREAK_GLASS_REVIEW_WINDOW });
+  }
   await Promise.all(notifications);
   await condition(allHandlersFinished);
   return view;
@@ -386,6 +393,9 @@ function grantSpec(input: AccessRequestInput, notAfterMs: number): GrantSpec {
   return {
     requestId: input.id,
     provider: input.provider,
+    resource: input.resource,
+    // Histories recorded before scopes existed carry none.
+    scope: input.scope ?? {},
     kind: input.kind,
     target: input.target,
     principal: input.requester,

@@ -124,6 +124,8 @@ export interface AccessRequestInput {
   breakGlass: boolean;
   /** Provision no earlier than this (ISO-8601). */
   startAt?: string;
+  /** Provider-specific catalog fields for the grant (see GrantSpec.scope). */
+  scope?: Record<string, string>;
   /** Extension rules, fixed when the request was decided. */
   extension: { allowed: boolean; minSeconds: number; maxSeconds: number };
   policyVersion: string;
