@@ -6,10 +6,10 @@
 import { NativeConnection } from '@temporalio/worker';
 import { startApi } from '../api/server';
 import { ConfigError, DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH } from '../config/load';
-import { liveProviders } from '../providers/registry';
 import { createLogger, openRuntime, watchPolicy } from '../service/runtime';
 import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
 import { installTemporalLogging } from '../worker/logging';
+import { activityDependencies } from '../worker/dependencies';
 import { createAccessWorker } from '../worker/worker';
 import { startDevServer, type DevServer } from './temporalDevServer';
 
@@ -47,11 +47,7 @@ async function main(): Promise<void> {
     connection,
     namespace: temporal.namespace,
     taskQueue: taskQueueFromEnv(),
-    dependencies: {
-      providers: liveProviders(runtime.policy.current().config, (listener) => runtime.policy.onChange((policy) => listener(policy.config))),
-      requests: runtime.requests,
-      leases: runtime.leases,
-    },
+    dependencies: activityDependencies(runtime),
   });
   const api = await startApi({ runtime, temporal, port: Number(process.env.PORT ?? 8080), host: process.env.HOST, logger, taskQueue: taskQueueFromEnv() });
   logger.info({ api: api.url, temporal: temporal.address, namespace: temporal.namespace }, 'p0-jit is running (Ctrl-C to stop)');

@@ -1,9 +1,9 @@
 /** `npm run worker`: a worker process on its own, for deployments that scale workers separately. */
 import { NativeConnection } from '@temporalio/worker';
-import { liveProviders } from '../providers/registry';
 import { createLogger, openRuntime, watchPolicy } from '../service/runtime';
 import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
 import { installTemporalLogging } from './logging';
+import { activityDependencies } from './dependencies';
 import { createAccessWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -17,11 +17,7 @@ async function main(): Promise<void> {
     connection,
     namespace: target.namespace,
     taskQueue: taskQueueFromEnv(),
-    dependencies: {
-      providers: liveProviders(runtime.policy.current().config, (listener) => runtime.policy.onChange((policy) => listener(policy.config))),
-      requests: runtime.requests,
-      leases: runtime.leases,
-    },
+    dependencies: activityDependencies(runtime),
   });
   logger.info({ temporal: target.address, namespace: target.namespace, config: runtime.configPath }, 'worker running');
   // The Temporal runtime turns SIGINT/SIGTERM into a graceful shutdown: run() returns after it.
