@@ -27,6 +27,7 @@ const sourceDirs = [
   'config',
   'scripts',
   'test',
+  'cli',
 ];
 const tsFiles = sourceDirs.map((dir) => `${dir}/**/*.{ts,mts,cts}`);
 
@@ -130,6 +131,38 @@ const dbImportBans = {
   ],
 };
 
+// The CLI speaks only HTTP to the API; of the server it shares the request grammar and the
+// request view's types, nothing else (no store, provider, Temporal, or server module).
+const cliImportBans = {
+  paths: [
+    { name: 'express', message: 'The CLI is an HTTP client of the API, not a server.' },
+    { name: 'knex', message: 'The CLI reaches data only through the API.' },
+  ],
+  patterns: [
+    {
+      regex: topLevelDirs(['db', 'providers', 'activities', 'worker', 'api', 'bots', 'config', 'scripts', 'test']),
+      message: 'The CLI talks to the API over HTTP only (cli/api.ts).',
+    },
+    {
+      regex: '^(?:\\.\\./)+workflows(?:/(?!types$).*)?$',
+      message: 'The CLI may use only the types of workflows/types.',
+    },
+    {
+      regex: '^(?:\\.\\./)+workflows/types$',
+      allowTypeImports: true,
+      message: 'The CLI may use only the types of workflows/types (import type).',
+    },
+    {
+      regex: '^(?:\\.\\./)+service(?:/(?!requestGrammar$).*)?$',
+      message: 'Of service/, the CLI shares only the request grammar (service/requestGrammar).',
+    },
+    {
+      regex: '^(?:@temporalio/.*|@aws-sdk/.*|better-sqlite3|pg)$',
+      message: 'The CLI talks to the API over HTTP only, never to Temporal, AWS or a database.',
+    },
+  ],
+};
+
 const restrict = (options) => ({ '@typescript-eslint/no-restricted-imports': ['error', options] });
 
 const configs = defineConfig(
@@ -187,6 +220,7 @@ const configs = defineConfig(
     rules: restrict(channelImportBans({ allowTemporalClient: true })),
   },
   { name: 'p0-jit/walls/db', files: ['db/**/*.{ts,mts,cts}'], rules: restrict(dbImportBans) },
+  { name: 'p0-jit/walls/cli', files: ['cli/**/*.{ts,mts,cts}'], rules: restrict(cliImportBans) },
 );
 
 // Patterns are relative to the repo root whatever the current directory (with `-c`, ESLint would
