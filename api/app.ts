@@ -52,6 +52,11 @@ export function createApiApp({ service, tokens, logger }: ApiOptions): express.E
     next();
   });
 
+  authenticated.get('/v1/me', (_req, res) => {
+    const caller = callerOf(res);
+    res.json({ user: { email: caller.email, admin: service.isAdmin(caller) } });
+  });
+
   authenticated.get('/v1/resources', (req, res) => {
     res.json({ resources: service.resources(callerOf(res)) });
   });

@@ -170,6 +170,29 @@ export const openApiDocument = {
     '/v1/openapi.json': {
       get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } },
     },
+    '/v1/me': {
+      get: {
+        summary: 'Who the token belongs to',
+        responses: {
+          '200': {
+            description: 'The caller',
+            content: json({
+              type: 'object',
+              required: ['user'],
+              properties: {
+                user: {
+                  type: 'object',
+                  required: ['email', 'admin'],
+                  properties: { email: { type: 'string' }, admin: { type: 'boolean' } },
+                  additionalProperties: false,
+                },
+              },
+            }),
+          },
+          '401': errorResponse('Missing or invalid token'),
+        },
+      },
+    },
     '/v1/resources': {
       get: {
         summary: 'What the caller may request',
@@ -197,6 +220,7 @@ export const openApiDocument = {
               target: { type: 'string', example: 'AdminRole' },
               resource: { type: 'string', example: 'prod' },
               level: { type: 'string', example: 'admin' },
+              namespace: { type: 'string', example: 'payments', description: 'Kubernetes: picks the level granted in this namespace' },
               reason: { type: 'string', example: 'deploy hotfix INC-42' },
               duration: { type: 'string', example: '1h', description: 'e.g. 90s, 15m, 2h, 1d; default from the policy' },
               startAt: { type: 'string', format: 'date-time', description: 'Scheduled start (at most 30 days ahead)' },

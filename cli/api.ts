@@ -66,6 +66,11 @@ export class ApiClient {
     return this.connection.apiUrl;
   }
 
+  /** Who the token belongs to. */
+  async me(): Promise<{ email: string; admin: boolean }> {
+    return (await this.call<{ user: { email: string; admin: boolean } }>('GET', '/v1/me')).user;
+  }
+
   async resources(): Promise<ResourceEntry[]> {
     return (await this.call<{ resources: ResourceEntry[] }>('GET', '/v1/resources')).resources;
   }

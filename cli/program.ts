@@ -131,7 +131,9 @@ More: docs/cli.md`,
       }
       const client = new ApiClient({ apiUrl, token });
       let resources: ResourceEntry[];
+      let who: string;
       try {
+        who = (await client.me()).email;
         resources = await client.resources();
       } catch (error) {
         if (error instanceof ApiError && error.status === 401) {
@@ -139,14 +141,9 @@ More: docs/cli.md`,
         }
         throw error;
       }
-      // There is no "who am I" route; the requester of one of your own requests says it when there is one.
-      const who = await client
-        .listRequests({ mine: true })
-        .then((views) => views[0]?.requester)
-        .catch(() => undefined);
       const file = writeStoredConfig({ ...stored, apiUrl, token }, io.env);
       io.stdout.write(
-        `Logged in to ${apiUrl}${who ? ` as ${who}` : ''}: the token works (${resources.length} resource${resources.length === 1 ? '' : 's'} you can request, see p0 ls).\nSaved in ${file}\n`,
+        `Logged in to ${apiUrl} as ${who}: the token works (${resources.length} resource${resources.length === 1 ? '' : 's'} you can request, see p0 ls).\nSaved in ${file}\n`,
       );
       if (io.env.P0_TOKEN) io.stderr.write('p0: note: P0_TOKEN is set in your environment and overrides the stored token\n');
     });

@@ -41,6 +41,8 @@ export interface LevelRef {
   target?: string;
   resource?: string;
   level?: string;
+  /** Picks among levels by their namespace (Kubernetes), like `p0 request k8s role pod-reader --namespace prod`. */
+  namespace?: string;
 }
 
 /** What a caller may request, as `GET /v1/resources` and the channels' pickers show it. */
@@ -152,7 +154,8 @@ export function findLevel(policy: Policy, email: string, ref: LevelRef): AccessL
       (ref.kind === undefined || level.kind === ref.kind) &&
       (ref.target === undefined || level.target === ref.target) &&
       (ref.resource === undefined || level.resource === ref.resource) &&
-      (ref.level === undefined || level.level === ref.level),
+      (ref.level === undefined || level.level === ref.level) &&
+      (ref.namespace === undefined || level.scope.namespace === ref.namespace),
   );
   if (candidates.length === 0 || (ref.level === undefined && (ref.kind === undefined || ref.target === undefined))) {
     throw new AppError('not_found', RESOURCE_NOT_FOUND_MESSAGE);

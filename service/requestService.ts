@@ -52,6 +52,7 @@ const createRequestBody = z
     /** ...or a catalog position; `resource` also picks among resources offering the same kind + target. */
     resource: z.string().min(1).optional(),
     level: z.string().min(1).optional(),
+    namespace: z.string().min(1).optional(),
     reason: z.string().max(2000, 'reason is longer than 2000 characters').default(''),
     duration: z.string().optional(),
     /** Provision no earlier than this (ISO-8601 with a time zone). */
@@ -100,6 +101,11 @@ export class RequestService {
     return this.livePolicy.current();
   }
 
+  /** Admin by token or by the policy's `admins` list. */
+  isAdmin(caller: Caller): boolean {
+    return isAdmin(this.policy, caller);
+  }
+
   resources(caller: Caller): CatalogEntry[] {
     return catalogFor(this.policy, caller.email);
   }
@@ -107,10 +113,10 @@ export class RequestService {
   async create(caller: Caller, body: unknown): Promise<RequestView> {
     const parsed = createRequestBody.safeParse(body ?? {});
     if (!parsed.success) throw new AppError('bad_request', parsed.error.issues.map(describeIssue).join('; '));
-    const { provider, kind, target, resource, level: levelName, reason, duration, startAt, breakGlass } = parsed.data;
+    const { provider, kind, target, resource, level: levelName, namespace, reason, duration, startAt, breakGlass } = parsed.data;
     const policy = this.policy; // one policy for the whole decision, even if the file changes meanwhile
     const now = new Date();
-    const level = findLevel(policy, caller.email, { provider, kind, target, resource, level: levelName });
+    const level = findLevel(policy, caller.email, { provider, kind, target, resource, level: levelName, namespace });
     const decision = decideRequest(policy, caller, level, { duration, reason, breakGlass }, now);
     if (startAt !== undefined && Date.parse(startAt) > now.getTime() + MAX_SCHEDULE_AHEAD_MS) {
       throw new AppError('bad_request', 'startAt: schedule at most 30 days ahead');

@@ -138,6 +138,7 @@ describe('HTTP API contract', function () {
         '/v1/requests/{id}/cancel',
         '/v1/requests/{id}/revoke',
         '/v1/resources',
+        '/v1/me',
       ]) {
         assert.ok(path in answer.body.paths, `the document lacks ${path}`);
       }
@@ -161,6 +162,14 @@ describe('HTTP API contract', function () {
   });
 
   describe('authentication', () => {
+    it('GET /v1/me says who the token belongs to', async () => {
+      const answer = await call<{ user: { email: string; admin: boolean } }>(CAROL, 'GET', '/v1/me');
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.body.user, { email: CAROL, admin: false });
+      const admin = await call<{ user: { email: string; admin: boolean } }>('sec@example.com', 'GET', '/v1/me');
+      assert.deepEqual(admin.body.user, { email: 'sec@example.com', admin: true }, 'admin by the config');
+    });
+
     it('answers 401 unauthenticated without a token', async () => {
       const answer = await call<ErrorBody>(undefined, 'GET', '/v1/requests');
       assert.equal(answer.status, 401);
