@@ -20,6 +20,14 @@ const TAG_READ_CONCURRENCY = 10;
 export class IamUserDirectory {
   /** Only hits are cached, so a user created or tagged a moment ago is found on the next request. */
   private readonly cache: TtlCache<string, IamUser>;
+  /**
+   * Email -> users carrying that email tag, from one scan of the account. Lookups share it (and a
+   * scan in flight), so N requests arriving together cost one scan, not N.
+   */
+  private tagIndex?: { startedAt: number; byEmail: Map<string, IamUser[]> };
+  private scanInFlight?: { startedAt: number; done: Promise<Map<string, IamUser[]>> };
+  /** The one scan queued behind the one in flight, shared by every caller that needs a newer one. */
+  private nextScan?: Promise<Map<string, IamUser[]>>;
 
   constructor(
     private readonly iam: IAMClient,
@@ -54,13 +62,54 @@ export class IamUserDirectory {
   }
 
   /**
-   * Scans every user (ListUsers does not return tags, so one ListUserTags each). The whole account is
-   * scanned rather than stopping at the first match: two users carrying the same email would make
+   * Finds the users tagged with the email in the account-wide tag index. The whole account is
+   * indexed rather than stopping at the first match: two users carrying the same email would make
    * the grant land on an arbitrary one, so that is refused instead.
    */
   private async findByTag(email: string): Promise<IamUser | undefined> {
     const wanted = email.toLowerCase();
-    const matches: IamUser[] = [];
+    const calledAt = Date.now();
+    let byEmail = await this.indexSince(calledAt - this.options.cacheTtlMs);
+    // A miss looks again in a scan that started after this lookup did: a just-tagged user is found.
+    if (!byEmail.has(wanted)) byEmail = await this.indexSince(calledAt);
+    const matches = byEmail.get(wanted) ?? [];
+    if (matches.length > 1) {
+      const names = matches.map((user) => user.name).join(', ');
+      throw new ProviderInputError(`Several IAM users are tagged ${this.options.emailTag}=${email} (${names}): keep the tag on one of them`);
+    }
+    return matches[0];
+  }
+
+  /** An index from a scan that started at `time` or later: the last one, the one in flight, or the next. */
+  private indexSince(time: number): Promise<Map<string, IamUser[]>> {
+    if (this.tagIndex && this.tagIndex.startedAt >= time) return Promise.resolve(this.tagIndex.byEmail);
+    if (!this.scanInFlight) return this.startScan();
+    if (this.scanInFlight.startedAt >= time) return this.scanInFlight.done;
+    this.nextScan ??= this.scanInFlight.done
+      .catch(() => undefined)
+      .then(() => {
+        this.nextScan = undefined;
+        return this.startScan();
+      });
+    return this.nextScan;
+  }
+
+  private startScan(): Promise<Map<string, IamUser[]>> {
+    const startedAt = Date.now();
+    const done = this.scanTags().then((byEmail) => {
+      if (!this.tagIndex || this.tagIndex.startedAt < startedAt) this.tagIndex = { startedAt, byEmail };
+      return byEmail;
+    });
+    this.scanInFlight = { startedAt, done };
+    void done.finally(() => {
+      if (this.scanInFlight?.done === done) this.scanInFlight = undefined;
+    }).catch(() => undefined);
+    return done;
+  }
+
+  /** Reads every user's email tag (ListUsers does not return tags, so one ListUserTags each). */
+  private async scanTags(): Promise<Map<string, IamUser[]>> {
+    const byEmail = new Map<string, IamUser[]>();
     try {
       for await (const page of paginateListUsers({ client: this.iam }, {})) {
         const users = page.Users ?? [];
@@ -69,18 +118,15 @@ export class IamUserDirectory {
           const emails = await Promise.all(batch.map((user) => this.emailTagOf(user.UserName!)));
           batch.forEach((user, index) => {
             // Tag values are case-sensitive in IAM; email addresses are not, in practice.
-            if (emails[index]?.toLowerCase() === wanted) matches.push({ name: user.UserName!, arn: user.Arn! });
+            const tagged = emails[index]?.toLowerCase();
+            if (tagged) byEmail.set(tagged, [...(byEmail.get(tagged) ?? []), { name: user.UserName!, arn: user.Arn! }]);
           });
         }
       }
     } catch (error) {
-      throw classifyAwsError(error, `looking up the IAM user tagged ${this.options.emailTag}=${email}`);
+      throw classifyAwsError(error, `looking up IAM users by their ${this.options.emailTag} tag`);
     }
-    if (matches.length > 1) {
-      const names = matches.map((user) => user.name).join(', ');
-      throw new ProviderInputError(`Several IAM users are tagged ${this.options.emailTag}=${email} (${names}): keep the tag on one of them`);
-    }
-    return matches[0];
+    return byEmail;
   }
 
   private async emailTagOf(userName: string): Promise<string | undefined> {

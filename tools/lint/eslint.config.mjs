@@ -28,6 +28,7 @@ const sourceDirs = [
   'scripts',
   'test',
   'cli',
+  'bench',
 ];
 const tsFiles = sourceDirs.map((dir) => `${dir}/**/*.{ts,mts,cts}`);
 

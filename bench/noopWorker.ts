@@ -1,0 +1,40 @@
+/**
+ * A worker process for the scale figure: the product's own worker, workflows and activities, with
+ * the cloud provider swapped for one that grants nothing, so what is measured is the product and
+ * Temporal carrying N active grants, not a cloud emulator. Reads the same env as `npm run worker`.
+ */
+import { NativeConnection } from '@temporalio/worker';
+import type { Provider } from '../providers/provider';
+import { openRuntime } from '../service/runtime';
+import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
+import { createAccessWorker } from '../worker/worker';
+
+const noopProvider: Provider = {
+  name: 'aws',
+  propagation: { settleDelayMs: 0, consecutiveReads: 1, pollIntervalMs: 10 },
+  inspect: (spec) => Promise.resolve({ resourceKey: `noop:${spec.requestId}`, present: false }),
+  grant: () => Promise.resolve(),
+  revoke: () => Promise.resolve(),
+  isGranted: () => Promise.resolve(true),
+};
+
+async function main(): Promise<void> {
+  const runtime = await openRuntime();
+  const target = temporalTarget();
+  const connection = await NativeConnection.connect(target.connectionOptions);
+  const worker = await createAccessWorker({
+    connection,
+    namespace: target.namespace,
+    taskQueue: taskQueueFromEnv(),
+    dependencies: { providers: new Map([['aws', noopProvider]]), requests: runtime.requests, leases: runtime.leases },
+  });
+  console.log('worker running');
+  await worker.run();
+  await connection.close();
+  await runtime.close();
+}
+
+main().catch((error: unknown) => {
+  console.error(`noop worker: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
