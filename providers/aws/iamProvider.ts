@@ -1,7 +1,8 @@
 /**
  * AWS access through IAM users: a role grant is an inline user policy allowing sts:AssumeRole on the
  * role until `notAfter`, a policy grant attaches a managed policy, a group grant adds the user to a
- * group. The requester's email finds their IAM user (see userDirectory.ts).
+ * group. The requester's email finds their IAM user (see userDirectory.ts). A `permission-set` grant is
+ * an IAM Identity Center account assignment instead, handed to identityCenter.ts.
  */
 import {
   AddUserToGroupCommand,
@@ -22,6 +23,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { ProviderInputError, type GrantInspection, type GrantSpec, type PropagationSettings, type Provider } from '../provider';
 import { classifyAwsError, isNoSuchEntity } from './errors';
+import { createIdentityCenterAssignments, IDENTITY_CENTER_GRANT_KIND, type IdentityCenterAssignments, type IdentityCenterSettings } from './identityCenter';
 import { allowsAssumingRole, roleGrantPolicyDocument, roleGrantPolicyName } from './roleGrantPolicy';
 import { TtlCache } from './ttlCache';
 import { IamUserDirectory, type IamUser, type UserLookup } from './userDirectory';
@@ -35,10 +37,15 @@ export interface AwsSettings {
   propagation: PropagationSettings;
   /** Also ask IAM's policy simulator whether a role grant is effective (real AWS only; moto lacks it). */
   simulatePrincipalPolicy: boolean;
+  /** The IAM Identity Center mode (kind `permission-set`, see identityCenter.ts); without it that kind is refused. */
+  identityCenter?: IdentityCenterSettings;
 }
 
-export const AWS_GRANT_KINDS = ['role', 'policy', 'group'] as const;
+/** Kinds granted to the requester's IAM user; `permission-set` goes to their IAM Identity Center user. */
+export const IAM_USER_GRANT_KINDS = ['role', 'policy', 'group'] as const;
+export const AWS_GRANT_KINDS = [...IAM_USER_GRANT_KINDS, IDENTITY_CENTER_GRANT_KIND] as const;
 export type AwsGrantKind = (typeof AWS_GRANT_KINDS)[number];
+type IamUserGrantKind = (typeof IAM_USER_GRANT_KINDS)[number];
 
 /** Users, roles, groups and policies rarely change; a minute spares IAM a scan per activity attempt. */
 const LOOKUP_CACHE_TTL_MS = 60_000;
@@ -66,9 +73,11 @@ export class AwsIamProvider implements Provider {
   private readonly users: IamUserDirectory;
   /** Targets that exist, keyed `<kind>:<target>`. Misses are not cached. */
   private readonly targets = new TtlCache<string, IamEntity>(LOOKUP_CACHE_TTL_MS);
+  private readonly identityCenter: IdentityCenterAssignments | undefined;
 
-  constructor({ iam, settings }: { iam: IAMClient; settings: AwsSettings }) {
+  constructor({ iam, settings, identityCenter }: { iam: IAMClient; settings: AwsSettings; identityCenter?: IdentityCenterAssignments }) {
     this.iam = iam;
+    this.identityCenter = identityCenter;
     this.propagation = settings.propagation;
     this.simulatePrincipalPolicy = settings.simulatePrincipalPolicy;
     this.users = new IamUserDirectory(iam, {
@@ -80,11 +89,13 @@ export class AwsIamProvider implements Provider {
 
   /** `present` is the plain read-back, without the policy simulator: is the object there? */
   async inspect(spec: GrantSpec): Promise<GrantInspection> {
+    if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).inspect(spec);
     const grant = await this.resolve(spec, 'strict');
     return { resourceKey: resourceKeyOf(grant), present: await this.readBack(grant) };
   }
 
   async grant(spec: GrantSpec): Promise<void> {
+    if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).grant(spec);
     const grant = await this.resolve(spec, 'strict');
     const UserName = grant.user.name;
     try {
@@ -114,6 +125,7 @@ export class AwsIamProvider implements Provider {
 
   /** Removes what the grant created; anything already gone (NoSuchEntity) counts as removed. */
   async revoke(spec: GrantSpec): Promise<void> {
+    if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).revoke(spec);
     const grant = await this.resolve(spec, 'lenient');
     if (!grant) return;
     const UserName = grant.user.name;
@@ -135,6 +147,7 @@ export class AwsIamProvider implements Provider {
   }
 
   async isGranted(spec: GrantSpec): Promise<boolean> {
+    if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).isGranted(spec);
     const grant = await this.resolve(spec, 'lenient');
     if (!grant || !(await this.readBack(grant))) return false;
     // The simulator needs an action and a resource. A role grant has exactly one (sts:AssumeRole on the
@@ -216,6 +229,11 @@ export class AwsIamProvider implements Provider {
     }
   }
 
+  private identityCenterFor(spec: GrantSpec): IdentityCenterAssignments {
+    if (this.identityCenter) return this.identityCenter;
+    throw new ProviderInputError(`IAM Identity Center is not set up for this AWS provider, so the permission set ${spec.target} cannot be granted`);
+  }
+
   private async simulateAssumeRole(user: IamUser, role: IamEntity): Promise<boolean> {
     try {
       const { EvaluationResults = [] } = await this.iam.send(
@@ -291,11 +309,12 @@ export class AwsIamProvider implements Provider {
 export function createAwsIamProvider(settings: AwsSettings): AwsIamProvider {
   // Only the region is set here: credentials and the endpoint (AWS_ENDPOINT_URL, used to point at
   // moto) come from the SDK's standard environment, exactly as for any other AWS tool.
-  return new AwsIamProvider({ iam: new IAMClient({ region: settings.region }), settings });
+  const identityCenter = settings.identityCenter && createIdentityCenterAssignments(settings.identityCenter);
+  return new AwsIamProvider({ iam: new IAMClient({ region: settings.region }), settings, identityCenter });
 }
 
-function kindOf(spec: GrantSpec): AwsGrantKind {
-  const kind = AWS_GRANT_KINDS.find((known) => known === spec.kind);
+function kindOf(spec: GrantSpec): IamUserGrantKind {
+  const kind = IAM_USER_GRANT_KINDS.find((known) => known === spec.kind);
   if (!kind) throw new ProviderInputError(`AWS has no grant kind "${spec.kind}": use one of ${AWS_GRANT_KINDS.join(', ')}`);
   return kind;
 }
