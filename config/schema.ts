@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { AWS_GRANT_KINDS } from '../providers/aws/iamProvider';
+import { GCLOUD_GRANT_KINDS, GCLOUD_PRINCIPAL_TYPES, PROJECT_PATTERN } from '../providers/gcloud/catalog';
+import { K8S_GRANT_KINDS, K8S_SUBJECT_KINDS, K8S_SUBJECT_NAME_SOURCES, NAMESPACE_PATTERN } from '../providers/k8s/catalog';
 import { parseDurationMs } from '../service/duration';
 
 /**
@@ -140,8 +142,108 @@ const awsSchema = z
       .prefault({ settleDelay: '10s', consecutiveReads: 3, pollInterval: '2s' }),
     /** Also ask IAM's own policy evaluation (real AWS only: moto lacks SimulatePrincipalPolicy). */
     simulatePrincipalPolicy: z.boolean().default(false),
+    /** The IAM Identity Center mode (catalog kind `permission-set`); see docs/aws.md. */
+    identityCenter: z
+      .object({
+        /** The instance's home region; default: aws.region. */
+        region: z.string().optional(),
+        /** Either or both may be omitted when ListInstances shows exactly one (matching) instance. */
+        instanceArn: z.string().regex(/^arn:[\w-]+:sso:::instance\/\S+$/, 'an Identity Center instance ARN (arn:aws:sso:::instance/ssoins-...)').optional(),
+        identityStoreId: z.string().min(1).optional(),
+        /** The Identity Store attribute holding the requester's email address. */
+        userAttribute: z.enum(['emails.value', 'userName']).default('emails.value'),
+        /** Waiting for AWS to finish creating or deleting an assignment: pauses doubling from initialInterval to maxInterval. */
+        assignmentPolling: z
+          .object({
+            initialInterval: duration().prefault('1s'),
+            maxInterval: duration().prefault('5s'),
+            // Grant and revoke run in activities with a 30 s heartbeat timeout and do not heartbeat meanwhile.
+            timeout: duration().refine((ms) => ms <= 25_000, 'at most 25s (the activity heartbeat timeout is 30s); a longer wait is retried').prefault('20s'),
+          })
+          .strict()
+          .refine((polling) => polling.initialInterval <= polling.maxInterval, { message: 'initialInterval is longer than maxInterval', path: ['initialInterval'] })
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
+
+/** The Google Cloud provider (catalog `gcloud`); see docs/gcp.md. */
+const gcloudSchema = z
+  .object({
+    /** Resource Manager's base URL, for a fake or a private endpoint; default: Google's own. */
+    endpoint: z
+      .string()
+      .refine((text) => {
+        try {
+          const url = new URL(text);
+          return ['http:', 'https:'].includes(url.protocol) && url.pathname === '/' && !url.search && !url.hash;
+        } catch {
+          return false;
+        }
+      }, 'a base URL with no path, e.g. http://127.0.0.1:9000')
+      .optional(),
+    /** A static bearer token instead of Application Default Credentials (tests, private endpoints). */
+    accessToken: z.string().min(1).optional(),
+    /** How the requester's email is bound: `user:`, `serviceAccount:` or `group:`. */
+    principalType: z.enum(GCLOUD_PRINCIPAL_TYPES).default('user'),
+    /** Google documents about 2 minutes (sometimes 7 or more) before an IAM change applies everywhere. */
+    propagation: z
+      .object({
+        settleDelay: duration({ allowZero: true }).prefault('2m'),
+        consecutiveReads: z.number().int().min(1).default(2),
+        pollInterval: duration().prefault('5s'),
+      })
+      .strict()
+      .prefault({ settleDelay: '2m', consecutiveReads: 2, pollInterval: '5s' }),
+  })
+  .strict();
+
+/** One SubjectAccessReview question: a verb on a resource, or on a non-resource URL. */
+const k8sAccessCheckSchema = z
+  .object({
+    verb: z.string().min(1),
+    /** API group; omitted = the core group. */
+    group: z.string().optional(),
+    resource: z.string().min(1).optional(),
+    subresource: z.string().min(1).optional(),
+    name: z.string().min(1).optional(),
+    nonResourceURL: z.string().startsWith('/').optional(),
+  })
+  .strict()
+  .refine((check) => (check.resource === undefined) !== (check.nonResourceURL === undefined), 'name either a resource or a nonResourceURL');
+
+/** The Kubernetes provider (catalog `k8s`); see docs/kubernetes.md. */
+const k8sSchema = z
+  .object({
+    /** A kubeconfig file; omitted = the standard rules (KUBECONFIG, ~/.kube/config, in-cluster). */
+    kubeconfig: z.string().min(1).optional(),
+    /** Use the pod's service account instead of a kubeconfig. */
+    inCluster: z.boolean().default(false),
+    /** How the requester's email becomes the RBAC subject, e.g. `{kind: User, prefix: 'oidc:'}` for oidc:alice@example.com. */
+    subject: z
+      .object({
+        kind: z.enum(K8S_SUBJECT_KINDS).default('User'),
+        prefix: z.string().default(''),
+        from: z.enum(K8S_SUBJECT_NAME_SOURCES).default('email'),
+      })
+      .strict()
+      .prefault({}),
+    /** SubjectAccessReview checks by role name, instead of one derived from each rule of the role. */
+    checks: z.record(z.string().min(1), z.array(k8sAccessCheckSchema).min(1)).default({}),
+    /** The RBAC authorizer follows bindings through a watch: usually well under a second. */
+    propagation: z
+      .object({
+        settleDelay: duration({ allowZero: true }).prefault('2s'),
+        consecutiveReads: z.number().int().min(1).default(3),
+        pollInterval: duration().prefault('1s'),
+      })
+      .strict()
+      .prefault({ settleDelay: '2s', consecutiveReads: 3, pollInterval: '1s' }),
+  })
+  .strict()
+  .refine((settings) => !(settings.inCluster && settings.kubeconfig), { message: 'set either kubeconfig or inCluster, not both', path: ['inCluster'] });
 
 export const configSchema = z
   .object({
@@ -159,6 +261,13 @@ export const configSchema = z
     catalog: z
       .object({
         aws: catalogSection(AWS_GRANT_KINDS, { resource: { account: z.string().regex(/^\d{12}$/, 'an AWS account id has 12 digits').optional() } }),
+        /** `project` defaults to the resource's name. */
+        gcloud: catalogSection(GCLOUD_GRANT_KINDS, { resource: { project: z.string().regex(PROJECT_PATTERN, 'a Google Cloud project id (e.g. my-project) or number').optional() } }),
+        /** `context` omitted = the kubeconfig's current context; `namespace` omitted = cluster-wide (kind cluster-role only). */
+        k8s: catalogSection(K8S_GRANT_KINDS, {
+          resource: { context: z.string().min(1).optional() },
+          level: { namespace: z.string().regex(NAMESPACE_PATTERN, 'a Kubernetes namespace name (lowercase letters, digits and "-")').optional() },
+        }),
       })
       .strict()
       .prefault({}),
@@ -166,6 +275,8 @@ export const configSchema = z
     resources: z.array(flatResourceSchema).default([]),
     autoApproval: z.array(autoApprovalRuleSchema).default([]),
     aws: awsSchema.prefault({}),
+    gcloud: gcloudSchema.prefault({}),
+    k8s: k8sSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -1,13 +1,15 @@
 /** Builds the configured providers, keyed by the name requests use (`aws`). */
 import type { P0Config } from '../config/schema';
 import { createAwsIamProvider } from './aws/iamProvider';
+import { createGcloudProvider } from './gcloud/projectIamProvider';
+import { createKubernetesRbacProvider } from './k8s/rbacProvider';
 import type { Provider } from './provider';
 
 export function createProviders(config: P0Config): Map<string, Provider> {
   const providers = new Map<string, Provider>();
   const usesAws = config.resources.some((resource) => resource.provider === 'aws') || config.catalog.aws.length > 0;
   if (usesAws) {
-    const { region, userLookup, emailTag, propagation, simulatePrincipalPolicy } = config.aws;
+    const { region, userLookup, emailTag, propagation, simulatePrincipalPolicy, identityCenter } = config.aws;
     providers.set(
       'aws',
       createAwsIamProvider({
@@ -15,6 +17,50 @@ export function createProviders(config: P0Config): Map<string, Provider> {
         userLookup,
         emailTag,
         simulatePrincipalPolicy,
+        propagation: {
+          settleDelayMs: propagation.settleDelay,
+          consecutiveReads: propagation.consecutiveReads,
+          pollIntervalMs: propagation.pollInterval,
+        },
+        identityCenter: {
+          region: identityCenter.region ?? region,
+          instanceArn: identityCenter.instanceArn,
+          identityStoreId: identityCenter.identityStoreId,
+          userAttribute: identityCenter.userAttribute,
+          assignmentPolling: {
+            initialIntervalMs: identityCenter.assignmentPolling.initialInterval,
+            maxIntervalMs: identityCenter.assignmentPolling.maxInterval,
+            timeoutMs: identityCenter.assignmentPolling.timeout,
+          },
+        },
+      }),
+    );
+  }
+  if (config.catalog.gcloud.length > 0) {
+    const { endpoint, accessToken, principalType, propagation } = config.gcloud;
+    providers.set(
+      'gcloud',
+      createGcloudProvider({
+        endpoint,
+        accessToken,
+        principalType,
+        propagation: {
+          settleDelayMs: propagation.settleDelay,
+          consecutiveReads: propagation.consecutiveReads,
+          pollIntervalMs: propagation.pollInterval,
+        },
+      }),
+    );
+  }
+  if (config.catalog.k8s.length > 0) {
+    const { kubeconfig, inCluster, subject, checks, propagation } = config.k8s;
+    providers.set(
+      'k8s',
+      createKubernetesRbacProvider({
+        kubeconfig,
+        inCluster,
+        subject,
+        checks,
         propagation: {
           settleDelayMs: propagation.settleDelay,
           consecutiveReads: propagation.consecutiveReads,

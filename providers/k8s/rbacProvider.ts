@@ -1,0 +1,275 @@
+/**
+ * Kubernetes access through RBAC: each request gets its own binding `p0-<requestId>` (see
+ * binding.ts) of the level's Role or ClusterRole to the requester's subject, in the level's namespace
+ * or cluster-wide. "Granted" means the API server's own authorizer says yes: SubjectAccessReviews for
+ * the role's rules (accessChecks.ts). "Revoked" means the binding is gone and no review cites it any
+ * more.
+ */
+import type { RbacAuthorizationV1Api, V1PolicyRule, V1RoleBinding } from '@kubernetes/client-node';
+import { ProviderInputError, type GrantInspection, type GrantSpec, type PropagationSettings, type Provider } from '../provider';
+import { checksFromRules, describeCheck, subjectAccessReviewFor, type AccessCheck } from './accessChecks';
+import {
+  bindingBody,
+  bindingNameFor,
+  bindsAsPlanned,
+  describeBinding,
+  reasonCitesBinding,
+  sameMetadata,
+  subjectFor,
+  type BindingPlan,
+  type SubjectMapping,
+} from './binding';
+import { K8S_GRANT_KINDS, NAMESPACE_PATTERN, ROLE_NAME_PATTERN, type K8sGrantKind } from './catalog';
+import { KubeClusters, type ClusterClients, type ClusterConnectionSettings } from './clusters';
+import { classifyKubernetesError, isAlreadyExists, isForbidden, isNotFound } from './errors';
+
+export interface KubernetesSettings extends ClusterConnectionSettings {
+  /** How the requester's email becomes the binding's subject. */
+  subject: SubjectMapping;
+  /** SubjectAccessReview checks by role name, used instead of the ones derived from the role's rules. */
+  checks: Record<string, AccessCheck[]>;
+  propagation: PropagationSettings;
+}
+
+/** A spec resolved against the cluster: everything the calls need. */
+interface ResolvedGrant {
+  clients: ClusterClients;
+  plan: BindingPlan;
+  /** What verifies the grant; empty only when the role has gone since it was granted (lenient look-up). */
+  checks: AccessCheck[];
+}
+
+/** One binding API for both scopes: RoleBinding (namespaced) and ClusterRoleBinding have the same shape. */
+interface BindingCalls {
+  read(): Promise<V1RoleBinding>;
+  create(body: V1RoleBinding): Promise<unknown>;
+  replace(body: V1RoleBinding): Promise<unknown>;
+  delete(): Promise<unknown>;
+}
+
+export class KubernetesRbacProvider implements Provider {
+  readonly name = 'k8s';
+  readonly propagation: PropagationSettings;
+  private readonly clusters: KubeClusters;
+  private readonly subjectMapping: SubjectMapping;
+  private readonly configuredChecks: Record<string, AccessCheck[]>;
+
+  constructor({ clusters, settings }: { clusters: KubeClusters; settings: KubernetesSettings }) {
+    this.clusters = clusters;
+    this.propagation = settings.propagation;
+    this.subjectMapping = settings.subject;
+    this.configuredChecks = settings.checks;
+  }
+
+  /** `present`: this request's binding is already there as planned (a retry, or an extension). */
+  async inspect(spec: GrantSpec): Promise<GrantInspection> {
+    const grant = await this.resolve(spec, 'strict');
+    const binding = await this.readBinding(grant);
+    return { resourceKey: resourceKeyOf(spec, grant.plan), present: binding !== undefined && bindsAsPlanned(binding, grant.plan) };
+  }
+
+  /**
+   * Creates the binding; when it exists (a retry, or an approved extension with a later notAfter) it
+   * is brought up to date instead. roleRef cannot change on a binding, so one that binds something
+   * else is deleted and created again.
+   */
+  async grant(spec: GrantSpec): Promise<void> {
+    const grant = await this.resolve(spec, 'strict');
+    const calls = bindingCalls(grant.clients.rbac, grant.plan);
+    const desired = bindingBody(grant.plan, { requestId: spec.requestId, principal: spec.principal, notAfter: spec.notAfter });
+    const action = `creating ${describeBinding(grant.plan)} in context ${grant.clients.context}`;
+    try {
+      await calls.create(desired);
+      return;
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw classifyKubernetesError(error, action);
+    }
+    try {
+      const existing = await calls.read();
+      if (!bindsAsPlanned(existing, grant.plan)) {
+        await calls.delete();
+        await calls.create(desired);
+      } else if (!sameMetadata(existing, desired)) {
+        // resourceVersion makes this a compare-and-swap: a concurrent change fails with 409 and is retried.
+        const metadata = {
+          ...existing.metadata,
+          labels: { ...existing.metadata?.labels, ...desired.metadata?.labels },
+          annotations: { ...existing.metadata?.annotations, ...desired.metadata?.annotations },
+        };
+        await calls.replace({ ...existing, metadata });
+      }
+    } catch (error) {
+      throw classifyKubernetesError(error, `updating ${describeBinding(grant.plan)} in context ${grant.clients.context}`);
+    }
+  }
+
+  /** Deletes exactly this request's binding; one already gone (or a namespace already gone) is success. */
+  async revoke(spec: GrantSpec): Promise<void> {
+    const clients = await this.clusters.clientsFor(spec.scope.context);
+    const plan = this.planFor(spec, roleKindOf(kindOf(spec), namespaceOf(spec)));
+    try {
+      await bindingCalls(clients.rbac, plan).delete();
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw classifyKubernetesError(error, `deleting ${describeBinding(plan)} in context ${clients.context}`);
+    }
+  }
+
+  /**
+   * While the binding is there: granted when every check is allowed (by it, or by access the user
+   * already had). Once it is gone: still granted while any check is allowed *by this binding*, which
+   * the authorizer's reason names (its caches lag the delete); allowed through the user's own
+   * bindings does not count, those are not ours to end.
+   */
+  async isGranted(spec: GrantSpec): Promise<boolean> {
+    const grant = await this.resolve(spec, 'lenient');
+    const binding = await this.readBinding(grant);
+    const bound = binding !== undefined && bindsAsPlanned(binding, grant.plan);
+    if (grant.checks.length === 0) return bound;
+    const reviews = await Promise.all(grant.checks.map((check) => this.review(grant, check)));
+    if (bound) return reviews.every((review) => review.allowed);
+    return reviews.some((review) => review.allowed && reasonCitesBinding(review.reason, grant.plan));
+  }
+
+  /**
+   * Looks up the context, the namespace and the role. `strict` (inspect, grant) throws
+   * ProviderInputError when any is unknown, or when the role gives nothing to verify. `lenient`
+   * (isGranted) tolerates a role or namespace that has gone: the binding is still read back.
+   */
+  private async resolve(spec: GrantSpec, mode: 'strict' | 'lenient'): Promise<ResolvedGrant> {
+    const kind = kindOf(spec);
+    const namespace = namespaceOf(spec);
+    const strict = mode === 'strict';
+    if (!ROLE_NAME_PATTERN.test(spec.target)) throw new ProviderInputError(`"${spec.target}" is not a valid Kubernetes role name`);
+    const clients = await this.clusters.clientsFor(spec.scope.context);
+    const roleKind = roleKindOf(kind, namespace);
+    const plan = this.planFor(spec, roleKind);
+    if (strict && namespace !== undefined) await this.requireNamespace(clients, namespace);
+    const rules = await this.readRules(clients, plan);
+    if (rules === undefined) {
+      if (strict) {
+        const where = roleKind === 'Role' ? ` in namespace ${namespace}` : '';
+        throw new ProviderInputError(`No ${roleKind} named ${spec.target}${where} in context ${clients.context}`);
+      }
+      return { clients, plan, checks: [] };
+    }
+    const checks = this.configuredChecks[spec.target] ?? checksFromRules(rules);
+    if (checks.length === 0 && strict) {
+      throw new ProviderInputError(
+        `The ${roleKind} ${spec.target} has no rules to verify a grant with (aggregated ClusterRoles stay empty until ` +
+          `kube-controller-manager fills them): add rules to it, or configure k8s.checks.${spec.target}`,
+      );
+    }
+    return { clients, plan, checks };
+  }
+
+  private planFor(spec: GrantSpec, roleKind: 'Role' | 'ClusterRole'): BindingPlan {
+    const namespace = namespaceOf(spec);
+    return {
+      name: bindingNameFor(spec.requestId),
+      // A ClusterRole without a namespace is granted cluster-wide (a ClusterRoleBinding).
+      namespace,
+      roleRef: { kind: roleKind, name: spec.target },
+      subject: subjectFor(spec.principal, this.subjectMapping),
+    };
+  }
+
+  /**
+   * A RoleBinding in a namespace that does not exist fails with a 404 that reads like a missing role;
+   * asking first gives the clearer message. Without RBAC to read namespaces the check is skipped.
+   */
+  private async requireNamespace(clients: ClusterClients, namespace: string): Promise<void> {
+    try {
+      await clients.core.readNamespace({ name: namespace });
+    } catch (error) {
+      if (isNotFound(error)) throw new ProviderInputError(`No namespace ${namespace} in context ${clients.context}`);
+      if (isForbidden(error)) return;
+      throw classifyKubernetesError(error, `reading namespace ${namespace}`);
+    }
+  }
+
+  /** The role's rules, or undefined when it does not exist. */
+  private async readRules(clients: ClusterClients, plan: BindingPlan): Promise<V1PolicyRule[] | undefined> {
+    const { kind, name } = plan.roleRef;
+    try {
+      const role =
+        kind === 'Role'
+          ? await clients.rbac.readNamespacedRole({ name, namespace: plan.namespace! })
+          : await clients.rbac.readClusterRole({ name });
+      return role.rules ?? [];
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw classifyKubernetesError(error, `reading ${kind} ${name}`);
+    }
+  }
+
+  private async readBinding(grant: ResolvedGrant): Promise<V1RoleBinding | undefined> {
+    try {
+      return await bindingCalls(grant.clients.rbac, grant.plan).read();
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw classifyKubernetesError(error, `reading ${describeBinding(grant.plan)}`);
+    }
+  }
+
+  private async review(grant: ResolvedGrant, check: AccessCheck): Promise<{ allowed: boolean; reason?: string }> {
+    const body = subjectAccessReviewFor(check, grant.plan.subject, grant.plan.namespace);
+    try {
+      const { status } = await grant.clients.authorization.createSubjectAccessReview({ body });
+      return { allowed: status?.allowed === true && status.denied !== true, reason: status?.reason };
+    } catch (error) {
+      throw classifyKubernetesError(error, `asking whether ${grant.plan.subject.kind} ${grant.plan.subject.name} may ${describeCheck(check)}`);
+    }
+  }
+}
+
+/** A Kubernetes provider connecting with the settings' kubeconfig (or the standard rules). */
+export function createKubernetesRbacProvider(settings: KubernetesSettings): KubernetesRbacProvider {
+  return new KubernetesRbacProvider({ clusters: new KubeClusters(settings), settings });
+}
+
+function kindOf(spec: GrantSpec): K8sGrantKind {
+  const kind = K8S_GRANT_KINDS.find((known) => known === spec.kind);
+  if (!kind) throw new ProviderInputError(`Kubernetes has no grant kind "${spec.kind}": use one of ${K8S_GRANT_KINDS.join(', ')}`);
+  return kind;
+}
+
+function namespaceOf(spec: GrantSpec): string | undefined {
+  const namespace = spec.scope.namespace;
+  if (namespace === undefined || namespace === '') return undefined;
+  if (!NAMESPACE_PATTERN.test(namespace)) throw new ProviderInputError(`"${namespace}" is not a valid Kubernetes namespace name`);
+  return namespace;
+}
+
+function roleKindOf(kind: K8sGrantKind, namespace: string | undefined): 'Role' | 'ClusterRole' {
+  if (kind === 'cluster-role') return 'ClusterRole';
+  if (namespace === undefined) throw new ProviderInputError('A Kubernetes Role lives in a namespace: set `namespace` on the catalog level');
+  return 'Role';
+}
+
+function bindingCalls(rbac: RbacAuthorizationV1Api, plan: BindingPlan): BindingCalls {
+  const { name, namespace } = plan;
+  if (namespace === undefined) {
+    return {
+      read: () => rbac.readClusterRoleBinding({ name }),
+      create: (body) => rbac.createClusterRoleBinding({ body }),
+      replace: (body) => rbac.replaceClusterRoleBinding({ name, body }),
+      delete: () => rbac.deleteClusterRoleBinding({ name }),
+    };
+  }
+  return {
+    read: () => rbac.readNamespacedRoleBinding({ name, namespace }),
+    create: (body) => rbac.createNamespacedRoleBinding({ namespace, body }),
+    replace: (body) => rbac.replaceNamespacedRoleBinding({ name, namespace, body }),
+    delete: () => rbac.deleteNamespacedRoleBinding({ name, namespace }),
+  };
+}
+
+/**
+ * Private to the request (the binding is named after it), so two requests never share it; the
+ * catalog resource names the cluster.
+ */
+function resourceKeyOf(spec: GrantSpec, plan: BindingPlan): string {
+  const where = plan.namespace === undefined ? 'clusterrolebindings' : `namespaces/${plan.namespace}/rolebindings`;
+  return `k8s:${spec.resource}/${where}/${plan.name}`;
+}
