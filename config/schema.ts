@@ -277,6 +277,14 @@ export const configSchema = z
     aws: awsSchema.prefault({}),
     gcloud: gcloudSchema.prefault({}),
     k8s: k8sSchema.prefault({}),
+    /** The Slack app (bots/slack, docs/slack.md); its tokens come from the environment, never from this file. */
+    slack: z
+      .object({
+        /** Ask approvers in this channel (its id, e.g. C0123456789; invite the app to it) instead of by direct message. */
+        approvalChannel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'a Slack channel id such as C0123456789 (channel details, at the bottom of About)').optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -313,6 +321,24 @@ export const configSchema = z
       });
       if (rules.reasonPatternDescription !== undefined && rules.reasonPattern === undefined) {
         ctx.addIssue({ code: 'custom', path: [...path, 'reasonPatternDescription'], message: 'describes a reasonPattern that is not set' });
+      }
+      if (rules.breakGlass && rules.breakGlass.maxDuration < rules.minDuration) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'breakGlass', 'maxDuration'],
+          message: 'is shorter than minDuration: every break-glass request would be refused',
+        });
+      }
+      // A quorum nobody can reach leaves every request to time out.
+      if (rules.approvers.every((group) => group in config.approvers)) {
+        const people = new Set(rules.approvers.flatMap((group) => config.approvers[group] ?? []));
+        if (rules.approvals > people.size) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'approvals'],
+            message: `needs ${rules.approvals} distinct approvers but the approver groups have only ${people.size}`,
+          });
+        }
       }
     };
     Object.entries(config.catalog).forEach(([provider, resources]) => resources.forEach((resource, resourceIndex) => {

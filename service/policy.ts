@@ -162,7 +162,8 @@ export function findLevel(policy: Policy, email: string, ref: LevelRef): AccessL
   }
   if (candidates.length > 1) {
     const resources = [...new Set(candidates.map((level) => level.resource))].join(', ');
-    throw new AppError('bad_request', `${ref.kind} ${ref.target} is offered in several resources (${resources}): name one (resource / --account)`);
+    const what = ref.kind !== undefined && ref.target !== undefined ? `${ref.kind} ${ref.target}` : `level ${ref.level}`;
+    throw new AppError('bad_request', `${what} is offered in several resources (${resources}): name one (resource / --account)`);
   }
   return candidates[0]!;
 }
@@ -218,11 +219,15 @@ export function decideExtension(
   level: AccessLevel | undefined,
   durationText: string,
   now: Date,
+  options: { breakGlass?: boolean } = {},
 ): { duration: string; durationSeconds: number; autoApprovedBy?: string } {
   if (!level) throw new AppError('conflict', 'This access is no longer in the catalog: it cannot be extended');
+  if (!mayRequest(policy, requester, level)) throw new AppError('conflict', 'This access is no longer offered to you: it cannot be extended');
   if (!level.allowExtension) throw new AppError('conflict', `${level.id} does not allow extensions`);
-  const durationMs = resolveDurationMs(level, durationText, level.maxDuration);
-  const rule = matchAutoApproval(policy, requester, level, durationMs, now);
+  // Break-glass stays capped at its own maximum, and only a human extends it.
+  const maxMs = options.breakGlass && level.breakGlass ? Math.min(level.breakGlass.maxDuration, level.maxDuration) : level.maxDuration;
+  const durationMs = resolveDurationMs(level, durationText, maxMs);
+  const rule = options.breakGlass ? undefined : matchAutoApproval(policy, requester, level, durationMs, now);
   return { duration: formatMs(durationMs), durationSeconds: durationMs / 1000, autoApprovedBy: rule?.name };
 }
 
@@ -255,10 +260,15 @@ export function withinBusinessHours(hours: NonNullable<AutoApprovalRule['busines
   const part = (type: string) => parts.find((candidate) => candidate.type === type)?.value ?? '';
   const weekday = part('weekday').toLowerCase().slice(0, 3);
   const time = `${part('hour')}:${part('minute')}`;
-  if (!(hours.days as string[]).includes(weekday)) return false;
-  // A window like 22:00-06:00 runs past midnight.
-  return hours.from <= hours.to ? time >= hours.from && time < hours.to : time >= hours.from || time < hours.to;
+  const days = hours.days as string[];
+  if (hours.from <= hours.to) return days.includes(weekday) && time >= hours.from && time < hours.to;
+  // A window like 22:00-06:00 runs past midnight: its early hours belong to the day it started on.
+  if (time >= hours.from) return days.includes(weekday);
+  if (time < hours.to) return days.includes(PREVIOUS_DAY[weekday] ?? '');
+  return false;
 }
+
+const PREVIOUS_DAY: Record<string, string> = { mon: 'sun', tue: 'mon', wed: 'tue', thu: 'wed', fri: 'thu', sat: 'fri', sun: 'sat' };
 
 function checkReason(level: AccessLevel, reason: string): void {
   if (level.requireReason && reason.trim() === '') {

@@ -162,7 +162,7 @@ export class RequestService {
     if (current.requester !== caller.email) throw new AppError('forbidden', 'Only the requester can extend this access');
     const policy = this.policy;
     const level = policy.levels.find((candidate) => candidate.provider === current.provider && candidate.resource === current.resource && candidate.level === current.level);
-    const extension = decideExtension(policy, caller.email, level, parsed.data.duration, new Date());
+    const extension = decideExtension(policy, caller.email, level, parsed.data.duration, new Date(), { breakGlass: current.breakGlass });
     return this.sendUpdate(id, extendUpdate, {
       actor: caller.email,
       comment: parsed.data.comment ?? parsed.data.reason,
