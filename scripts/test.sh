@@ -9,6 +9,7 @@ source scripts/lib.sh
 log "tools: Temporal CLI $(bash scripts/ensure-temporal-cli.sh)"
 log "tools: moto $(bash scripts/ensure-moto.sh)"
 log "tools: PostgreSQL $(bash scripts/ensure-postgres.sh)"
+log "tools: kube-apiserver and etcd $(bash scripts/ensure-kube-apiserver.sh | paste -sd ' ')"
 
 log "type-checking"
 npx tsc --noEmit -p .

@@ -46,15 +46,18 @@ export interface BindingPlan {
   subject: BindingSubject;
 }
 
+/** Request ids as the product makes them: `req_` and a ULID (26 uppercase letters and digits). */
+const PLAIN_REQUEST_ID = /^(?:[a-z][a-z0-9]*_)?[0-9A-Z]+$/;
+
 /**
- * `p0-<requestId>` in lowercase. Request ids are ULIDs (26 uppercase letters and digits), which
- * lowercase into a valid, unique name. Any other id gets a readable part and a hash of the exact id,
- * so the name stays valid and deterministic (every retry and extension finds the same binding).
+ * `p0-<requestId>` as a DNS-1123 label: `req_01JQ...` becomes `p0-req-01jq...`, which is still unique
+ * (only the lowercase prefix was lowercase, and only its one `_` changed). Any other id gets a
+ * readable part and a hash of the exact id, so the name stays valid, unique and deterministic (every
+ * retry and extension finds the same binding).
  */
 export function bindingNameFor(requestId: string): string {
-  const plain = `p0-${requestId.toLowerCase()}`;
-  // Lowercasing is one-to-one only for ids without lowercase letters of their own.
-  if (requestId === requestId.toUpperCase() && DNS_LABEL.test(plain)) return plain;
+  const plain = `p0-${requestId.replace('_', '-').toLowerCase()}`;
+  if (PLAIN_REQUEST_ID.test(requestId) && DNS_LABEL.test(plain)) return plain;
   const readable = requestId.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
   const hash = createHash('sha256').update(requestId).digest('hex').slice(0, 12);
   return readable ? `p0-${readable}-${hash}` : `p0-${hash}`;

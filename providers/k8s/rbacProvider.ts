@@ -103,10 +103,14 @@ export class KubernetesRbacProvider implements Provider {
     }
   }
 
-  /** Deletes exactly this request's binding; one already gone (or a namespace already gone) is success. */
+  /**
+   * Deletes exactly this request's binding; one already gone (or a namespace already gone) is success,
+   * and so is a spec nothing could ever have been granted for (see `locate`).
+   */
   async revoke(spec: GrantSpec): Promise<void> {
-    const clients = await this.clusters.clientsFor(spec.scope.context);
-    const plan = this.planFor(spec, roleKindOf(kindOf(spec), namespaceOf(spec)));
+    const located = await this.locateLeniently(spec);
+    if (!located) return;
+    const { clients, plan } = located;
     try {
       await bindingCalls(clients.rbac, plan).delete();
     } catch (error) {
@@ -123,6 +127,7 @@ export class KubernetesRbacProvider implements Provider {
    */
   async isGranted(spec: GrantSpec): Promise<boolean> {
     const grant = await this.resolve(spec, 'lenient');
+    if (!grant) return false;
     const binding = await this.readBinding(grant);
     const bound = binding !== undefined && bindsAsPlanned(binding, grant.plan);
     if (grant.checks.length === 0) return bound;
@@ -134,44 +139,71 @@ export class KubernetesRbacProvider implements Provider {
   /**
    * Looks up the context, the namespace and the role. `strict` (inspect, grant) throws
    * ProviderInputError when any is unknown, or when the role gives nothing to verify. `lenient`
-   * (isGranted) tolerates a role or namespace that has gone: the binding is still read back.
+   * (isGranted) answers undefined for a spec nothing could have been granted for, and tolerates a
+   * role or namespace that has gone since: the binding is still read back.
    */
-  private async resolve(spec: GrantSpec, mode: 'strict' | 'lenient'): Promise<ResolvedGrant> {
-    const kind = kindOf(spec);
-    const namespace = namespaceOf(spec);
+  private async resolve(spec: GrantSpec, mode: 'strict'): Promise<ResolvedGrant>;
+  private async resolve(spec: GrantSpec, mode: 'lenient'): Promise<ResolvedGrant | undefined>;
+  private async resolve(spec: GrantSpec, mode: 'strict' | 'lenient'): Promise<ResolvedGrant | undefined> {
     const strict = mode === 'strict';
-    if (!ROLE_NAME_PATTERN.test(spec.target)) throw new ProviderInputError(`"${spec.target}" is not a valid Kubernetes role name`);
-    const clients = await this.clusters.clientsFor(spec.scope.context);
-    const roleKind = roleKindOf(kind, namespace);
-    const plan = this.planFor(spec, roleKind);
+    const located = strict ? await this.locate(spec) : await this.locateLeniently(spec);
+    if (!located) return undefined;
+    const { clients, plan } = located;
+    const { namespace, roleRef } = plan;
     if (strict && namespace !== undefined) await this.requireNamespace(clients, namespace);
     const rules = await this.readRules(clients, plan);
     if (rules === undefined) {
       if (strict) {
-        const where = roleKind === 'Role' ? ` in namespace ${namespace}` : '';
-        throw new ProviderInputError(`No ${roleKind} named ${spec.target}${where} in context ${clients.context}`);
+        const where = roleRef.kind === 'Role' ? ` in namespace ${namespace}` : '';
+        throw new ProviderInputError(`No ${roleRef.kind} named ${spec.target}${where} in context ${clients.context}`);
       }
       return { clients, plan, checks: [] };
     }
     const checks = this.configuredChecks[spec.target] ?? checksFromRules(rules);
     if (checks.length === 0 && strict) {
       throw new ProviderInputError(
-        `The ${roleKind} ${spec.target} has no rules to verify a grant with (aggregated ClusterRoles stay empty until ` +
+        `The ${roleRef.kind} ${spec.target} has no rules to verify a grant with (aggregated ClusterRoles stay empty until ` +
           `kube-controller-manager fills them): add rules to it, or configure k8s.checks.${spec.target}`,
       );
     }
     return { clients, plan, checks };
   }
 
-  private planFor(spec: GrantSpec, roleKind: 'Role' | 'ClusterRole'): BindingPlan {
+  /**
+   * What the spec means before anything is read from the cluster: its cluster's clients and the
+   * binding it creates. Throws ProviderInputError for a spec no grant could come from: an unknown
+   * kind, a Role without a namespace, a name Kubernetes cannot hold, a context the kubeconfig lacks.
+   */
+  private async locate(spec: GrantSpec): Promise<{ clients: ClusterClients; plan: BindingPlan }> {
+    const kind = kindOf(spec);
     const namespace = namespaceOf(spec);
-    return {
+    if (!ROLE_NAME_PATTERN.test(spec.target)) throw new ProviderInputError(`"${spec.target}" is not a valid Kubernetes role name`);
+    const roleKind = roleKindOf(kind, namespace);
+    const clients = await this.clusters.clientsFor(spec.scope.context);
+    const plan: BindingPlan = {
       name: bindingNameFor(spec.requestId),
       // A ClusterRole without a namespace is granted cluster-wide (a ClusterRoleBinding).
       namespace,
       roleRef: { kind: roleKind, name: spec.target },
       subject: subjectFor(spec.principal, this.subjectMapping),
     };
+    return { clients, plan };
+  }
+
+  /**
+   * `locate` for clean-up: undefined where it would throw, since nothing can have been granted
+   * for such a spec (inspect refuses it before any grant), and the workflow removes and re-reads the
+   * grant after every failed provisioning, so that clean-up must succeed. (A context deleted from the
+   * kubeconfig while its grants are active also lands here; its bindings keep their labels and
+   * `p0.dev/not-after` for a reconciler.)
+   */
+  private async locateLeniently(spec: GrantSpec): Promise<{ clients: ClusterClients; plan: BindingPlan } | undefined> {
+    try {
+      return await this.locate(spec);
+    } catch (error) {
+      if (error instanceof ProviderInputError) return undefined;
+      throw error;
+    }
   }
 
   /**

@@ -1,0 +1,340 @@
+/**
+ * The Kubernetes provider against a real kube-apiserver (RBAC on, etcd behind it), driven the way the
+ * activities drive it: inspect -> grant -> isGranted until true; revoke -> isGranted until false.
+ * "Granted" is checked with alice's own token, not just with the product's read-back.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { V1RoleBinding } from '@kubernetes/client-node';
+import { ulid } from 'ulid';
+import { ProviderInputError, type GrantSpec } from '../providers/provider';
+import { checksFromRules } from '../providers/k8s/accessChecks';
+import { bindingNameFor, reasonCitesBinding, requestIdLabelValue, subjectFor } from '../providers/k8s/binding';
+import { classifyKubernetesError } from '../providers/k8s/errors';
+import { createKubernetesRbacProvider, type KubernetesRbacProvider, type KubernetesSettings } from '../providers/k8s/rbacProvider';
+import { KUBE_USERS, sharedKubernetes, TEST_CONTEXT, type KubeClients, type RunningKubernetes } from './support/kubernetes';
+
+const MANAGED = 'app.kubernetes.io/managed-by=p0-jit';
+const POD_READER_RULES = [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }];
+
+describe('Kubernetes provider (real kube-apiserver)', function () {
+  this.timeout(120_000);
+  let kube: RunningKubernetes;
+  let admin: KubeClients;
+  let alice: KubeClients;
+  let provider: KubernetesRbacProvider;
+  /** Namespaces of this file, unique per run so reruns against one server never collide. */
+  const suffix = randomBytes(3).toString('hex');
+  const namespace = `prov-${suffix}`;
+  const otherNamespace = `prov-own-${suffix}`;
+  const namespaceReader = `p0-test-namespace-reader-${suffix}`;
+
+  const settings = (overrides: Partial<KubernetesSettings> = {}): KubernetesSettings => ({
+    kubeconfig: kube.productKubeconfig,
+    inCluster: false,
+    subject: { kind: 'User', prefix: '', from: 'email' },
+    checks: {},
+    propagation: { settleDelayMs: 0, consecutiveReads: 1, pollIntervalMs: 100 },
+    ...overrides,
+  });
+
+  const spec = (overrides: Partial<GrantSpec> & { namespace?: string | null } = {}): GrantSpec => {
+    const { namespace: specNamespace, ...rest } = overrides;
+    const scope: Record<string, string> = { context: TEST_CONTEXT };
+    if (specNamespace !== null) scope.namespace = specNamespace ?? namespace;
+    return {
+      requestId: `req_${ulid()}`,
+      provider: 'k8s',
+      resource: 'test-cluster',
+      scope,
+      kind: 'role',
+      target: 'pod-reader',
+      principal: KUBE_USERS.alice,
+      notAfter: new Date(Date.now() + 3_600_000).toISOString(),
+      ...rest,
+    };
+  };
+
+  before(async () => {
+    kube = await sharedKubernetes();
+    admin = kube.as(KUBE_USERS.admin);
+    alice = kube.as(KUBE_USERS.alice);
+    provider = createKubernetesRbacProvider(settings());
+    for (const name of [namespace, otherNamespace]) {
+      await admin.core.createNamespace({ body: { metadata: { name } } });
+      await admin.rbac.createNamespacedRole({ namespace: name, body: { metadata: { name: 'pod-reader' }, rules: POD_READER_RULES } });
+    }
+    await admin.rbac.createClusterRole({
+      body: { metadata: { name: namespaceReader }, rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list'] }] },
+    });
+  });
+
+  it('grants a RoleBinding that SubjectAccessReview allows and alice can use, and revoking ends it', async () => {
+    const grant = spec();
+    const bindingName = bindingNameFor(grant.requestId);
+    assert.equal(await aliceCanListPods(namespace), false);
+    assert.equal(await provider.isGranted(grant), false);
+
+    const inspection = await provider.inspect(grant);
+    assert.deepEqual(inspection, { resourceKey: `k8s:test-cluster/namespaces/${namespace}/rolebindings/${bindingName}`, present: false });
+
+    await provider.grant(grant);
+    const binding = await admin.rbac.readNamespacedRoleBinding({ name: bindingName, namespace });
+    assert.equal(bindingName, `p0-${grant.requestId.replace('_', '-').toLowerCase()}`);
+    assert.equal(binding.metadata?.labels?.['app.kubernetes.io/managed-by'], 'p0-jit');
+    assert.equal(binding.metadata?.labels?.['p0.dev/request-id'], grant.requestId);
+    assert.equal(binding.metadata?.annotations?.['p0.dev/not-after'], grant.notAfter);
+    assert.deepEqual(plain(binding.roleRef), { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' });
+    assert.deepEqual(plain(binding.subjects), [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: KUBE_USERS.alice }]);
+
+    await until(() => provider.isGranted(grant), true);
+    const review = await reviewAsAdmin(KUBE_USERS.alice, namespace, 'list', 'pods');
+    assert.equal(review.allowed, true);
+    assert.match(review.reason ?? '', new RegExp(`RoleBinding "${bindingName}/${namespace}"`));
+    await until(() => aliceCanListPods(namespace), true);
+    assert.equal((await provider.inspect(grant)).present, true);
+
+    // An approved extension provisions again with a later notAfter: same binding, new annotation.
+    const extended = { ...grant, notAfter: new Date(Date.now() + 7_200_000).toISOString() };
+    await provider.grant(extended);
+    await provider.grant(extended);
+    const after = await admin.rbac.readNamespacedRoleBinding({ name: bindingName, namespace });
+    assert.equal(after.metadata?.uid, binding.metadata?.uid, 'the binding is updated in place, never recreated');
+    assert.equal(after.metadata?.annotations?.['p0.dev/not-after'], extended.notAfter);
+    assert.equal(await provider.isGranted(extended), true);
+
+    await provider.revoke(grant);
+    await assert.rejects(admin.rbac.readNamespacedRoleBinding({ name: bindingName, namespace }), (error: { code?: number }) => error.code === 404);
+    await until(() => provider.isGranted(grant), false);
+    await until(() => aliceCanListPods(namespace), false);
+    assert.equal((await reviewAsAdmin(KUBE_USERS.alice, namespace, 'list', 'pods')).allowed, false);
+    await provider.revoke(grant); // already gone: still success
+  });
+
+  it('keeps overlapping requests apart: ending one leaves the other working', async () => {
+    const first = spec();
+    const second = spec();
+    const [firstKey, secondKey] = [(await provider.inspect(first)).resourceKey, (await provider.inspect(second)).resourceKey];
+    assert.notEqual(firstKey, secondKey, 'each request owns its own binding');
+    await provider.grant(first);
+    await provider.grant(second);
+    await until(() => provider.isGranted(first), true);
+    await until(() => provider.isGranted(second), true);
+    assert.deepEqual(await managedBindingNames(namespace), [bindingNameFor(first.requestId), bindingNameFor(second.requestId)].sort());
+
+    await provider.revoke(first);
+    // The first is revoked as soon as no review cites its binding, although alice can still list pods.
+    await until(() => provider.isGranted(first), false);
+    assert.equal(await provider.isGranted(second), true);
+    assert.equal(await aliceCanListPods(namespace), true);
+    assert.deepEqual(await managedBindingNames(namespace), [bindingNameFor(second.requestId)]);
+
+    await provider.revoke(second);
+    await until(() => provider.isGranted(second), false);
+    await until(() => aliceCanListPods(namespace), false);
+  });
+
+  it('never touches a binding alice had before, and does not count it as the grant', async () => {
+    const own: V1RoleBinding = {
+      metadata: { name: 'alice-own-pod-reader' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: KUBE_USERS.alice }],
+    };
+    const created = await admin.rbac.createNamespacedRoleBinding({ namespace: otherNamespace, body: own });
+    await until(() => aliceCanListPods(otherNamespace), true);
+    const grant = spec({ namespace: otherNamespace });
+    assert.equal((await provider.inspect(grant)).present, false, 'her own binding is not this request');
+    assert.equal(await provider.isGranted(grant), false);
+
+    await provider.grant(grant);
+    await until(() => provider.isGranted(grant), true);
+    await provider.revoke(grant);
+    await until(() => provider.isGranted(grant), false);
+
+    const untouched = await admin.rbac.readNamespacedRoleBinding({ name: own.metadata!.name!, namespace: otherNamespace });
+    assert.equal(untouched.metadata?.resourceVersion, created.metadata?.resourceVersion);
+    assert.equal(await aliceCanListPods(otherNamespace), true);
+    assert.deepEqual(await managedBindingNames(otherNamespace), []);
+  });
+
+  it('grants a ClusterRole cluster-wide with a ClusterRoleBinding', async () => {
+    const grant = spec({ kind: 'cluster-role', target: namespaceReader, namespace: null });
+    const name = bindingNameFor(grant.requestId);
+    assert.equal((await provider.inspect(grant)).resourceKey, `k8s:test-cluster/clusterrolebindings/${name}`);
+    await provider.grant(grant);
+    await until(() => provider.isGranted(grant), true);
+    await until(() => aliceCan(() => alice.core.listNamespace()), true);
+    const binding = await admin.rbac.readClusterRoleBinding({ name });
+    assert.equal(binding.metadata?.labels?.['p0.dev/request-id'], grant.requestId);
+
+    await provider.revoke(grant);
+    await until(() => provider.isGranted(grant), false);
+    await until(() => aliceCan(() => alice.core.listNamespace()), false);
+  });
+
+  it('binds a ClusterRole in one namespace only when the level names one', async () => {
+    const grant = spec({ kind: 'cluster-role', target: namespaceReader });
+    await provider.grant(grant);
+    await until(() => provider.isGranted(grant), true);
+    const binding = await admin.rbac.readNamespacedRoleBinding({ name: bindingNameFor(grant.requestId), namespace });
+    assert.deepEqual(plain(binding.roleRef), { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: namespaceReader });
+    assert.equal(await aliceCan(() => alice.core.listNamespace()), false, 'a RoleBinding never grants cluster-wide');
+    await provider.revoke(grant);
+    await until(() => provider.isGranted(grant), false);
+  });
+
+  it('fails an unknown role, namespace or context cleanly, leaving nothing behind', async () => {
+    const cases: [Partial<GrantSpec> & { namespace?: string | null }, RegExp][] = [
+      [{ target: 'no-such-role' }, new RegExp(`No Role named no-such-role in namespace ${namespace} in context ${TEST_CONTEXT}`)],
+      [{ kind: 'cluster-role', target: 'no-such-cluster-role', namespace: null }, /No ClusterRole named no-such-cluster-role/],
+      [{ namespace: `missing-${suffix}` }, new RegExp(`No namespace missing-${suffix}`)],
+      [{ scope: { context: 'nowhere', namespace } }, /No context "nowhere" in the kubeconfig .*\(contexts: p0-test\)/],
+      [{ namespace: null }, /Role lives in a namespace/],
+      [{ kind: 'deployment' }, /no grant kind "deployment"/],
+    ];
+    for (const [overrides, message] of cases) {
+      const grant = spec(overrides);
+      await assert.rejects(provider.inspect(grant), (error) => error instanceof ProviderInputError && message.test(error.message), `inspect ${JSON.stringify(overrides)}`);
+      await assert.rejects(provider.grant(grant), (error) => error instanceof ProviderInputError && message.test(error.message), `grant ${JSON.stringify(overrides)}`);
+      const selector = `p0.dev/request-id=${requestIdLabelValue(grant.requestId)}`;
+      const leftovers = [
+        ...(await admin.rbac.listRoleBindingForAllNamespaces({ labelSelector: selector })).items,
+        ...(await admin.rbac.listClusterRoleBinding({ labelSelector: selector })).items,
+      ];
+      assert.deepEqual(leftovers, [], `nothing left behind for ${JSON.stringify(overrides)}`);
+      // The workflow cleans up after every failed provisioning: that must succeed, not retry forever.
+      await provider.revoke(grant);
+      assert.equal(await provider.isGranted(grant), false);
+    }
+  });
+
+  it('refuses a role with no rules to verify, unless checks are configured', async () => {
+    await admin.rbac.createNamespacedRole({ namespace, body: { metadata: { name: 'empty' }, rules: [] } });
+    await assert.rejects(provider.inspect(spec({ target: 'empty' })), /has no rules to verify a grant with/);
+
+    // Configured checks replace the derived ones: here a check the role does not grant, so the
+    // binding is made but never reported as granted.
+    const strict = createKubernetesRbacProvider(settings({ checks: { 'pod-reader': [{ verb: 'delete', resource: 'pods' }] } }));
+    const grant = spec();
+    await strict.grant(grant);
+    await until(() => provider.isGranted(grant), true);
+    assert.equal(await strict.isGranted(grant), false);
+    await strict.revoke(grant);
+  });
+
+  it('binds the mapped subject: a prefixed Group', async () => {
+    const grouped = createKubernetesRbacProvider(settings({ subject: { kind: 'Group', prefix: 'oidc:', from: 'local-part' } }));
+    const grant = spec();
+    await grouped.grant(grant);
+    const binding = await admin.rbac.readNamespacedRoleBinding({ name: bindingNameFor(grant.requestId), namespace });
+    assert.deepEqual(plain(binding.subjects), [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'oidc:alice' }]);
+    await until(() => grouped.isGranted(grant), true);
+    assert.equal(await aliceCanListPods(namespace), false, 'alice is not in that group');
+    await grouped.revoke(grant);
+    await until(() => grouped.isGranted(grant), false);
+  });
+
+  async function aliceCanListPods(inNamespace: string): Promise<boolean> {
+    return aliceCan(() => alice.core.listNamespacedPod({ namespace: inNamespace }));
+  }
+
+  /** Whether alice's own token is allowed the call (403 = no). */
+  async function aliceCan(call: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await call();
+      return true;
+    } catch (error) {
+      if ((error as { code?: number }).code === 403) return false;
+      throw error;
+    }
+  }
+
+  async function reviewAsAdmin(user: string, inNamespace: string, verb: string, resource: string) {
+    const { status } = await admin.authorization.createSubjectAccessReview({
+      body: { spec: { user, resourceAttributes: { namespace: inNamespace, verb, resource } } },
+    });
+    return { allowed: status?.allowed === true, reason: status?.reason };
+  }
+
+  async function managedBindingNames(inNamespace: string): Promise<string[]> {
+    const { items } = await admin.rbac.listNamespacedRoleBinding({ namespace: inNamespace, labelSelector: MANAGED });
+    return items.map((item) => item.metadata!.name!).sort();
+  }
+});
+
+describe('Kubernetes provider pieces', () => {
+  it('names bindings as valid, deterministic DNS labels', () => {
+    assert.equal(bindingNameFor('req_01JQ3V5K7D9X2M4N6P8R0S2T4V'), 'p0-req-01jq3v5k7d9x2m4n6p8r0s2t4v');
+    assert.equal(bindingNameFor('01JQ3V5K7D9X2M4N6P8R0S2T4V'), 'p0-01jq3v5k7d9x2m4n6p8r0s2t4v');
+    for (const odd of ['Req_Mixed.Case/ID', 'x'.repeat(100), '__', 'req_abc']) {
+      const name = bindingNameFor(odd);
+      assert.match(name, /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, odd);
+      assert.equal(bindingNameFor(odd), name);
+    }
+    assert.notEqual(bindingNameFor('req_abc'), bindingNameFor('req_ABC'), 'ids differing in case get different names');
+    assert.equal(requestIdLabelValue('req_01JQ3V5K7D9X2M4N6P8R0S2T4V'), 'req_01JQ3V5K7D9X2M4N6P8R0S2T4V');
+    assert.equal(requestIdLabelValue('a/b'), bindingNameFor('a/b'));
+  });
+
+  it('maps the requester email to a subject', () => {
+    assert.deepEqual(subjectFor('alice@example.com', { kind: 'User', prefix: '', from: 'email' }), { kind: 'User', name: 'alice@example.com' });
+    assert.deepEqual(subjectFor('alice@example.com', { kind: 'User', prefix: 'oidc:', from: 'email' }), { kind: 'User', name: 'oidc:alice@example.com' });
+    assert.deepEqual(subjectFor('alice@example.com', { kind: 'Group', prefix: '', from: 'local-part' }), { kind: 'Group', name: 'alice' });
+  });
+
+  it('derives one check per rule', () => {
+    assert.deepEqual(
+      checksFromRules([
+        { apiGroups: [''], resources: ['pods', 'services'], verbs: ['get', 'list'] },
+        { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['update'], resourceNames: ['api'] },
+        { nonResourceURLs: ['/healthz/*'], verbs: ['get'] },
+        { apiGroups: ['*'], resources: ['*'], verbs: ['*'] },
+      ]),
+      [
+        { verb: 'get', group: '', resource: 'pods' },
+        { verb: 'update', group: 'apps', resource: 'deployments', subresource: 'scale', name: 'api' },
+        { verb: 'get', nonResourceURL: '/healthz/*' },
+        { verb: '*', group: '*', resource: '*' },
+      ],
+    );
+  });
+
+  it('recognises the authorizer citing a binding', () => {
+    const plan = { name: 'p0-req-1', namespace: 'prod', roleRef: { kind: 'Role' as const, name: 'r' }, subject: { kind: 'User' as const, name: 'a' } };
+    assert.equal(reasonCitesBinding('RBAC: allowed by RoleBinding "p0-req-1/prod" of Role "r" to User "a"', plan), true);
+    assert.equal(reasonCitesBinding('RBAC: allowed by RoleBinding "p0-req-2/prod" of Role "r" to User "a"', plan), false);
+    assert.equal(reasonCitesBinding('RBAC: allowed by ClusterRoleBinding "p0-req-1" of ClusterRole "r" to User "a"', { ...plan, namespace: undefined }), true);
+    assert.equal(reasonCitesBinding(undefined, plan), false);
+  });
+
+  it('classifies API errors: bad input is final, the cluster’s trouble is retried', () => {
+    const apiError = (code: number, reason: string) =>
+      Object.assign(new Error(`HTTP-Code: ${code}`), { code, body: JSON.stringify({ kind: 'Status', reason, message: `${reason} happened`, code }) });
+    for (const [code, reason] of [[400, 'BadRequest'], [404, 'NotFound'], [422, 'Invalid']] as const) {
+      const classified = classifyKubernetesError(apiError(code, reason), 'doing x');
+      assert.ok(classified instanceof ProviderInputError, `${code}`);
+      assert.equal(classified.message, `Kubernetes refused doing x: ${reason}: ${reason} happened`);
+    }
+    for (const [code, reason] of [[401, 'Unauthorized'], [403, 'Forbidden'], [409, 'Conflict'], [429, 'TooManyRequests'], [500, 'InternalError'], [503, 'ServiceUnavailable']] as const) {
+      const error = apiError(code, reason);
+      assert.equal(classifyKubernetesError(error, 'doing x'), error, `${code} is retried`);
+    }
+    const reset = Object.assign(new Error('request to https://127.0.0.1/ failed, reason: socket hang up'), { name: 'FetchError', code: 'ECONNRESET' });
+    assert.equal(classifyKubernetesError(reset, 'doing x'), reset);
+  });
+});
+
+/** The client's model classes as plain objects, for deepEqual. */
+function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** Polls `read` until it returns `expected` (the authorizer follows RBAC changes through a watch). */
+async function until(read: () => Promise<boolean>, expected: boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await read()) === expected) return;
+    if (Date.now() > deadline) throw new Error(`still ${!expected} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
