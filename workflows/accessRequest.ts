@@ -13,6 +13,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
@@ -46,6 +47,11 @@ type Activities = activityModule.AccessActivities;
 const SYSTEM_ACTOR = 'p0';
 /** How long relinquish/revoke callers wait for the removal to be confirmed before getting the current view. */
 const END_ANSWER_WAIT = '30 seconds';
+/**
+ * Requests from before this change completed without waiting for notifications sent by an update
+ * handler that ended the request (deny, cancel): those were scheduled and never ran.
+ */
+const AWAIT_HANDLER_NOTIFICATIONS = 'await-handler-notifications';
 /** Break-glass requests stay open this long after access ends, for the approvers' review. */
 const BREAK_GLASS_REVIEW_WINDOW = '30 days';
 
@@ -301,6 +307,8 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   }
   await Promise.all(notifications);
   await condition(allHandlersFinished);
+  // A handler that ended the request (deny, cancel) notified after the wait above began.
+  if (patched(AWAIT_HANDLER_NOTIFICATIONS)) await Promise.all(notifications);
   return view;
 
   async function run(): Promise<void> {
