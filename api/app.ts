@@ -17,14 +17,20 @@ export interface ApiOptions {
   service: RequestService;
   tokens: TokenAuthenticator;
   logger: Logger;
+  /**
+   * Chat channels' own endpoints (Slack's /slack/events), mounted before the JSON body parser:
+   * they read the raw body to check the platform's signature.
+   */
+  channels?: readonly express.RequestHandler[];
 }
 
 type Action = 'approve' | 'deny' | 'relinquish' | 'cancel' | 'revoke' | 'review';
 const ACTIONS: readonly Action[] = ['approve', 'deny', 'relinquish', 'cancel', 'revoke', 'review'];
 
-export function createApiApp({ service, tokens, logger }: ApiOptions): express.Express {
+export function createApiApp({ service, tokens, logger, channels = [] }: ApiOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  for (const channel of channels) app.use(channel);
   app.use(express.json({ limit: '64kb' }));
 
   app.get('/healthz', (_req, res) => {

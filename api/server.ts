@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
+import { createSlackRouter, SLACK_EVENTS_PATH } from '../bots/slack/app';
+import { slackSettingsFromEnv, type SlackSettings } from '../bots/slack/settings';
 import { RequestService } from '../service/requestService';
 import type { Runtime } from '../service/runtime';
 import type { TemporalTarget } from '../service/temporal';
@@ -21,12 +23,17 @@ export async function startApi(options: {
   host?: string;
   logger: Logger;
   taskQueue?: string;
+  /** The Slack app at /slack/events; default from SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET, off when unset (null: off). */
+  slack?: SlackSettings | null;
 }): Promise<RunningApi> {
   const { runtime, logger } = options;
   const connection = await Connection.connect(options.temporal.connectionOptions);
   const client = new Client({ connection, namespace: options.temporal.namespace });
   const service = new RequestService({ client, policy: runtime.policy, requests: runtime.requests, taskQueue: options.taskQueue });
-  const app = createApiApp({ service, tokens: runtime.tokens, logger });
+  const slack = options.slack === undefined ? slackSettingsFromEnv() : (options.slack ?? undefined);
+  const channels = slack ? [createSlackRouter({ service, settings: slack, logger })] : [];
+  if (slack) logger.info({ path: SLACK_EVENTS_PATH, slackApiUrl: slack.apiUrl }, 'Slack app enabled');
+  const app = createApiApp({ service, tokens: runtime.tokens, logger, channels });
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(options.port, options.host ?? '127.0.0.1', () => resolve(listening));
     listening.once('error', reject);

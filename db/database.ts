@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import * as initialSchema from './migrations/0001_initial';
+import * as chatMessagesSchema from './migrations/0002_chat_messages';
 import { SqliteClient } from './sqliteClient';
 
 export const DEFAULT_SQLITE_PATH = path.join('data', 'p0.sqlite');
@@ -18,7 +19,10 @@ const SQLITE_BUSY_TIMEOUT_MS = 5_000;
  * Migrations are imported, not globbed from a directory, so the same list is used under tsx and in
  * compiled JavaScript. Append new ones here; never rename or reorder the old ones.
  */
-const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Knex.Migration]> = [['0001_initial', initialSchema]];
+const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Knex.Migration]> = [
+  ['0001_initial', initialSchema],
+  ['0002_chat_messages', chatMessagesSchema],
+];
 
 const migrationSource: Knex.MigrationSource<string> = {
   getMigrations: () => Promise.resolve(MIGRATIONS.map(([name]) => name)),

@@ -1,8 +1,11 @@
 /**
  * What a worker process gives its activities, built from an opened runtime: providers that follow
- * config reloads, the stores, and (as channels arrive) the notifiers.
+ * config reloads, the stores, and the notifiers of the chat channels that are set up.
  */
-import type { ActivityDependencies } from '../activities';
+import type { ActivityDependencies, Notifier } from '../activities';
+import { createSlackNotifier } from '../bots/slack/notifier';
+import { slackSettingsFromEnv, type SlackSettings } from '../bots/slack/settings';
+import { ChatMessageStore } from '../db/chatMessageStore';
 import { liveProviders } from '../providers/registry';
 import type { Runtime } from '../service/runtime';
 
@@ -11,5 +14,21 @@ export function activityDependencies(runtime: Runtime): ActivityDependencies {
     providers: liveProviders(runtime.policy.current().config, (listener) => runtime.policy.onChange((policy) => listener(policy.config))),
     requests: runtime.requests,
     leases: runtime.leases,
+    notifiers: notifiers(runtime),
   };
+}
+
+/** The chat channels that hear about every state change: Slack when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set. */
+function notifiers(runtime: Runtime): Notifier[] {
+  const slack = slackSettingsFromEnv();
+  return slack ? [slackNotifier(slack, runtime)] : [];
+}
+
+/** Posts and updates the requester's and the approvers' Slack messages (approval channel from the live config). */
+export function slackNotifier(settings: SlackSettings, runtime: Pick<Runtime, 'database' | 'policy'>): Notifier {
+  return createSlackNotifier({
+    settings,
+    messages: ChatMessageStore.create({ database: runtime.database }),
+    approvalChannel: () => runtime.policy.current().config.slack.approvalChannel,
+  });
 }

@@ -13,11 +13,14 @@ import { openDatabase } from '../../db/database';
 import { GrantLeaseStore } from '../../db/grantLeaseStore';
 import { RequestStore } from '../../db/requestStore';
 import { TokenStore } from '../../db/tokenStore';
+import type { Notifier } from '../../activities';
+import type { SlackSettings } from '../../bots/slack/settings';
 import type { Provider } from '../../providers/provider';
 import { createProviders } from '../../providers/registry';
 import { createLogger, type Runtime } from '../../service/runtime';
 import { temporalTarget } from '../../service/temporal';
 import type { RequestStatus, RequestView } from '../../workflows/types';
+import { slackNotifier } from '../../worker/dependencies';
 import { createAccessWorker } from '../../worker/worker';
 import { iamClientFor, startMoto } from './moto';
 import { sharedTemporal, sharedWorkflowBundle } from './temporal';
@@ -76,10 +79,12 @@ export class Harness {
 
   /**
    * @param options.withWorker false to run the worker as a separate process instead (see workerProcess.ts).
+   * @param options.slack the Slack app on the API (/slack/events) and its notifier on the in-process worker.
+   * @param options.notifiers more notifiers for the in-process worker.
    */
   static async start(
     configYaml = BASE_TEST_CONFIG,
-    options: { withWorker?: boolean; wrapProvider?: (provider: Provider) => Provider } = {},
+    options: { withWorker?: boolean; wrapProvider?: (provider: Provider) => Provider; slack?: SlackSettings; notifiers?: Notifier[] } = {},
   ): Promise<Harness> {
     const [temporal, { iam }, workflowBundle] = await Promise.all([sharedTemporal(), sharedMoto(), sharedWorkflowBundle()]);
     process.env.TEMPORAL_ADDRESS = temporal.address;
@@ -110,12 +115,17 @@ export class Harness {
         namespace: target.namespace,
         taskQueue,
         workflowBundle,
-        dependencies: { providers: wrapProviders(createProviders(config), options.wrapProvider), requests, leases },
+        dependencies: {
+          providers: wrapProviders(createProviders(config), options.wrapProvider),
+          requests,
+          leases,
+          notifiers: [...(options.slack ? [slackNotifier(options.slack, { database, policy })] : []), ...(options.notifiers ?? [])],
+        },
       });
       workerRun = worker.run();
     }
     const runtime: Runtime = { policy, configPath, database, requests, tokens, leases, close: () => database.destroy() };
-    const api: RunningApi = await startApi({ runtime, temporal: target, port: 0, logger, taskQueue });
+    const api: RunningApi = await startApi({ runtime, temporal: target, port: 0, logger, taskQueue, slack: options.slack ?? null });
 
     return new Harness(api.url, iam, taskQueue, dir, configPath, sqlitePath, temporal.address, tokens, requests, async () => {
       await api.close();
