@@ -260,6 +260,7 @@ export const openApiDocument = {
         responses: {
           '200': requestResponse('The request'),
           '400': errorResponse('Malformed request (e.g. a bad URL escape)'),
+          '503': errorResponse('The request was just made and the workers have not answered yet: try again'),
           '401': errorResponse('Missing or invalid token'),
           '404': errorResponse('No such request (or not visible to the caller)'),
         },

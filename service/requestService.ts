@@ -239,6 +239,17 @@ export class RequestService {
       return await this.handle(id).query(statusQuery);
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) return undefined;
+      // Busy workers can leave a query unanswered; the request exists and will be readable soon.
+      throw new AppError('unavailable', `${id} was just made and its state cannot be read yet: try again in a moment`);
+    }
+  }
+
+  /** Whether the request's workflow exists and runs, asked of the server alone (no worker needed). */
+  private async isRunning(id: string): Promise<boolean> {
+    try {
+      return (await this.handle(id).describe()).status.name === 'RUNNING';
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return false;
       throw error;
     }
   }
@@ -257,9 +268,12 @@ export class RequestService {
     input: Input,
     options: { evenIfEnded?: boolean } = {},
   ): Promise<RequestView> {
-    const current = await this.read(id);
-    if (!current) throw notFound(id);
-    if (FINAL_STATUSES.includes(current.status) && !options.evenIfEnded) throw alreadyEnded(current);
+    if (!REQUEST_ID_PATTERN.test(id)) throw notFound(id);
+    // The store answers for nearly every request; one made a moment ago may not be there yet, and
+    // then the server (not a possibly busy worker) says whether it exists.
+    const stored = await this.requests.get(id);
+    if (stored && FINAL_STATUSES.includes(stored.status) && !options.evenIfEnded) throw alreadyEnded(stored);
+    if (!stored && !(await this.isRunning(id))) throw notFound(id);
     try {
       return await this.handle(id).executeUpdate(update, { args: [input] });
     } catch (error) {
