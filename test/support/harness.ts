@@ -130,7 +130,8 @@ export class Harness {
     return new Harness(api.url, iam, taskQueue, dir, configPath, sqlitePath, temporal.address, tokens, requests, async () => {
       await api.close();
       if (worker) {
-        worker.shutdown();
+        // A worker that already stopped (it failed) has its error in workerRun: surface that instead.
+        if (worker.getState() === 'RUNNING') worker.shutdown();
         await workerRun;
       }
       await connection?.close();
