@@ -16,6 +16,8 @@ const noopProvider: Provider = {
   grant: () => Promise.resolve(),
   revoke: () => Promise.resolve(),
   isGranted: () => Promise.resolve(true),
+  listMarked: () => Promise.resolve([]),
+  removeMarked: () => Promise.resolve(),
 };
 
 async function main(): Promise<void> {
