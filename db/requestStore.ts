@@ -112,6 +112,13 @@ export class RequestStore {
     return rows.map((row) => JSON.parse(row.view) as RequestView);
   }
 
+  /** How many requests are in each status (statuses with none are left out), for the `p0_requests` gauge. */
+  async countByStatus(): Promise<Partial<Record<RequestStatus, number>>> {
+    const rows = await this.database<RequestRow>('requests').select('status').count({ count: '*' }).groupBy('status');
+    // PostgreSQL returns count(*) as a bigint string, SQLite as a number.
+    return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
+  }
+
   /** The request's audit trail in sequence order. */
   async events(requestId: string): Promise<AuditEvent[]> {
     const rows = await this.database<AuditEventRow>('audit_events').where({ request_id: requestId }).orderBy('seq', 'asc');

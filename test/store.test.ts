@@ -197,6 +197,19 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.deepEqual(ids(await requests.list({ approver: 'ob@example.com' })), []);
         assert.deepEqual(ids(await requests.list({ approver: 'BOB@example.com' })), []);
       });
+
+      it('counts requests by status (for the p0_requests gauge), as plain numbers', async () => {
+        assert.deepEqual(await requests.countByStatus(), {});
+        const views = [
+          requestView({ id: 'req_c1' }),
+          requestView({ id: 'req_c2' }),
+          requestView({ id: 'req_c3', status: 'active' }),
+        ];
+        for (const view of views) await requests.recordEvent(auditEvent(view.id, 1, 'requested'), view);
+        // A later version moves a request to another status: it is counted once, where it is now.
+        await requests.recordEvent(auditEvent('req_c2', 2, 'expired'), requestView({ id: 'req_c2', status: 'expired', version: 2 }));
+        assert.deepEqual(await requests.countByStatus(), { pending: 1, active: 1, expired: 1 });
+      });
     });
 
     describe('TokenStore', () => {
