@@ -1,6 +1,7 @@
 /** Builds the configured providers, keyed by the name requests use (`aws`). */
 import type { P0Config } from '../config/schema';
 import { createAwsIamProvider } from './aws/iamProvider';
+import { projectOf } from './gcloud/catalog';
 import { createGcloudProvider } from './gcloud/projectIamProvider';
 import { createKubernetesRbacProvider } from './k8s/rbacProvider';
 import type { Provider } from './provider';
@@ -44,6 +45,7 @@ export function createProviders(config: P0Config): Map<string, Provider> {
         endpoint,
         accessToken,
         principalType,
+        projects: config.catalog.gcloud.map((resource) => projectOf(resource)),
         propagation: {
           settleDelayMs: propagation.settleDelay,
           consecutiveReads: propagation.consecutiveReads,

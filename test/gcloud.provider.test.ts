@@ -2,10 +2,11 @@
  * The Google Cloud provider through the real client library (REST transport) against the fake
  * Resource Manager: the conditional binding a grant writes, other bindings left alone, etag conflicts
  * retried without losing the other change, revoke restoring the policy exactly, extension, overlapping
- * requests, and which errors fail a request at once (ProviderInputError) and which are retried.
+ * requests, which errors fail a request at once (ProviderInputError) and which are retried, and
+ * what the reconciler sees: the bindings titled after a request (listMarked) and their removal.
  */
 import assert from 'node:assert/strict';
-import { ProviderInputError, type GrantSpec } from '../providers/provider';
+import { ProviderInputError, type GrantSpec, type MarkedGrant } from '../providers/provider';
 import { classifyGoogleError, isConcurrentChange } from '../providers/gcloud/errors';
 import { grantCondition } from '../providers/gcloud/conditionalBinding';
 import { createGcloudProvider, type GcloudProjectIamProvider, type GcloudSettings } from '../providers/gcloud/projectIamProvider';
@@ -76,7 +77,7 @@ describe('GcloudProjectIamProvider (fake Resource Manager)', function () {
   let provider: GcloudProjectIamProvider;
 
   function providerWith(settings: Partial<GcloudSettings> = {}): GcloudProjectIamProvider {
-    return createGcloudProvider({ endpoint: fake.endpoint, accessToken: fake.token, principalType: 'user', propagation: PROPAGATION, ...settings });
+    return createGcloudProvider({ endpoint: fake.endpoint, accessToken: fake.token, principalType: 'user', propagation: PROPAGATION, projects: [], ...settings });
   }
 
   before(async () => {
@@ -282,7 +283,7 @@ describe('GcloudProjectIamProvider (fake Resource Manager)', function () {
     const fakeWithCustomRole = await FakeResourceManager.start({ roles: ['projects/custom-proj/roles/p0Reader'] });
     try {
       fakeWithCustomRole.addProject('custom-proj');
-      const custom = createGcloudProvider({ endpoint: fakeWithCustomRole.endpoint, accessToken: fakeWithCustomRole.token, principalType: 'group', propagation: PROPAGATION });
+      const custom = createGcloudProvider({ endpoint: fakeWithCustomRole.endpoint, accessToken: fakeWithCustomRole.token, principalType: 'group', propagation: PROPAGATION, projects: ['custom-proj'] });
       const spec = specFor('custom-proj', 'readers@example.com', { target: 'projects/custom-proj/roles/p0Reader' });
       await custom.grant(spec);
       assert.equal(await custom.isGranted(spec), true);
@@ -317,6 +318,117 @@ describe('GcloudProjectIamProvider (fake Resource Manager)', function () {
     await rejectsAsRetryable(wrongToken.isGranted(spec));
     assert.deepEqual(fake.callsOf('getIamPolicy', project).map((call) => call.status), [401, 401]);
     assert.deepEqual(fake.bindings(project), []);
+  });
+
+  describe('marked grants (for the reconciler)', () => {
+    /** Someone's own binding whose title merely looks like ours, but names no request. */
+    const lookalike: FakeBinding = {
+      role: 'roles/viewer',
+      members: ['user:lookalike@example.com'],
+      condition: { title: 'p0-', expression: 'request.time < timestamp("2031-01-01T00:00:00Z")' },
+    };
+    const byRequest = (grants: MarkedGrant[]) => [...grants].sort((a, b) => a.requestId.localeCompare(b.requestId));
+
+    it('lists exactly the bindings titled after a request in the catalog’s projects, and removes one at a time', async () => {
+      const first = newProject(fake, [...originalBindings('alice@example.com'), lookalike]);
+      const second = newProject(fake);
+      const elsewhere = newProject(fake);
+      const original = fake.bindings(first);
+      const reconciling = providerWith({ projects: [first, second, first, 'p0-test-project-gone', 'Not_A_Project'] });
+      const alice = specFor(first, 'alice@example.com');
+      const bob = specFor(second, 'Bob@example.com', { target: 'roles/viewer' });
+      const notInCatalog = specFor(elsewhere, 'carol@example.com');
+      for (const spec of [alice, bob, notInCatalog]) await provider.grant(spec);
+
+      const listed = await reconciling.listMarked();
+
+      assert.deepEqual(byRequest(listed), [
+        {
+          provider: 'gcloud',
+          requestId: alice.requestId,
+          description: `project ${first}: roles/bigquery.admin for user:alice@example.com (condition p0-${alice.requestId})`,
+          ref: { project: first, role: 'roles/bigquery.admin', member: 'user:alice@example.com', title: `p0-${alice.requestId}` },
+        },
+        {
+          provider: 'gcloud',
+          requestId: bob.requestId,
+          description: `project ${second}: roles/viewer for user:bob@example.com (condition p0-${bob.requestId})`,
+          ref: { project: second, role: 'roles/viewer', member: 'user:bob@example.com', title: `p0-${bob.requestId}` },
+        },
+      ]);
+      // A project listed twice is read once; a project that is gone holds nothing.
+      assert.equal(fake.callsOf('getIamPolicy', first).filter((call) => call.status === 200).length, 2, 'one read by grant, one by listMarked');
+      assert.deepEqual(fake.callsOf('getIamPolicy', 'p0-test-project-gone').map((call) => call.status), [404]);
+
+      const aliceGrant = listed.find((grant) => grant.requestId === alice.requestId)!;
+      await reconciling.removeMarked(aliceGrant);
+
+      assert.deepEqual(fake.bindings(first), original, 'only the marked binding went; the look-alike and the user’s own stay');
+      assert.equal(await provider.isGranted(bob), true);
+      assert.equal(await provider.isGranted(notInCatalog), true);
+      assert.deepEqual(await reconciling.listMarked(), listed.filter((grant) => grant.requestId === bob.requestId));
+
+      const writes = fake.callsOf('setIamPolicy', first).length;
+      await reconciling.removeMarked(aliceGrant);
+      assert.equal(fake.callsOf('setIamPolicy', first).length, writes, 'already gone: succeeds and writes nothing');
+    });
+
+    it('lists each member of a marked binding on its own, and drops the binding with its last member', async () => {
+      const project = newProject(fake);
+      const reconciling = providerWith({ projects: [project] });
+      const spec = specFor(project, 'dana@example.com');
+      await provider.grant(spec);
+      fake.addProject(project, fake.bindings(project).map((binding) => ({ ...binding, members: [...binding.members, 'group:added-by-hand@example.com'] })));
+
+      const listed = await reconciling.listMarked();
+      assert.deepEqual(listed.map((grant) => grant.ref.member), ['user:dana@example.com', 'group:added-by-hand@example.com']);
+      assert.ok(listed.every((grant) => grant.requestId === spec.requestId));
+
+      await reconciling.removeMarked(listed[1]!);
+      assert.deepEqual(fake.bindings(project).map((binding) => binding.members), [['user:dana@example.com']]);
+      await reconciling.removeMarked(listed[0]!);
+      assert.deepEqual(fake.bindings(project), []);
+    });
+
+    it('removes with the same etag read-modify-write as revoke: a concurrent change is retried and kept', async () => {
+      const project = newProject(fake);
+      const reconciling = providerWith({ projects: [project] });
+      await provider.grant(specFor(project, 'erin@example.com'));
+      const [marked] = await reconciling.listMarked();
+      const concurrent: FakeBinding = { role: 'roles/viewer', members: ['user:meanwhile@example.com'] };
+      fake.changeBeforeNextSet(project, (bindings) => [...bindings, concurrent]);
+
+      await reconciling.removeMarked(marked!);
+
+      assert.deepEqual(fake.callsOf('setIamPolicy', project).map((call) => call.status), [200, 409, 200]);
+      assert.deepEqual(fake.bindings(project), [concurrent]);
+    });
+
+    it('refuses to remove a binding that is not titled after a request, changing nothing', async () => {
+      const project = newProject(fake, originalBindings('frank@example.com'));
+      const reconciling = providerWith({ projects: [project] });
+      assert.deepEqual(await reconciling.listMarked(), []);
+      const notOurs = (title: string): MarkedGrant => ({
+        provider: 'gcloud',
+        requestId: 'x',
+        description: 'forged',
+        ref: { project, role: 'roles/bigquery.admin', member: 'user:contractor@example.com', title },
+      });
+      await rejectsAsInput(reconciling.removeMarked(notOurs('contract')), 'Not a Google Cloud grant');
+      await rejectsAsInput(reconciling.removeMarked(notOurs('p0-')), 'Not a Google Cloud grant');
+      await rejectsAsInput(reconciling.removeMarked({ ...notOurs('p0-x'), provider: 'aws' }), 'Not a Google Cloud grant');
+      assert.deepEqual(fake.bindings(project), originalBindings('frank@example.com'));
+      assert.equal(fake.callsOf('setIamPolicy', project).length, 0);
+    });
+
+    it('fails the listing (retried) when a catalog project cannot be read, rather than reporting it empty', async () => {
+      const project = newProject(fake);
+      await provider.grant(specFor(project, 'gina@example.com'));
+      const reconciling = providerWith({ projects: [project] });
+      fake.failNext('getIamPolicy', 503);
+      await rejectsAsRetryable(reconciling.listMarked());
+      assert.equal((await reconciling.listMarked()).length, 1);
+    });
   });
 
   describe('error classification', () => {

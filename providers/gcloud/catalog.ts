@@ -17,5 +17,10 @@ export type GcloudPrincipalType = (typeof GCLOUD_PRINCIPAL_TYPES)[number];
  */
 export const PROJECT_PATTERN = /^(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|\d{1,20})$/;
 
+/** The project a catalog resource grants on: its `project`, else the resource's name. */
+export function projectOf({ resource, project }: { resource: string; project?: string }): string {
+  return project ?? resource;
+}
+
 /** A predefined role (`roles/bigquery.admin`) or a project or organization custom role. */
 export const ROLE_PATTERN = /^(?:roles|projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/roles|organizations\/\d+\/roles)\/[A-Za-z0-9_.]{1,64}$/;

@@ -22,8 +22,36 @@ export interface GrantBinding {
   title: string;
 }
 
+const TITLE_PREFIX = 'p0-';
+
 export function grantConditionTitle(requestId: string): string {
-  return `p0-${requestId}`;
+  return `${TITLE_PREFIX}${requestId}`;
+}
+
+/** The request a condition title names when it is one of ours (`p0-<requestId>`), else undefined. */
+export function requestIdOfConditionTitle(title: string | null | undefined): string | undefined {
+  if (!title?.startsWith(TITLE_PREFIX)) return undefined;
+  const requestId = title.slice(TITLE_PREFIX.length);
+  return /^\S+$/.test(requestId) ? requestId : undefined;
+}
+
+/**
+ * Every (binding, member) in the policy whose condition is titled after a request: what the product
+ * granted and has not removed yet. Duplicates (the same member twice in one binding, or two bindings
+ * with the same role and title) are listed once, as withoutGrant removes them together.
+ */
+export function markedGrantBindings(policy: IamPolicy): Array<GrantBinding & { requestId: string }> {
+  const found = new Map<string, GrantBinding & { requestId: string }>();
+  for (const binding of policy.bindings ?? []) {
+    const title = binding.condition?.title;
+    const requestId = requestIdOfConditionTitle(title);
+    if (requestId === undefined || !binding.role) continue;
+    for (const member of binding.members ?? []) {
+      const key = JSON.stringify([binding.role, title, member.toLowerCase()]);
+      if (!found.has(key)) found.set(key, { role: binding.role, member, title: title!, requestId });
+    }
+  }
+  return [...found.values()];
 }
 
 /**

@@ -8,14 +8,23 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProjectsClient } from '@google-cloud/resource-manager';
 import { OAuth2Client } from 'google-auth-library';
-import { ProviderInputError, type GrantInspection, type GrantSpec, type PropagationSettings, type Provider } from '../provider';
-import { GCLOUD_GRANT_KINDS, PROJECT_PATTERN, ROLE_PATTERN, type GcloudPrincipalType } from './catalog';
+import {
+  ProviderInputError,
+  type GrantInspection,
+  type GrantSpec,
+  type MarkedGrant,
+  type PropagationSettings,
+  type Provider,
+} from '../provider';
+import { GCLOUD_GRANT_KINDS, PROJECT_PATTERN, ROLE_PATTERN, projectOf, type GcloudPrincipalType } from './catalog';
 import { classifyGoogleError, isConcurrentChange, isGoogleNotFound } from './errors';
 import {
   CONDITIONAL_POLICY_VERSION,
   grantCondition,
   grantConditionTitle,
   hasGrant,
+  markedGrantBindings,
+  requestIdOfConditionTitle,
   withGrant,
   withoutGrant,
   type GrantBinding,
@@ -26,6 +35,8 @@ export interface GcloudSettings {
   /** The prefix the requester's email is bound with: `user:`, `serviceAccount:` or `group:`. */
   principalType: GcloudPrincipalType;
   propagation: PropagationSettings;
+  /** The catalog's projects: where listMarked looks for the product's bindings. */
+  projects: readonly string[];
   /** Resource Manager's base URL (a fake or a private endpoint); Google's own when undefined. */
   endpoint?: string;
   /** A static bearer token instead of Application Default Credentials. */
@@ -56,17 +67,20 @@ export class GcloudProjectIamProvider implements Provider {
   readonly propagation: PropagationSettings;
   private readonly projects: ProjectsClient;
   private readonly principalType: GcloudPrincipalType;
+  /** Catalog projects nothing could be granted in (not a project id) are left out: they hold nothing of ours. */
+  private readonly catalogProjects: string[];
 
-  constructor({ projects, settings }: { projects: ProjectsClient; settings: Pick<GcloudSettings, 'principalType' | 'propagation'> }) {
+  constructor({ projects, settings }: { projects: ProjectsClient; settings: Pick<GcloudSettings, 'principalType' | 'propagation' | 'projects'> }) {
     this.projects = projects;
     this.propagation = settings.propagation;
     this.principalType = settings.principalType;
+    this.catalogProjects = [...new Set(settings.projects)].filter((project) => PROJECT_PATTERN.test(project));
   }
 
   /** `present` is this request's own binding: nobody else's access ever counts as this grant. */
   async inspect(spec: GrantSpec): Promise<GrantInspection> {
     const grant = this.resolve(spec);
-    const policy = await this.readPolicy(grant, 'strict');
+    const policy = await this.readPolicy(grant.project, 'strict');
     return { resourceKey: resourceKeyOf(grant), present: hasGrant(policy, grant) };
   }
 
@@ -85,8 +99,29 @@ export class GcloudProjectIamProvider implements Provider {
 
   async isGranted(spec: GrantSpec): Promise<boolean> {
     const grant = this.resolve(spec);
-    const policy = await this.readPolicy(grant, 'lenient');
+    const policy = await this.readPolicy(grant.project, 'lenient');
     return policy !== undefined && hasGrant(policy, grant);
+  }
+
+  /**
+   * One MarkedGrant per member of each binding whose condition is titled `p0-<requestId>`, in every
+   * catalog project. A project Google says is gone holds nothing; any other failure to read a policy
+   * throws (and is retried), so a project that could not be read is never reported as holding nothing.
+   */
+  async listMarked(): Promise<MarkedGrant[]> {
+    const perProject = await Promise.all(
+      this.catalogProjects.map(async (project) => {
+        const policy = await this.readPolicy(project, 'lenient');
+        return policy ? markedGrantBindings(policy).map(({ requestId, ...binding }) => markedGrantOf({ project, ...binding }, requestId)) : [];
+      }),
+    );
+    return perProject.flat();
+  }
+
+  /** Removes the member from the marked binding, as revoke does; already gone (or the project gone) is success. */
+  async removeMarked(marked: MarkedGrant): Promise<void> {
+    const grant = grantOfMarked(marked);
+    await this.modifyPolicy(grant, 'lenient', `removing ${describe(grant)}`, (policy) => withoutGrant(policy, grant));
   }
 
   /** Checks the spec's shape; nothing here needs a call to Google. */
@@ -94,7 +129,7 @@ export class GcloudProjectIamProvider implements Provider {
     if (!GCLOUD_GRANT_KINDS.some((kind) => kind === spec.kind)) {
       throw new ProviderInputError(`Google Cloud has no grant kind "${spec.kind}": use one of ${GCLOUD_GRANT_KINDS.join(', ')}`);
     }
-    const project = spec.scope.project ?? spec.resource;
+    const project = projectOf({ resource: spec.resource, project: spec.scope.project });
     if (!PROJECT_PATTERN.test(project)) {
       throw new ProviderInputError(`"${project}" is not a Google Cloud project id or number: set the catalog resource's project`);
     }
@@ -118,18 +153,18 @@ export class GcloudProjectIamProvider implements Provider {
    * when Google says the project does not exist: nothing can be granted in it any more, and the
    * workflow's clean-up after a failure must succeed.
    */
-  private async readPolicy(grant: ResolvedGrant, mode: 'strict'): Promise<IamPolicy>;
-  private async readPolicy(grant: ResolvedGrant, mode: 'strict' | 'lenient'): Promise<IamPolicy | undefined>;
-  private async readPolicy(grant: ResolvedGrant, mode: 'strict' | 'lenient'): Promise<IamPolicy | undefined> {
+  private async readPolicy(project: string, mode: 'strict'): Promise<IamPolicy>;
+  private async readPolicy(project: string, mode: 'strict' | 'lenient'): Promise<IamPolicy | undefined>;
+  private async readPolicy(project: string, mode: 'strict' | 'lenient'): Promise<IamPolicy | undefined> {
     try {
       const [policy] = await this.projects.getIamPolicy(
-        { resource: `projects/${grant.project}`, options: { requestedPolicyVersion: CONDITIONAL_POLICY_VERSION } },
+        { resource: `projects/${project}`, options: { requestedPolicyVersion: CONDITIONAL_POLICY_VERSION } },
         CALL_OPTIONS,
       );
       return policy;
     } catch (error) {
       if (mode === 'lenient' && isGoogleNotFound(error)) return undefined;
-      throw classifyGoogleError(error, `reading the IAM policy of project ${grant.project}`);
+      throw classifyGoogleError(error, `reading the IAM policy of project ${project}`);
     }
   }
 
@@ -145,7 +180,7 @@ export class GcloudProjectIamProvider implements Provider {
     change: (policy: IamPolicy) => IamPolicy | undefined,
   ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const policy = await this.readPolicy(grant, mode);
+      const policy = await this.readPolicy(grant.project, mode);
       const next = policy && change(policy);
       if (!next) return;
       try {
@@ -200,4 +235,28 @@ function resourceKeyOf(grant: ResolvedGrant): string {
 
 function describe(grant: ResolvedGrant): string {
   return `${grant.role} to ${grant.member} on project ${grant.project} (condition ${grant.title})`;
+}
+
+/** The ref says which binding and member: everything removeMarked needs, as plain strings. */
+function markedGrantOf(grant: ResolvedGrant, requestId: string): MarkedGrant {
+  const { project, role, member, title } = grant;
+  return {
+    provider: 'gcloud',
+    requestId,
+    description: `project ${project}: ${role} for ${member} (condition ${title})`,
+    ref: { project, role, member, title },
+  };
+}
+
+/**
+ * Reads a MarkedGrant's ref back. Refuses anything that is not one of ours (a title that names no
+ * request), so removeMarked can never touch a binding the product did not write.
+ */
+function grantOfMarked({ provider, ref }: MarkedGrant): ResolvedGrant {
+  const { project, role, member, title } = ref;
+  if (provider !== 'gcloud' || !project || !role || !member || requestIdOfConditionTitle(title) === undefined) {
+    throw new ProviderInputError(`Not a Google Cloud grant listMarked found: ${JSON.stringify({ provider, ref })}`);
+  }
+  if (!PROJECT_PATTERN.test(project)) throw new ProviderInputError(`"${project}" is not a Google Cloud project id or number`);
+  return { project, role, member, title: title! };
 }
