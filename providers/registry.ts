@@ -63,6 +63,8 @@ export function createProviders(config: P0Config): Map<string, Provider> {
         inCluster,
         subject,
         checks,
+        // The schema's inferred resource type leaves out provider fields (`context`); the parsed value has them.
+        contexts: config.catalog.k8s.map(({ context }: { resource: string; context?: string }) => context),
         propagation: {
           settleDelayMs: propagation.settleDelay,
           consecutiveReads: propagation.consecutiveReads,

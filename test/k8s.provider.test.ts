@@ -1,13 +1,17 @@
 /**
  * The Kubernetes provider against a real kube-apiserver (RBAC on, etcd behind it), driven the way the
  * activities drive it: inspect -> grant -> isGranted until true; revoke -> isGranted until false.
- * "Granted" is checked with alice's own token, not just with the product's read-back.
+ * "Granted" is checked with alice's own token, not just with the product's read-back. The
+ * reconciler's view (listMarked, removeMarked) runs with the product's documented RBAC too.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { V1RoleBinding } from '@kubernetes/client-node';
 import { ulid } from 'ulid';
-import { ProviderInputError, type GrantSpec } from '../providers/provider';
+import { ProviderInputError, type GrantSpec, type MarkedGrant } from '../providers/provider';
 import { checksFromRules } from '../providers/k8s/accessChecks';
 import { bindingNameFor, reasonCitesBinding, requestIdLabelValue, subjectFor } from '../providers/k8s/binding';
 import { classifyKubernetesError } from '../providers/k8s/errors';
@@ -35,6 +39,7 @@ describe('Kubernetes provider (real kube-apiserver)', function () {
     subject: { kind: 'User', prefix: '', from: 'email' },
     checks: {},
     propagation: { settleDelayMs: 0, consecutiveReads: 1, pollIntervalMs: 100 },
+    contexts: [TEST_CONTEXT],
     ...overrides,
   });
 
@@ -232,6 +237,117 @@ describe('Kubernetes provider (real kube-apiserver)', function () {
     assert.equal(await aliceCanListPods(namespace), false, 'alice is not in that group');
     await grouped.revoke(grant);
     await until(() => grouped.isGranted(grant), false);
+  });
+
+  describe('marked bindings (for the reconciler)', () => {
+    const markedNamespace = `marked-${suffix}`;
+    const podReader = { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' };
+    const toAlice = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: KUBE_USERS.alice }];
+
+    before(async () => {
+      await admin.core.createNamespace({ body: { metadata: { name: markedNamespace } } });
+      await admin.rbac.createNamespacedRole({ namespace: markedNamespace, body: { metadata: { name: 'pod-reader' }, rules: POD_READER_RULES } });
+    });
+
+    it('lists exactly the bindings labelled as ours, with the exact request id, and removes one at a time', async () => {
+      // An id no label can hold: the label gets the binding name, the annotation the exact id.
+      const namespaced = spec({ namespace: markedNamespace, requestId: `odd/${ulid()}` });
+      const clusterWide = spec({ kind: 'cluster-role', target: namespaceReader, namespace: null });
+      await provider.grant(namespaced);
+      await provider.grant(clusterWide);
+      const namespacedName = bindingNameFor(namespaced.requestId);
+      const clusterWideName = bindingNameFor(clusterWide.requestId);
+      assert.notEqual(requestIdLabelValue(namespaced.requestId), namespaced.requestId);
+      // Not ours: a plain binding, one another tool manages, one with our label but no request, a plain ClusterRoleBinding.
+      const unmarked: Array<{ name: string; labels?: Record<string, string> }> = [
+        { name: 'plain' },
+        { name: 'helm-made', labels: { 'app.kubernetes.io/managed-by': 'Helm', 'p0.dev/request-id': 'req_HELM' } },
+        { name: 'p0-no-request', labels: { 'app.kubernetes.io/managed-by': 'p0-jit' } },
+      ];
+      const created = await Promise.all(
+        unmarked.map(({ name, labels }) =>
+          admin.rbac.createNamespacedRoleBinding({ namespace: markedNamespace, body: { metadata: { name, labels }, roleRef: podReader, subjects: toAlice } }),
+        ),
+      );
+      const plainClusterWide = `plain-${suffix}`;
+      await admin.rbac.createClusterRoleBinding({
+        body: { metadata: { name: plainClusterWide }, roleRef: { ...podReader, kind: 'ClusterRole', name: namespaceReader }, subjects: toAlice },
+      });
+      // The same cluster named twice (by name and as the current context), and a context the kubeconfig lacks.
+      const reconciling = createKubernetesRbacProvider(settings({ contexts: [TEST_CONTEXT, undefined, 'nowhere'] }));
+
+      const listed = await reconciling.listMarked();
+
+      const expected: MarkedGrant[] = [
+        {
+          provider: 'k8s',
+          requestId: namespaced.requestId,
+          description: `context ${TEST_CONTEXT}: RoleBinding ${namespacedName} in namespace ${markedNamespace} (Role pod-reader for User ${KUBE_USERS.alice})`,
+          ref: { context: TEST_CONTEXT, namespace: markedNamespace, kind: 'RoleBinding', name: namespacedName },
+        },
+        {
+          provider: 'k8s',
+          requestId: clusterWide.requestId,
+          description: `context ${TEST_CONTEXT}: ClusterRoleBinding ${clusterWideName} (ClusterRole ${namespaceReader} for User ${KUBE_USERS.alice})`,
+          ref: { context: TEST_CONTEXT, namespace: '', kind: 'ClusterRoleBinding', name: clusterWideName },
+        },
+      ];
+      // Other tests share the API server: this test's bindings are the ones in its namespace and its two requests'.
+      const mine = (grants: MarkedGrant[]) =>
+        grants.filter((grant) => grant.ref.namespace === markedNamespace || [namespaced.requestId, clusterWide.requestId].includes(grant.requestId));
+      assert.deepEqual(mine(listed), expected);
+      const keys = listed.map((grant) => JSON.stringify(grant.ref));
+      assert.equal(new Set(keys).size, keys.length, 'each binding once, however many catalog entries name its cluster');
+      const listedNames = new Set(listed.map((grant) => grant.ref.name));
+      for (const name of [...unmarked.map((binding) => binding.name), plainClusterWide, 'p0-jit-test']) assert.ok(!listedNames.has(name), `${name} is not ours`);
+
+      await reconciling.removeMarked(expected[0]!);
+
+      await assert.rejects(admin.rbac.readNamespacedRoleBinding({ name: namespacedName, namespace: markedNamespace }), (error: { code?: number }) => error.code === 404);
+      assert.deepEqual(mine(await reconciling.listMarked()), [expected[1]]);
+      assert.equal(await provider.isGranted(clusterWide), true);
+      for (const [index, { name }] of unmarked.entries()) {
+        const untouched = await admin.rbac.readNamespacedRoleBinding({ name, namespace: markedNamespace });
+        assert.equal(untouched.metadata?.resourceVersion, created[index]!.metadata?.resourceVersion, `${name} untouched`);
+      }
+      await admin.rbac.readClusterRoleBinding({ name: plainClusterWide });
+
+      await reconciling.removeMarked(expected[0]!); // already gone: still success
+      await reconciling.removeMarked({ ...expected[0]!, ref: { ...expected[0]!.ref, namespace: `never-${suffix}` } }); // namespace gone: success
+
+      await reconciling.removeMarked(expected[1]!);
+      await until(() => provider.isGranted(clusterWide), false);
+      assert.deepEqual(mine(await reconciling.listMarked()), []);
+    });
+
+    it('refuses to remove anything that is not a binding listMarked could have found', async () => {
+      const ref = { context: TEST_CONTEXT, namespace: markedNamespace, kind: 'RoleBinding', name: 'plain-too' };
+      const cases: MarkedGrant[] = [
+        { provider: 'gcloud', requestId: 'x', description: '', ref },
+        { provider: 'k8s', requestId: 'x', description: '', ref: { ...ref, kind: 'Pod' } },
+        { provider: 'k8s', requestId: 'x', description: '', ref: { ...ref, namespace: '' } },
+        { provider: 'k8s', requestId: 'x', description: '', ref: { ...ref, kind: 'ClusterRoleBinding' } },
+        { provider: 'k8s', requestId: 'x', description: '', ref: { ...ref, name: '' } },
+      ];
+      for (const marked of cases) {
+        await assert.rejects(provider.removeMarked(marked), (error) => error instanceof ProviderInputError && /Not a Kubernetes binding/.test(error.message), JSON.stringify(marked));
+      }
+    });
+
+    it('fails the listing, retried and saying what RBAC to add, when the product may not list bindings', async () => {
+      const kubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'p0-k8s-alice-')), 'kubeconfig');
+      fs.writeFileSync(kubeconfig, alice.config.exportConfig());
+      try {
+        const unprivileged = createKubernetesRbacProvider(settings({ kubeconfig }));
+        await assert.rejects(unprivileged.listMarked(), (error) => {
+          assert.ok(!(error instanceof ProviderInputError), 'retried: an operator can fix the RBAC');
+          assert.match((error as Error).message, /needs `list` on rolebindings and clusterrolebindings cluster-wide/);
+          return true;
+        });
+      } finally {
+        fs.rmSync(path.dirname(kubeconfig), { recursive: true, force: true });
+      }
+    });
   });
 
   async function aliceCanListPods(inNamespace: string): Promise<boolean> {

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1RoleBinding } from '@kubernetes/client-node';
+import type { MarkedGrant } from '../provider';
 import type { K8sSubjectKind, K8sSubjectNameSource } from './catalog';
 
 export const RBAC_API_GROUP = 'rbac.authorization.k8s.io';
@@ -19,6 +20,8 @@ export const REQUEST_ID_ANNOTATION = 'p0.dev/request-id';
 export const REQUESTER_ANNOTATION = 'p0.dev/requester';
 /** When the request's access ends. Informational: Kubernetes has no expiring bindings, the workflow's timer revokes. */
 export const NOT_AFTER_ANNOTATION = 'p0.dev/not-after';
+/** The label selector that finds every binding the product holds. */
+export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
 
 /** A DNS-1123 label, the strictest name rule Kubernetes has (63 characters). */
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -130,4 +133,40 @@ export function reasonCitesBinding(reason: string | undefined, plan: BindingPlan
 export function describeBinding(plan: BindingPlan): string {
   const binding = plan.namespace === undefined ? `ClusterRoleBinding ${plan.name}` : `RoleBinding ${plan.name} in namespace ${plan.namespace}`;
   return `${binding} (${plan.roleRef.kind} ${plan.roleRef.name} for ${plan.subject.kind} ${plan.subject.name})`;
+}
+
+/** Where a binding is: all a MarkedGrant's ref carries, and all deleting it needs. */
+export interface BindingLocation {
+  name: string;
+  /** undefined for a ClusterRoleBinding. */
+  namespace: string | undefined;
+}
+
+/**
+ * A binding found by MANAGED_SELECTOR in `context`, as the reconciler sees it; undefined when it names
+ * no request (the label without our request id is not enough to call it ours). The request id is the
+ * annotation's (always exact), else the label's (exact whenever the id is a valid label value).
+ */
+export function markedGrantOf(binding: V1RoleBinding, context: string): MarkedGrant | undefined {
+  const { name, namespace, labels, annotations } = binding.metadata ?? {};
+  const requestId = annotations?.[REQUEST_ID_ANNOTATION] || labels?.[REQUEST_ID_LABEL];
+  if (!name || !requestId || labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return undefined;
+  const kind = namespace ? 'RoleBinding' : 'ClusterRoleBinding';
+  const where = namespace ? `RoleBinding ${name} in namespace ${namespace}` : `ClusterRoleBinding ${name}`;
+  const subjects = (binding.subjects ?? []).map((subject) => `${subject.kind} ${subject.name}`).join(', ') || 'no subject';
+  return {
+    provider: 'k8s',
+    requestId,
+    description: `context ${context}: ${where} (${binding.roleRef.kind} ${binding.roleRef.name} for ${subjects})`,
+    ref: { context, namespace: namespace ?? '', kind, name },
+  };
+}
+
+/** Reads a MarkedGrant's ref back; undefined when it is not one markedGrantOf made. */
+export function locationOfMarked({ provider, ref }: MarkedGrant): { context: string; location: BindingLocation } | undefined {
+  const { context, namespace, kind, name } = ref;
+  if (provider !== 'k8s' || !context || !name) return undefined;
+  if (kind === 'RoleBinding' && namespace) return { context, location: { name, namespace } };
+  if (kind === 'ClusterRoleBinding' && !namespace) return { context, location: { name, namespace: undefined } };
+  return undefined;
 }

@@ -3,19 +3,30 @@
  * binding.ts) of the level's Role or ClusterRole to the requester's subject, in the level's namespace
  * or cluster-wide. "Granted" means the API server's own authorizer says yes: SubjectAccessReviews for
  * the role's rules (accessChecks.ts). "Revoked" means the binding is gone and no review cites it any
- * more.
+ * more. The reconciler finds every binding the product holds by its labels (listMarked).
  */
 import type { RbacAuthorizationV1Api, V1PolicyRule, V1RoleBinding } from '@kubernetes/client-node';
-import { ProviderInputError, type GrantInspection, type GrantSpec, type PropagationSettings, type Provider } from '../provider';
+import {
+  ProviderInputError,
+  type GrantInspection,
+  type GrantSpec,
+  type MarkedGrant,
+  type PropagationSettings,
+  type Provider,
+} from '../provider';
 import { checksFromRules, describeCheck, subjectAccessReviewFor, type AccessCheck } from './accessChecks';
 import {
   bindingBody,
   bindingNameFor,
   bindsAsPlanned,
   describeBinding,
+  locationOfMarked,
+  MANAGED_SELECTOR,
+  markedGrantOf,
   reasonCitesBinding,
   sameMetadata,
   subjectFor,
+  type BindingLocation,
   type BindingPlan,
   type SubjectMapping,
 } from './binding';
@@ -29,7 +40,12 @@ export interface KubernetesSettings extends ClusterConnectionSettings {
   /** SubjectAccessReview checks by role name, used instead of the ones derived from the role's rules. */
   checks: Record<string, AccessCheck[]>;
   propagation: PropagationSettings;
+  /** The catalog's contexts (undefined = the kubeconfig's current context): where listMarked looks. */
+  contexts: ReadonlyArray<string | undefined>;
 }
+
+/** Bindings per list call: a cluster with many of them is read in pages, never in one huge answer. */
+const LIST_PAGE_SIZE = 500;
 
 /** A spec resolved against the cluster: everything the calls need. */
 interface ResolvedGrant {
@@ -53,12 +69,14 @@ export class KubernetesRbacProvider implements Provider {
   private readonly clusters: KubeClusters;
   private readonly subjectMapping: SubjectMapping;
   private readonly configuredChecks: Record<string, AccessCheck[]>;
+  private readonly catalogContexts: ReadonlyArray<string | undefined>;
 
   constructor({ clusters, settings }: { clusters: KubeClusters; settings: KubernetesSettings }) {
     this.clusters = clusters;
     this.propagation = settings.propagation;
     this.subjectMapping = settings.subject;
     this.configuredChecks = settings.checks;
+    this.catalogContexts = [...new Set(settings.contexts)];
   }
 
   /** `present`: this request's binding is already there as planned (a retry, or an extension). */
@@ -111,12 +129,7 @@ export class KubernetesRbacProvider implements Provider {
     const located = await this.locateLeniently(spec);
     if (!located) return;
     const { clients, plan } = located;
-    try {
-      await bindingCalls(clients.rbac, plan).delete();
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw classifyKubernetesError(error, `deleting ${describeBinding(plan)} in context ${clients.context}`);
-    }
+    await deleteBinding(clients, plan, describeBinding(plan));
   }
 
   /**
@@ -134,6 +147,49 @@ export class KubernetesRbacProvider implements Provider {
     const reviews = await Promise.all(grant.checks.map((check) => this.review(grant, check)));
     if (bound) return reviews.every((review) => review.allowed);
     return reviews.some((review) => review.allowed && reasonCitesBinding(review.reason, grant.plan));
+  }
+
+  /**
+   * Every RoleBinding (in all namespaces) and ClusterRoleBinding labelled as ours and naming a
+   * request, in each cluster the catalog covers (a context named twice, or both by name and as the
+   * current context, is read once). A context the kubeconfig lacks is skipped: no grant can have been
+   * made through it (inspect refuses it) and none can be reached. Any failure to list throws (and is
+   * retried), so a cluster that could not be read is never reported as holding nothing.
+   */
+  async listMarked(): Promise<MarkedGrant[]> {
+    const clusters = new Map<string, ClusterClients>();
+    for (const context of this.catalogContexts) {
+      try {
+        const clients = await this.clusters.clientsFor(context);
+        clusters.set(clients.context, clients);
+      } catch (error) {
+        if (!(error instanceof ProviderInputError)) throw error;
+      }
+    }
+    const perCluster = await Promise.all(
+      [...clusters.values()].map(async (clients) => {
+        const { rbac, context } = clients;
+        const [namespaced, clusterWide] = await Promise.all([
+          listAllPages(context, 'RoleBindings in all namespaces', (page) =>
+            rbac.listRoleBindingForAllNamespaces({ labelSelector: MANAGED_SELECTOR, limit: LIST_PAGE_SIZE, _continue: page }),
+          ),
+          listAllPages(context, 'ClusterRoleBindings', (page) =>
+            rbac.listClusterRoleBinding({ labelSelector: MANAGED_SELECTOR, limit: LIST_PAGE_SIZE, _continue: page }),
+          ),
+        ]);
+        return [...namespaced, ...clusterWide].flatMap((binding) => markedGrantOf(binding, context) ?? []);
+      }),
+    );
+    return perCluster.flat();
+  }
+
+  /** Deletes the binding listMarked found; already gone (or its namespace gone) is success. */
+  async removeMarked(marked: MarkedGrant): Promise<void> {
+    const found = locationOfMarked(marked);
+    if (!found) throw new ProviderInputError(`Not a Kubernetes binding listMarked found: ${JSON.stringify({ provider: marked.provider, ref: marked.ref })}`);
+    const clients = await this.clusters.clientsFor(found.context);
+    const { name, namespace } = found.location;
+    await deleteBinding(clients, found.location, namespace === undefined ? `ClusterRoleBinding ${name}` : `RoleBinding ${name} in namespace ${namespace}`);
   }
 
   /**
@@ -279,8 +335,7 @@ function roleKindOf(kind: K8sGrantKind, namespace: string | undefined): 'Role' |
   return 'Role';
 }
 
-function bindingCalls(rbac: RbacAuthorizationV1Api, plan: BindingPlan): BindingCalls {
-  const { name, namespace } = plan;
+function bindingCalls(rbac: RbacAuthorizationV1Api, { name, namespace }: BindingLocation): BindingCalls {
   if (namespace === undefined) {
     return {
       read: () => rbac.readClusterRoleBinding({ name }),
@@ -295,6 +350,46 @@ function bindingCalls(rbac: RbacAuthorizationV1Api, plan: BindingPlan): BindingC
     replace: (body) => rbac.replaceNamespacedRoleBinding({ name, namespace, body }),
     delete: () => rbac.deleteNamespacedRoleBinding({ name, namespace }),
   };
+}
+
+/** Deletes one binding (revoke, removeMarked); one already gone, or its namespace gone, is success. */
+async function deleteBinding(clients: ClusterClients, location: BindingLocation, description: string): Promise<void> {
+  try {
+    await bindingCalls(clients.rbac, location).delete();
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw classifyKubernetesError(error, `deleting ${description} in context ${clients.context}`);
+  }
+}
+
+/**
+ * Every item of a label-selected list, page by page. 403 means the product's RBAC lacks `list` on
+ * bindings cluster-wide: retried like any 403, with a message that says what to add.
+ */
+async function listAllPages(
+  context: string,
+  what: string,
+  list: (page: string | undefined) => Promise<{ items: V1RoleBinding[]; metadata?: { _continue?: string } }>,
+): Promise<V1RoleBinding[]> {
+  const items: V1RoleBinding[] = [];
+  let page: string | undefined;
+  do {
+    try {
+      const answer = await list(page);
+      items.push(...answer.items);
+      page = answer.metadata?._continue || undefined;
+    } catch (error) {
+      if (isForbidden(error)) {
+        throw new Error(
+          `Kubernetes refused listing ${what} in context ${context}: the product's RBAC needs \`list\` on rolebindings and ` +
+            'clusterrolebindings cluster-wide (see docs/kubernetes.md, "RBAC the product needs")',
+          { cause: error },
+        );
+      }
+      throw classifyKubernetesError(error, `listing ${what} in context ${context}`);
+    }
+  } while (page);
+  return items;
 }
 
 /**
