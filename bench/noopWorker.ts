@@ -7,6 +7,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Provider } from '../providers/provider';
 import { openRuntime } from '../service/runtime';
 import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
+import { reconcileDependencies } from '../worker/dependencies';
 import { createAccessWorker } from '../worker/worker';
 
 const noopProvider: Provider = {
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     namespace: target.namespace,
     taskQueue: taskQueueFromEnv(),
     dependencies: { providers: new Map([['aws', noopProvider]]), requests: runtime.requests, leases: runtime.leases },
+    reconcile: reconcileDependencies(runtime),
   });
   console.log('worker running');
   await worker.run();

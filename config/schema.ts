@@ -277,6 +277,20 @@ export const configSchema = z
     aws: awsSchema.prefault({}),
     gcloud: gcloudSchema.prefault({}),
     k8s: k8sSchema.prefault({}),
+    /** The orphan reconciler (docs/reliability.md): a Temporal Schedule comparing the providers with the requests. */
+    reconcile: z
+      .object({
+        /** Run it at all (a Schedule on the worker's task queue). */
+        enabled: z.boolean().default(true),
+        /** How often the Schedule runs it. */
+        every: duration().prefault('5m'),
+        /** `revoke` removes a grant no request holds; `report` only records it (for a first rollout, or an account shared with another installation). */
+        orphans: z.enum(['revoke', 'report']).default('revoke'),
+        /** Ended requests' shared grants (memberships, attachments) are re-checked this long after the lease was taken. */
+        lookback: duration().prefault('7d'),
+      })
+      .strict()
+      .prefault({}),
     /** The Slack app (bots/slack, docs/slack.md); its tokens come from the environment, never from this file. */
     slack: z
       .object({

@@ -8,6 +8,7 @@ import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import * as initialSchema from './migrations/0001_initial';
 import * as chatMessagesSchema from './migrations/0002_chat_messages';
+import * as reconcilerSchema from './migrations/0003_reconciler';
 import { SqliteClient } from './sqliteClient';
 
 export const DEFAULT_SQLITE_PATH = path.join('data', 'p0.sqlite');
@@ -22,6 +23,7 @@ const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Knex.Migration]> = [
   ['0001_initial', initialSchema],
   ['0002_chat_messages', chatMessagesSchema],
+  ['0003_reconciler', reconcilerSchema],
 ];
 
 const migrationSource: Knex.MigrationSource<string> = {

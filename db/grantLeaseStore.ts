@@ -8,6 +8,7 @@
  * owns the grant.
  */
 import type { Knex } from 'knex';
+import type { GrantSpec } from '../providers/provider';
 import { ADVISORY_LOCK_CLASS, isPostgres, takeSqliteWriteLock } from './database';
 
 interface GrantLeaseRow {
@@ -23,6 +24,8 @@ interface GrantLeaseRow {
   release_reason: string | null;
   /** When the provider confirmed the removal this release decided on. */
   removed_at: string | null;
+  /** JSON GrantSpec; null on leases recorded before the reconciler existed. */
+  spec?: string | null;
 }
 
 export interface GrantLease {
@@ -38,6 +41,19 @@ export interface AcquireLeaseInput {
   resourceKey: string;
   /** Whether the provider reported the access as present before this request granted it. */
   presentBefore: boolean;
+  /** The grant itself, kept so the reconciler can read it back and remove it later. */
+  spec?: GrantSpec;
+}
+
+/** A lease as the reconciler sees it: the grant, and where its request stands with it. */
+export interface RecordedGrant {
+  requestId: string;
+  resourceKey: string;
+  standing: boolean;
+  released: boolean;
+  removeAtProvider: boolean;
+  removed: boolean;
+  spec: GrantSpec;
 }
 
 export interface LeaseRelease {
@@ -90,6 +106,7 @@ export class GrantLeaseStore {
         remove_at_provider: null,
         release_reason: null,
         removed_at: null,
+        spec: input.spec ? JSON.stringify(input.spec) : null,
       };
       await trx<GrantLeaseRow>(TABLE).insert(row);
       return { standing };
@@ -179,6 +196,33 @@ export class GrantLeaseStore {
       standing: Boolean(row.standing),
       acquiredAt: row.acquired_at,
     }));
+  }
+
+  /**
+   * Leases the reconciler checks at the providers: every one still held, plus released ones whose
+   * lease was acquired after `since` (a grant applied late by a retry can reappear after its removal
+   * was confirmed). Leases recorded before specs were kept are skipped: nothing to read them back by.
+   */
+  async recordedGrants(since: string): Promise<RecordedGrant[]> {
+    const rows = await this.database<GrantLeaseRow>(TABLE)
+      .whereNotNull('spec')
+      .andWhere((query) => query.whereNull('released_at').orWhere('acquired_at', '>=', since))
+      .orderBy('acquired_at', 'asc');
+    return rows.map((row) => ({
+      requestId: row.request_id,
+      resourceKey: row.resource_key,
+      standing: Boolean(row.standing),
+      released: row.released_at !== null,
+      removeAtProvider: Boolean(row.remove_at_provider),
+      removed: row.removed_at !== null,
+      spec: JSON.parse(row.spec!) as GrantSpec,
+    }));
+  }
+
+  /** Whether an unreleased lease other than `exceptRequestId`'s (another request, or standing access) holds `resourceKey`. */
+  async isHeld(resourceKey: string, exceptRequestId: string): Promise<boolean> {
+    const held = await unreleasedHolders(this.database, resourceKey, exceptRequestId);
+    return held.length > 0;
   }
 
   /** Serializes transactions touching this key's leases, until the transaction ends. */

@@ -68,6 +68,25 @@ export interface Provider {
   revoke(spec: GrantSpec): Promise<void>;
   /** One read-back: does the provider currently report the grant as in place (and, where enabled, effective)? */
   isGranted(spec: GrantSpec): Promise<boolean>;
+  /**
+   * For the reconciler: every grant at the provider that carries the product's marker (an inline
+   * policy named `p0-<requestId>`, a binding whose condition title or label names the request), in
+   * the places the catalog covers. Shared grants without a marker (group memberships, policy
+   * attachments) are found from the grant leases instead.
+   */
+  listMarked(): Promise<MarkedGrant[]>;
+  /** Removes one grant found by listMarked. Idempotent: removing what is already gone succeeds. */
+  removeMarked(grant: MarkedGrant): Promise<void>;
+}
+
+/** A grant found at the provider that the product made (it carries our marker and a request id). */
+export interface MarkedGrant {
+  provider: string;
+  requestId: string;
+  /** Where it is and what it grants, for people: `user alice: inline policy p0-01J...`. */
+  description: string;
+  /** What removeMarked needs to find it again (plain JSON: it travels between activities). */
+  ref: Record<string, string>;
 }
 
 /**

@@ -38,8 +38,13 @@ export class LivePolicy {
     return this.policy;
   }
 
-  onChange(listener: (policy: Policy) => void): void {
+  /** Returns a function that stops the listener. */
+  onChange(listener: (policy: Policy) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const index = this.listeners.indexOf(listener);
+      if (index >= 0) this.listeners.splice(index, 1);
+    };
   }
 
   /** Starts reloading on change; `onError` hears about a file that no longer validates. */

@@ -9,6 +9,7 @@ import pino, { type Logger } from 'pino';
 import { resolveConfigPath } from '../config/load';
 import { databaseUrlFromEnv, openDatabase } from '../db/database';
 import { GrantLeaseStore } from '../db/grantLeaseStore';
+import { ReconcileEventStore } from '../db/reconcileEventStore';
 import { RequestStore } from '../db/requestStore';
 import { TokenStore } from '../db/tokenStore';
 import { LivePolicy } from './livePolicy';
@@ -20,6 +21,7 @@ export interface Runtime {
   requests: RequestStore;
   tokens: TokenStore;
   leases: GrantLeaseStore;
+  reconcileEvents: ReconcileEventStore;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export async function openRuntime(options: { configPath?: string; databaseUrl?: 
     requests: await RequestStore.create({ database }),
     tokens: await TokenStore.create({ database }),
     leases: await GrantLeaseStore.create({ database }),
+    reconcileEvents: await ReconcileEventStore.create({ database }),
     close: async () => {
       policy.close();
       await database.destroy();

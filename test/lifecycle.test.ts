@@ -209,6 +209,8 @@ describe('propagation that never completes', function () {
         grant: (spec) => provider.grant(spec),
         revoke: (spec) => provider.revoke(spec),
         isGranted: () => Promise.resolve(false),
+        listMarked: () => provider.listMarked(),
+        removeMarked: (grant) => provider.removeMarked(grant),
       }),
     });
     await ensureCatalogObjects(h.iam);

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import type { Knex } from 'knex';
 import { openDatabase } from '../db/database';
 import { GrantLeaseStore } from '../db/grantLeaseStore';
+import { ReconcileEventStore } from '../db/reconcileEventStore';
 import { RequestStore } from '../db/requestStore';
 import { TokenStore } from '../db/tokenStore';
 import type { AuditEvent, RequestView } from '../workflows/types';
@@ -118,7 +119,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
             }),
           ),
         );
-        for (const { stdout } of outputs) assert.deepEqual(JSON.parse(stdout), ['0001_initial', '0002_chat_messages']);
+        for (const { stdout } of outputs) assert.deepEqual(JSON.parse(stdout), ['0001_initial', '0002_chat_messages', '0003_reconciler']);
       });
     });
 
@@ -364,6 +365,54 @@ for (const kind of ['sqlite', 'postgres'] as const) {
           const removers = released.filter((release) => release.removeAtProvider).length;
           assert.equal(removers, acquired[0]!.standing ? 0 : 1, `round ${round}: ${JSON.stringify(released)}`);
         }
+      });
+
+      it('keeps each grant for the reconciler: held ones always, released ones within the look-back', async () => {
+        const spec = (requestId: string) => ({
+          requestId,
+          provider: 'aws',
+          resource: 'default',
+          scope: {},
+          kind: 'group',
+          target: 'Developers',
+          principal: 'alice@example.com',
+          notAfter: '2030-01-01T00:00:00.000Z',
+        });
+        await leases.acquire({ requestId: 'req_held', resourceKey: key, presentBefore: false, spec: spec('req_held') });
+        await leases.acquire({ requestId: 'req_ended', resourceKey: `${key}#2`, presentBefore: false, spec: spec('req_ended') });
+        await leases.acquire({ requestId: 'req_old_lease', resourceKey: `${key}#3`, presentBefore: false });
+        await leases.release('req_ended');
+
+        const recent = await leases.recordedGrants(new Date(Date.now() - 60_000).toISOString());
+        assert.deepEqual(
+          recent.map(({ requestId, released, removeAtProvider, removed }) => ({ requestId, released, removeAtProvider, removed })),
+          [
+            { requestId: 'req_held', released: false, removeAtProvider: false, removed: false },
+            { requestId: 'req_ended', released: true, removeAtProvider: true, removed: false },
+          ],
+        );
+        assert.deepEqual(recent[0]!.spec, spec('req_held'));
+        const future = await leases.recordedGrants(new Date(Date.now() + 60_000).toISOString());
+        assert.deepEqual(future.map((grant) => grant.requestId), ['req_held']);
+        assert.equal(await leases.isHeld(key, 'req_other'), true);
+        assert.equal(await leases.isHeld(key, 'req_held'), false);
+      });
+    });
+
+    describe('ReconcileEventStore', () => {
+      it('records a finding once per run however often the activity is retried, newest first', async () => {
+        const events = await ReconcileEventStore.create({ database });
+        await database('reconcile_events').del();
+        const finding = { runId: 'run-1', at: '2026-11-25T12:00:00.000Z', finding: 'orphan' as const, provider: 'aws', requestId: 'req_x', description: 'IAM user a: inline policy p0-req_x' };
+        await events.record({ ...finding, action: 'revoke_failed', error: 'Throttling' });
+        await events.record({ ...finding, action: 'revoked' });
+        await events.record({ ...finding, runId: 'run-2', requestId: undefined, action: 'reported' });
+        const listed = await events.list();
+        assert.deepEqual(listed.map((event) => [event.runId, event.action, event.requestId, event.error]), [
+          ['run-2', 'reported', undefined, undefined],
+          ['run-1', 'revoked', 'req_x', undefined],
+        ]);
+        assert.deepEqual((await events.list({ requestId: 'req_x', limit: 5 })).map((event) => event.runId), ['run-1']);
       });
     });
   });

@@ -3,6 +3,7 @@
  * config reloads, the stores, and the notifiers of the chat channels that are set up.
  */
 import type { ActivityDependencies, Notifier } from '../activities';
+import type { ReconcileDependencies } from '../activities/reconcile';
 import { createSlackNotifier } from '../bots/slack/notifier';
 import { slackSettingsFromEnv, type SlackSettings } from '../bots/slack/settings';
 import { ChatMessageStore } from '../db/chatMessageStore';
@@ -15,6 +16,19 @@ export function activityDependencies(runtime: Runtime): ActivityDependencies {
     requests: runtime.requests,
     leases: runtime.leases,
     notifiers: notifiers(runtime),
+  };
+}
+
+/** What the reconciler reads and writes; its settings are read from the live config on every run. */
+export function reconcileDependencies(runtime: Pick<Runtime, 'requests' | 'leases' | 'reconcileEvents' | 'policy'>): Omit<ReconcileDependencies, 'providers'> {
+  return {
+    requests: runtime.requests,
+    leases: runtime.leases,
+    events: runtime.reconcileEvents,
+    settings: () => {
+      const { orphans, lookback } = runtime.policy.current().config.reconcile;
+      return { orphans, lookbackMs: lookback };
+    },
   };
 }
 

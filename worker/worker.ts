@@ -1,6 +1,7 @@
 /** The Temporal worker that runs accessRequest workflows and their activities. */
 import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities';
+import { createReconcileActivities, type ReconcileDependencies } from '../activities/reconcile';
 import { TASK_QUEUE } from '../workflows/messages';
 
 export interface AccessWorkerOptions {
@@ -8,6 +9,8 @@ export interface AccessWorkerOptions {
   namespace: string;
   taskQueue?: string;
   dependencies: ActivityDependencies;
+  /** The reconciler's stores and settings; it checks the same providers as the requests use. */
+  reconcile: Omit<ReconcileDependencies, 'providers'>;
   /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled at start-up. */
   workflowBundle?: WorkflowBundle;
 }
@@ -20,7 +23,10 @@ export async function createAccessWorker(options: AccessWorkerOptions): Promise<
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    activities: createActivities(options.dependencies),
+    activities: {
+      ...createActivities(options.dependencies),
+      ...createReconcileActivities({ ...options.reconcile, providers: options.dependencies.providers }),
+    },
     shutdownGraceTime: SHUTDOWN_GRACE,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }

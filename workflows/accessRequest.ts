@@ -26,6 +26,7 @@ import {
   denyUpdate,
   extendUpdate,
   relinquishUpdate,
+  reprovisionSignal,
   reviewUpdate,
   revokeUpdate,
   statusQuery,
@@ -80,6 +81,8 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   let spec: GrantSpec | undefined;
   /** Set by relinquish/revoke (or cancellation) while the grant is being provisioned or is active. */
   let endRequested: { status: 'relinquished' | 'revoked'; by: string; comment?: string } | undefined;
+  /** Reconcile runs that found the active grant missing at the provider, not yet acted on. */
+  const reprovisionRequestedBy: string[] = [];
 
   /** Bounded by the verify timeout, so provisioning cannot run past it. */
   const { provision, verifyPropagation } = proxyActivities<Activities>({
@@ -132,6 +135,11 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
 
   // Handlers first, before any await, so no message is lost.
   setHandler(statusQuery, () => view);
+
+  setHandler(reprovisionSignal, ({ by }) => {
+    // Only an active grant that is not being ended is granted again; anything else ignores it.
+    if (view.status === 'active' && !endRequested) reprovisionRequestedBy.push(by);
+  });
 
   setHandler(
     approveUpdate,
@@ -361,12 +369,24 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
 
     // The durable timer races relinquish/revoke and extensions; a server restart does not reset it.
     for (;;) {
-      const expiresAt = view.expiresAt;
+      const expiresAt: string = view.expiresAt;
       const interrupted = await condition(
-        () => endRequested !== undefined || view.expiresAt !== expiresAt,
+        () => endRequested !== undefined || view.expiresAt !== expiresAt || reprovisionRequestedBy.length > 0,
         Math.max(0, Date.parse(expiresAt) - Date.now()),
       );
       if (!interrupted || endRequested) break;
+      if (reprovisionRequestedBy.length > 0) {
+        // The reconciler found the grant gone while the request is active: put it back (idempotent).
+        const by = reprovisionRequestedBy.splice(0).join(', ');
+        try {
+          await provision(spec);
+          await record('reprovisioned', SYSTEM_ACTOR, { by });
+        } catch (error) {
+          if (isCancellation(error)) throw error;
+          await record('reprovision_failed', SYSTEM_ACTOR, { by, error: failureMessage(error) });
+        }
+        if (view.expiresAt === expiresAt) continue;
+      }
       // Extended: move the provider's own backstop past the new end (granting again is idempotent).
       spec = { ...spec, notAfter: new Date(Date.parse(view.expiresAt) + input.verifyTimeoutSeconds * 1000).toISOString() };
       try {

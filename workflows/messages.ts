@@ -5,11 +5,12 @@
  * Every message that changes the request is an Update, not a Signal: the caller needs an answer
  * ("you cannot approve your own request", "already denied") and gets the request view back.
  */
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { RequestView } from './types';
 
 export const TASK_QUEUE = 'p0-access-requests';
 export const WORKFLOW_TYPE = 'accessRequest';
+export const RECONCILE_WORKFLOW_TYPE = 'reconcile';
 
 /** Who is acting, and what they said. `actor` is an email address vouched for by the caller's auth. */
 export interface ActorInput {
@@ -40,6 +41,13 @@ export const extendUpdate = defineUpdate<RequestView, [ExtendInput]>('extend');
 export const reviewUpdate = defineUpdate<RequestView, [ActorInput]>('review');
 
 export const statusQuery = defineQuery<RequestView>('status');
+
+/**
+ * From the reconciler: the provider no longer reports this active request's grant (someone removed
+ * it by hand, a provider-side rollback). A signal, not an update: nobody waits for an answer, and
+ * the workflow grants again only while the request is still active.
+ */
+export const reprovisionSignal = defineSignal<[{ by: string }]>('reprovision');
 
 /**
  * Why an update was refused. The workflow's validators throw ApplicationFailures of these types;

@@ -17,14 +17,16 @@ import {
   paginateListAttachedUserPolicies,
   paginateListGroupsForUser,
   paginateListPolicies,
+  paginateListUserPolicies,
+  paginateListUsers,
   PutUserPolicyCommand,
   RemoveUserFromGroupCommand,
   SimulatePrincipalPolicyCommand,
 } from '@aws-sdk/client-iam';
-import { ProviderInputError, type GrantInspection, type GrantSpec, type PropagationSettings, type Provider } from '../provider';
+import { ProviderInputError, type GrantInspection, type GrantSpec, type MarkedGrant, type PropagationSettings, type Provider } from '../provider';
 import { classifyAwsError, isNoSuchEntity } from './errors';
 import { createIdentityCenterAssignments, IDENTITY_CENTER_GRANT_KIND, type IdentityCenterAssignments, type IdentityCenterSettings } from './identityCenter';
-import { allowsAssumingRole, roleGrantPolicyDocument, roleGrantPolicyName } from './roleGrantPolicy';
+import { allowsAssumingRole, requestIdOfRoleGrantPolicy, roleGrantPolicyDocument, roleGrantPolicyName } from './roleGrantPolicy';
 import { TtlCache } from './ttlCache';
 import { IamUserDirectory, type IamUser, type UserLookup } from './userDirectory';
 
@@ -155,6 +157,54 @@ export class AwsIamProvider implements Provider {
     // back above is already what IAM evaluates, so they are not simulated.
     if (this.simulatePrincipalPolicy && grant.kind === 'role' && grant.role) return this.simulateAssumeRole(grant.user, grant.role);
     return true;
+  }
+
+  /**
+   * Every role grant's inline policy (`p0-<requestId>`) on every IAM user of the account, found by
+   * name rather than through the email tag, so a grant whose user lost its tag is still found.
+   * Group memberships and policy attachments carry no marker: the reconciler finds those through the
+   * grant leases. Identity Center assignments likewise.
+   */
+  async listMarked(): Promise<MarkedGrant[]> {
+    const found: MarkedGrant[] = [];
+    try {
+      for await (const usersPage of paginateListUsers({ client: this.iam }, {})) {
+        for (const user of usersPage.Users ?? []) {
+          const UserName = user.UserName!;
+          try {
+            for await (const page of paginateListUserPolicies({ client: this.iam }, { UserName })) {
+              for (const PolicyName of page.PolicyNames ?? []) {
+                const requestId = requestIdOfRoleGrantPolicy(PolicyName);
+                if (!requestId) continue;
+                found.push({
+                  provider: this.name,
+                  requestId,
+                  description: `IAM user ${UserName}: inline policy ${PolicyName} (role grant)`,
+                  ref: { userName: UserName, policyName: PolicyName },
+                });
+              }
+            }
+          } catch (error) {
+            if (!isNoSuchEntity(error)) throw error; // the user was deleted during the scan
+          }
+        }
+      }
+    } catch (error) {
+      throw classifyAwsError(error, 'listing the inline p0-* policies of IAM users');
+    }
+    return found;
+  }
+
+  async removeMarked(grant: MarkedGrant): Promise<void> {
+    const { userName, policyName } = grant.ref;
+    if (!userName || !policyName || !requestIdOfRoleGrantPolicy(policyName)) {
+      throw new ProviderInputError(`Not an AWS grant the product made: ${grant.description}`);
+    }
+    try {
+      await unlessGone(this.iam.send(new DeleteUserPolicyCommand({ UserName: userName, PolicyName: policyName })));
+    } catch (error) {
+      throw classifyAwsError(error, `removing ${grant.description}`);
+    }
   }
 
   /**

@@ -11,8 +11,17 @@ interface PolicyStatement {
   Condition?: Record<string, Record<string, string>>;
 }
 
+const ROLE_GRANT_POLICY_PREFIX = 'p0-';
+
 export function roleGrantPolicyName(requestId: string): string {
-  return `p0-${requestId}`;
+  return `${ROLE_GRANT_POLICY_PREFIX}${requestId}`;
+}
+
+/** The request id in a role grant's inline policy name, or undefined when the policy is not ours. */
+export function requestIdOfRoleGrantPolicy(policyName: string): string | undefined {
+  return policyName.startsWith(ROLE_GRANT_POLICY_PREFIX) && policyName.length > ROLE_GRANT_POLICY_PREFIX.length
+    ? policyName.slice(ROLE_GRANT_POLICY_PREFIX.length)
+    : undefined;
 }
 
 export function roleGrantPolicyDocument(roleArn: string, notAfter: string): string {

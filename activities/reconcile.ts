@@ -1,0 +1,202 @@
+/**
+ * The reconciler's activities: compare what the product has granted at each provider with the
+ * requests that should hold it, and act on the difference. The `reconcile` workflow, started by a
+ * Temporal Schedule, calls them; all the deciding happens here, on data read in a safe order:
+ *
+ * - A request's status is read BEFORE the provider is: a request is only recorded as ended after
+ *   its removal was confirmed, so a grant still present after its request read as ended is really
+ *   left behind (not one whose removal is merely under way).
+ * - A grant with our marker (found by listing) is only an orphan if it is still listed after its
+ *   request's status was read; shared grants (memberships, attachments) are found from the grant
+ *   leases, and only count when no other request and no standing access holds the same object.
+ */
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import type { RecordedGrant } from '../db/grantLeaseStore';
+import type { ReconcileAction, ReconcileEvent } from '../db/reconcileEventStore';
+import type { GrantSpec, MarkedGrant, Provider } from '../providers/provider';
+import { FINAL_STATUSES, type RequestStatus, type RequestView } from '../workflows/types';
+
+export type OrphanPolicy = 'revoke' | 'report';
+
+export interface ReconcileSettings {
+  orphans: OrphanPolicy;
+  /** Released leases acquired within this window are re-checked at the provider. */
+  lookbackMs: number;
+}
+
+export interface ReconcileDependencies {
+  providers: ReadonlyMap<string, Provider>;
+  requests: { get(id: string): Promise<RequestView | undefined> };
+  leases: {
+    recordedGrants(since: string): Promise<RecordedGrant[]>;
+    /** Whether an unreleased lease other than `exceptRequestId`'s holds the provider object. */
+    isHeld(resourceKey: string, exceptRequestId: string): Promise<boolean>;
+  };
+  events: { record(event: ReconcileEvent): Promise<void> };
+  /** Read on every run, so a config reload applies to the next one. */
+  settings(): ReconcileSettings;
+  /** Called once per orphan acted on (the metrics counter). */
+  onOrphan?(provider: string, action: ReconcileAction): void;
+}
+
+/** A grant at a provider that no request holds. */
+export interface Orphan {
+  provider: string;
+  requestId: string;
+  /** The request's status when it was checked, `unknown` when no such request is recorded. */
+  requestStatus: RequestStatus | 'unknown';
+  description: string;
+  /** Found by its marker: removed with removeMarked. */
+  marked?: MarkedGrant;
+  /** Found from its lease: removed with revoke. */
+  spec?: GrantSpec;
+}
+
+/** An active request whose grant the provider no longer reports. */
+export interface MissingGrant {
+  provider: string;
+  requestId: string;
+  description: string;
+}
+
+export interface DriftReport {
+  checkedAt: string;
+  orphanPolicy: OrphanPolicy;
+  providers: string[];
+  orphans: Orphan[];
+  missing: MissingGrant[];
+  /** Providers (or leases) that could not be checked this time, and why. */
+  errors: { provider: string; message: string }[];
+}
+
+export interface SettleOrphanInput {
+  orphan: Orphan;
+  runId: string;
+  policy: OrphanPolicy;
+}
+
+/** Only these statuses hold access at the provider (provisioning: the grant is being made or checked). */
+const HOLDING_STATUSES: readonly RequestStatus[] = ['provisioning', 'active'];
+
+export function createReconcileActivities(dependencies: ReconcileDependencies) {
+  const { providers, requests, leases, events } = dependencies;
+
+  return {
+    async findDrift(): Promise<DriftReport> {
+      const { orphans: orphanPolicy, lookbackMs } = dependencies.settings();
+      const report: DriftReport = { checkedAt: new Date().toISOString(), orphanPolicy, providers: [...providers.keys()], orphans: [], missing: [], errors: [] };
+      const statusOf = statusReader(requests);
+
+      for (const [name, provider] of providers) {
+        try {
+          report.orphans.push(...(await markedOrphans(provider, statusOf)));
+        } catch (error) {
+          report.errors.push({ provider: name, message: messageOf(error) });
+        }
+        Context.current().heartbeat();
+      }
+
+      const since = new Date(Date.now() - lookbackMs).toISOString();
+      const seen = new Set(report.orphans.map((orphan) => `${orphan.provider}:${orphan.requestId}`));
+      for (const lease of await leases.recordedGrants(since)) {
+        const provider = providers.get(lease.spec.provider);
+        if (!provider) continue; // a provider no longer configured: nothing here can read it
+        try {
+          const finding = await checkLease(lease, provider, statusOf, leases);
+          if (finding?.type === 'missing') report.missing.push(finding.missing);
+          if (finding?.type === 'orphan' && !seen.has(`${provider.name}:${lease.requestId}`)) report.orphans.push(finding.orphan);
+        } catch (error) {
+          report.errors.push({ provider: provider.name, message: `request ${lease.requestId}: ${messageOf(error)}` });
+        }
+        Context.current().heartbeat();
+      }
+      for (const orphan of report.orphans) log.warn('Orphaned grant found', { requestId: orphan.requestId, provider: orphan.provider, grant: orphan.description });
+      for (const missing of report.missing) log.warn('Active grant missing at the provider', { requestId: missing.requestId, provider: missing.provider, grant: missing.description });
+      return report;
+    },
+
+    /** Removes the orphan (policy `revoke`) or only records it (`report`). Removal is read back. */
+    async settleOrphan({ orphan, runId, policy }: SettleOrphanInput): Promise<ReconcileAction> {
+      const provider = providers.get(orphan.provider);
+      let action: ReconcileAction = 'reported';
+      if (policy === 'revoke') {
+        if (!provider) throw ApplicationFailure.nonRetryable(`No provider "${orphan.provider}" is configured on this worker`);
+        if (orphan.marked) {
+          await provider.removeMarked(orphan.marked);
+        } else if (orphan.spec) {
+          await provider.revoke(orphan.spec);
+          if (await provider.isGranted(orphan.spec)) throw new Error(`${orphan.description} still reads back after its removal`);
+        }
+        action = 'revoked';
+      }
+      await events.record({ runId, at: new Date().toISOString(), finding: 'orphan', provider: orphan.provider, requestId: orphan.requestId, description: orphan.description, action });
+      dependencies.onOrphan?.(orphan.provider, action);
+      log.warn(action === 'revoked' ? 'Orphaned grant removed' : 'Orphaned grant reported (reconcile.orphans: report)', { requestId: orphan.requestId, grant: orphan.description });
+      return action;
+    },
+
+    /** The audit record of a finding the workflow acted on itself (a failed removal, a re-provisioning signal). */
+    async recordFinding(event: Omit<ReconcileEvent, 'at'>): Promise<void> {
+      await events.record({ ...event, at: new Date().toISOString() });
+      if (event.finding === 'orphan') dependencies.onOrphan?.(event.provider, event.action);
+    },
+  };
+}
+
+export type ReconcileActivities = ReturnType<typeof createReconcileActivities>;
+
+type StatusReader = (requestId: string) => Promise<RequestStatus | 'unknown'>;
+
+function statusReader(requests: ReconcileDependencies['requests']): StatusReader {
+  return async (requestId) => (await requests.get(requestId))?.status ?? 'unknown';
+}
+
+/** Marked grants whose request does not hold them, still listed after the request's status was read. */
+async function markedOrphans(provider: Provider, statusOf: StatusReader): Promise<Orphan[]> {
+  const candidates: Orphan[] = [];
+  for (const marked of await provider.listMarked()) {
+    const requestStatus = await statusOf(marked.requestId);
+    if (!HOLDING_STATUSES.includes(requestStatus as RequestStatus)) {
+      candidates.push({ provider: provider.name, requestId: marked.requestId, requestStatus, description: marked.description, marked });
+    }
+  }
+  if (candidates.length === 0) return [];
+  const stillThere = new Set((await provider.listMarked()).map(markedKey));
+  return candidates.filter((candidate) => stillThere.has(markedKey(candidate.marked!)));
+}
+
+function markedKey(grant: MarkedGrant): string {
+  return JSON.stringify([grant.provider, grant.requestId, grant.ref]);
+}
+
+type LeaseFinding = { type: 'orphan'; orphan: Orphan } | { type: 'missing'; missing: MissingGrant };
+
+async function checkLease(
+  lease: RecordedGrant,
+  provider: Provider,
+  statusOf: StatusReader,
+  leases: ReconcileDependencies['leases'],
+): Promise<LeaseFinding | undefined> {
+  const { spec } = lease;
+  const requestStatus = await statusOf(lease.requestId);
+  const description = `${spec.kind} ${spec.target} for ${spec.principal}`;
+  if (HOLDING_STATUSES.includes(requestStatus as RequestStatus) && !lease.released) {
+    // Only an active grant is expected in place (provisioning is still granting or verifying).
+    if (requestStatus !== 'active' || (await provider.isGranted(spec))) return undefined;
+    // Read again: a request that ended meanwhile released its lease before removing the grant.
+    if ((await statusOf(lease.requestId)) !== 'active') return undefined;
+    return { type: 'missing', missing: { provider: provider.name, requestId: lease.requestId, description } };
+  }
+  if (lease.standing) return undefined; // the user had it before: never ours to remove
+  if (lease.released && !lease.removeAtProvider) return undefined; // another holder took it over at release
+  // Ended but not yet recorded as ended: its workflow is removing it right now.
+  if (!FINAL_STATUSES.includes(requestStatus as RequestStatus) && requestStatus !== 'unknown') return undefined;
+  if (!lease.released && requestStatus === 'unknown') return undefined; // no request row yet: being created
+  if (await leases.isHeld(lease.resourceKey, lease.requestId)) return undefined;
+  if (!(await provider.isGranted(spec))) return undefined;
+  return { type: 'orphan', orphan: { provider: provider.name, requestId: lease.requestId, requestStatus, description, spec } };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
