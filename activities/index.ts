@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { ProviderInputError, type GrantSpec, type Provider } from '../providers/provider';
+import { countProviderError, observeRequestEvent, type ProviderOperation } from '../service/metrics';
 import type { AuditEvent, RequestView } from '../workflows/types';
 
 /** Failure types the workflow names in `nonRetryableErrorTypes` or branches on. */
@@ -76,6 +77,8 @@ export function createActivities(dependencies: ActivityDependencies) {
     /** Appends the audit event and refreshes the request's row in the store, in one transaction. */
     async recordEvent(event: AuditEvent, view: RequestView): Promise<void> {
       await requests.recordEvent(event, view);
+      // After the write, so a retried activity observes once (a failed write is retried, a done one is not).
+      observeRequestEvent(event, view);
     },
 
     /**
@@ -85,13 +88,13 @@ export function createActivities(dependencies: ActivityDependencies) {
     async provision(spec: GrantSpec): Promise<ProvisionResult> {
       const provider = providerFor(spec);
       return withProviderErrors(async () => {
-        const inspection = await provider.inspect(spec);
+        const inspection = await counted(spec, 'provision', () => provider.inspect(spec));
         const lease = await leases.acquire({
           requestId: spec.requestId,
           resourceKey: inspection.resourceKey,
           presentBefore: inspection.present,
         });
-        await provider.grant(spec);
+        await counted(spec, 'provision', () => provider.grant(spec));
         return { resourceKey: inspection.resourceKey, standing: lease.standing };
       });
     },
@@ -113,7 +116,7 @@ export function createActivities(dependencies: ActivityDependencies) {
             FAILURE.propagationTimeout,
           );
         }
-        const granted = await withProviderErrors(() => provider.isGranted(spec));
+        const granted = await withProviderErrors(() => counted(spec, 'verifyPropagation', () => provider.isGranted(spec)));
         readsInARow = granted ? readsInARow + 1 : 0;
         Context.current().heartbeat({ readsInARow });
         if (readsInARow >= consecutiveReads) break;
@@ -127,7 +130,8 @@ export function createActivities(dependencies: ActivityDependencies) {
       const release = await leases.release(spec.requestId);
       if (!release.removeAtProvider) return { removedAtProvider: false, reason: release.reason };
       // Removal is retried whatever the error: giving up would leave a grant behind.
-      await providerFor(spec).revoke(spec);
+      const provider = providerFor(spec);
+      await counted(spec, 'revoke', () => provider.revoke(spec));
       return { removedAtProvider: true, reason: release.reason };
     },
 
@@ -143,21 +147,21 @@ export function createActivities(dependencies: ActivityDependencies) {
       let absentInARow = 0;
       let presentReads = 0;
       for (;;) {
-        const granted = await provider.isGranted(spec);
+        const granted = await counted(spec, 'verifyRevocation', () => provider.isGranted(spec));
         absentInARow = granted ? 0 : absentInARow + 1;
         Context.current().heartbeat({ absentInARow });
         if (absentInARow >= consecutiveReads) break;
         if (granted && (await leases.otherHolders(spec.requestId)).length > 0) break;
         if (granted && ++presentReads % READS_BEFORE_REVOKING_AGAIN === 0) {
           log.warn('Grant still present after revoke; removing it again', { requestId: spec.requestId });
-          await provider.revoke(spec);
+          await counted(spec, 'verifyRevocation', () => provider.revoke(spec));
         }
         await sleepWithHeartbeats(pollIntervalMs);
       }
       const { heldBy } = await leases.confirmRemoved(spec.requestId);
       if (heldBy.length > 0) {
         log.info('Access is held by another request; keeping it granted', { requestId: spec.requestId, heldBy });
-        await provider.grant(spec);
+        await counted(spec, 'verifyRevocation', () => provider.grant(spec));
       }
     },
 
@@ -181,6 +185,16 @@ async function withProviderErrors<T>(call: () => Promise<T>): Promise<T> {
     return await call();
   } catch (error) {
     if (error instanceof ProviderInputError) throw ApplicationFailure.nonRetryable(error.message, FAILURE.providerInput);
+    throw error;
+  }
+}
+
+/** A provider call, counted in p0_provider_errors_total when it throws; the error goes on unchanged. */
+async function counted<T>(spec: GrantSpec, operation: ProviderOperation, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    countProviderError(spec.provider, operation, error);
     throw error;
   }
 }

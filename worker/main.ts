@@ -1,5 +1,6 @@
 /** `npm run worker`: a worker process on its own, for deployments that scale workers separately. */
 import { NativeConnection } from '@temporalio/worker';
+import { metricsServerSettingsFromEnv, startMetricsServer } from '../service/metrics';
 import { createLogger, openRuntime, watchPolicy } from '../service/runtime';
 import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
 import { installTemporalLogging } from './logging';
@@ -9,6 +10,7 @@ import { createAccessWorker } from './worker';
 async function main(): Promise<void> {
   const logger = createLogger('p0-worker');
   installTemporalLogging(logger);
+  const metricsSettings = metricsServerSettingsFromEnv(); // a bad METRICS_PORT fails before anything starts
   const runtime = await openRuntime();
   watchPolicy(runtime.policy, logger);
   const target = temporalTarget();
@@ -20,8 +22,18 @@ async function main(): Promise<void> {
     dependencies: activityDependencies(runtime),
   });
   logger.info({ temporal: target.address, namespace: target.namespace, config: runtime.configPath }, 'worker running');
+  // The worker's histograms and counters, for Prometheus (`npm start` serves them on the API's /metrics instead).
+  // A port already taken costs the metrics, never the worker: revocations must keep running.
+  const metricsServer = metricsSettings
+    ? await startMetricsServer({ ...metricsSettings, logger }).catch((error: unknown) => {
+        logger.error({ err: error, port: metricsSettings.port }, 'metrics server not started (set METRICS_PORT to a free port, or off)');
+        return undefined;
+      })
+    : undefined;
+  if (metricsServer) logger.info({ url: metricsServer.url }, 'metrics served');
   // The Temporal runtime turns SIGINT/SIGTERM into a graceful shutdown: run() returns after it.
   await worker.run();
+  await metricsServer?.close();
   await connection.close();
   await runtime.close();
 }

@@ -15,8 +15,11 @@ export interface WorkerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** @param entry the worker's entry point (the product's own by default; the benchmark swaps in a no-op provider). */
-export async function startWorkerProcess(h: Harness, entry = 'worker/main.ts'): Promise<WorkerProcess> {
+/**
+ * @param entry the worker's entry point (the product's own by default; the benchmark swaps in a no-op provider).
+ * @param env more environment for the worker (its metrics server is off unless METRICS_PORT is given here).
+ */
+export async function startWorkerProcess(h: Harness, entry = 'worker/main.ts', env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: REPO_ROOT,
     env: {
@@ -26,6 +29,8 @@ export async function startWorkerProcess(h: Harness, entry = 'worker/main.ts'): 
       TEMPORAL_ADDRESS: h.temporalAddress,
       P0_TASK_QUEUE: h.taskQueue,
       LOG_LEVEL: 'info',
+      METRICS_PORT: 'off',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
