@@ -2,9 +2,16 @@
  * The HTTP API: a thin JSON skin over the request service. Authenticates the bearer token, maps
  * routes to service calls and errors to `{error: {code, message}}`; no rules live here.
  */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
 import { AppError } from '../service/errors';
+import type { ReadinessReport } from '../service/health';
+import { metricsText } from '../service/metrics';
 import type { Caller } from '../service/policy';
 import { listRequestsFilter, type RequestService } from '../service/requestService';
 import { openApiDocument } from './openapi';
@@ -22,28 +29,73 @@ export interface ApiOptions {
    * they read the raw body to check the platform's signature.
    */
   channels?: readonly express.RequestHandler[];
+  /** What GET /readyz reports (Temporal and the database); without it /readyz says ready. */
+  readiness?: () => Promise<ReadinessReport>;
+  /** Requests a minute per token (per client IP without one); default API_RATE_LIMIT_PER_MINUTE or 600. */
+  rateLimitPerMinute?: number;
+}
+
+/** Generous: a person, a CLI polling with --wait, or the test suite never gets near it. */
+export const DEFAULT_RATE_LIMIT_PER_MINUTE = 600;
+/** JSON bodies larger than this are refused with 413 payload_too_large. */
+export const MAX_BODY = '64kb';
+/** Longer URLs (path and query) are refused with 414 uri_too_long; Node itself stops at 16 KB of headers. */
+export const MAX_URL_LENGTH = 4096;
+
+/** API_RATE_LIMIT_PER_MINUTE, or the default; a positive whole number. */
+export function rateLimitFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.API_RATE_LIMIT_PER_MINUTE?.trim();
+  if (!raw) return DEFAULT_RATE_LIMIT_PER_MINUTE;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`API_RATE_LIMIT_PER_MINUTE must be a positive whole number (got "${raw}")`);
+  return limit;
 }
 
 type Action = 'approve' | 'deny' | 'relinquish' | 'cancel' | 'revoke' | 'review';
 const ACTIONS: readonly Action[] = ['approve', 'deny', 'relinquish', 'cancel', 'revoke', 'review'];
 
-export function createApiApp({ service, tokens, logger, channels = [] }: ApiOptions): express.Express {
+export function createApiApp({ service, tokens, logger, channels = [], readiness, rateLimitPerMinute }: ApiOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestLogging(logger));
+  app.use((req, res, next) => {
+    if (req.originalUrl.length <= MAX_URL_LENGTH) return next();
+    sendError(res, new AppError('uri_too_long', `The URL is longer than ${MAX_URL_LENGTH} characters`));
+  });
   for (const channel of channels) app.use(channel);
-  app.use(express.json({ limit: '64kb' }));
 
+  // Operators' routes: no token, no rate limit (probes and scrapers call them often).
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const report = readiness ? await readiness() : { ready: true, checks: {} };
+    if (report.ready) {
+      res.json({ status: 'ready', checks: report.checks });
+      return;
+    }
+    const failed = Object.entries(report.checks).filter(([, result]) => result !== 'ok');
+    logOf(res).warn({ checks: report.checks }, 'not ready');
+    res.status(503).json({
+      status: 'not_ready',
+      checks: report.checks,
+      error: { code: 'unavailable', message: `Not ready: ${failed.map(([name, result]) => `${name} ${result}`).join('; ')}` },
+    });
+  });
+  app.get('/metrics', async (_req, res) => {
+    const { contentType, body } = await metricsText();
+    res.type(contentType).send(body);
   });
   app.get('/v1/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });
 
+  app.use(tokenRateLimit(rateLimitPerMinute ?? rateLimitFromEnv()));
+
   const authenticated = express.Router();
   authenticated.use(async (req, res, next) => {
     const header = req.get('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    const match = BEARER.exec(header);
     if (!match) {
       return sendError(res, new AppError('unauthenticated', 'Missing bearer token: send "Authorization: Bearer <token>" (get one with `npm run token -- <email>`)'));
     }
@@ -55,6 +107,15 @@ export function createApiApp({ service, tokens, logger, channels = [] }: ApiOpti
     }
     if (!identity) return sendError(res, new AppError('unauthenticated', 'Invalid, expired or revoked token: get a new one (`p0 login` / `npm run token -- <email>`)'));
     res.locals.caller = identity satisfies Caller;
+    res.locals.log = logOf(res).child({ user: identity.email });
+    next();
+  });
+  // Bodies are read only once the caller is known, and only where a route takes one.
+  const json = express.json({ limit: MAX_BODY });
+  authenticated.use((req, res, next) => (req.method === 'POST' ? json(req, res, next) : next()));
+  // Every line logged while serving /v1/requests/:id... names the request.
+  authenticated.param('id', (_req, res, next, id: string) => {
+    res.locals.log = logOf(res).child({ requestId: id.slice(0, 64) });
     next();
   });
 
@@ -72,6 +133,7 @@ export function createApiApp({ service, tokens, logger, channels = [] }: ApiOpti
       throw new AppError('bad_request', 'Send the request body as JSON with "Content-Type: application/json"');
     }
     const request = await service.create(callerOf(res), req.body);
+    res.locals.log = logOf(res).child({ requestId: request.id });
     res.status(201).json({ request });
   });
 
@@ -115,16 +177,100 @@ export function createApiApp({ service, tokens, logger, channels = [] }: ApiOpti
     if ((error as { type?: string }).type === 'entity.parse.failed') {
       return sendError(res, new AppError('bad_request', 'The request body is not valid JSON'));
     }
-    if (status === 413) return sendError(res, new AppError('bad_request', 'The request body is too large'));
+    if (status === 413) return sendError(res, new AppError('payload_too_large', `The request body is larger than ${MAX_BODY}`));
     // Malformed URL escapes, bad content encodings and the like: the client's mistake, not ours.
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return sendError(res, new AppError('bad_request', 'The request is malformed: check its URL encoding and its body encoding'));
     }
-    logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
+    logOf(res).error({ err: error, method: req.method, path: req.path }, 'request failed');
     sendError(res, new AppError('internal', 'Something went wrong on the server; it has been logged'));
   });
 
   return app;
+}
+
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+/** The logger for this HTTP request: `reqId` on every line, plus `user` and `requestId` once known. */
+function logOf(res: Response): Logger {
+  return res.locals.log as Logger;
+}
+
+/** An incoming X-Request-Id is kept when it looks like one (a proxy's); otherwise a new one. */
+const REQUEST_ID_HEADER = /^[\w.:-]{1,128}$/;
+
+/**
+ * Gives each HTTP request a child logger carrying `reqId` (echoed in the X-Request-Id header) and
+ * writes one line when the answer is sent. Probes and scrapes are logged at debug only.
+ */
+function requestLogging(logger: Logger): express.RequestHandler {
+  return (req, res, next) => {
+    const incoming = req.get('x-request-id');
+    const reqId = incoming && REQUEST_ID_HEADER.test(incoming) ? incoming : randomUUID();
+    res.setHeader('x-request-id', reqId);
+    res.locals.log = logger.child({ reqId });
+    const startedAt = process.hrtime.bigint();
+    res.once('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - startedAt) / 1e6;
+      const quiet = OPERATOR_PATHS.has(req.path);
+      const line = { method: req.method, path: req.path.slice(0, 200), status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 };
+      logOf(res)[quiet ? 'debug' : 'info'](line, 'request completed');
+    });
+    next();
+  };
+}
+
+const OPERATOR_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * At most `limit` requests a minute per bearer token (keyed by its SHA-256, so the token never sits
+ * in memory as a key), or per client IP for requests without one. In memory, per API process.
+ */
+function tokenRateLimit(limit: number): express.RequestHandler {
+  return rateLimit({
+    windowMs: 60_000,
+    limit,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: (req) => {
+      const token = BEARER.exec(req.get('authorization') ?? '')?.[1];
+      if (token) return `token:${createHash('sha256').update(token).digest('hex')}`;
+      return `ip:${ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown')}`;
+    },
+    handler: (_req, res) => {
+      const retryAfter = res.getHeader('retry-after');
+      const wait = retryAfter === undefined ? 'in a minute' : `in ${String(retryAfter)} s`;
+      logOf(res).warn({ limit }, 'rate limited');
+      sendError(res, new AppError('rate_limited', `Too many requests: at most ${limit} a minute per token. Try again ${wait}`));
+    },
+  });
+}
+
+/**
+ * Answers what Node's HTTP parser refuses before Express sees it (headers over 16 KB, malformed
+ * request lines) in the API's own error format instead of Node's bare status line.
+ */
+export function answerClientErrors(server: Server, logger: Logger): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const answer = new AppError(
+      tooLarge ? 'headers_too_large' : 'bad_request',
+      tooLarge ? 'The URL and headers are larger than the server accepts (16 KB)' : 'The request is not valid HTTP',
+    );
+    logger.debug({ code: error.code }, 'malformed HTTP request refused');
+    const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
+    socket.end(
+      `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }
 
 function callerOf(res: Response): Caller {

@@ -2,11 +2,33 @@
  * The API's OpenAPI 3.1 document, served at /v1/openapi.json. test/api.test.ts checks every
  * response the tests receive against it, so it stays true.
  */
+import { ERROR_CODES } from '../service/errors';
 import { REQUEST_STATUSES } from '../workflows/types';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ 'application/json': { schema } });
 const errorResponse = (description: string) => ({ description, content: json(ref('Error')) });
+
+/** What any route may answer before it runs: Node and the URL check refuse oversized requests. */
+const oversizedRequest = {
+  '414': errorResponse('uri_too_long: the URL (path and query) is longer than 4096 characters'),
+  '431': errorResponse('headers_too_large: the URL and headers together exceed 16 KB'),
+} as const;
+/** Routes behind the per-token rate limit. */
+const limited = {
+  ...oversizedRequest,
+  '429': {
+    description: 'rate_limited: too many requests for this token (or, without one, this client IP) in the last minute',
+    headers: {
+      'Retry-After': { description: 'Seconds until the window resets', schema: { type: 'integer' } },
+      RateLimit: { description: 'IETF draft-8 RateLimit header: remaining requests and reset', schema: { type: 'string' } },
+      'RateLimit-Policy': { description: 'IETF draft-8 RateLimit-Policy header: the limit and window', schema: { type: 'string' } },
+    },
+    content: json(ref('Error')),
+  },
+} as const;
+/** Routes that read a JSON body. */
+const withBody = { ...limited, '413': errorResponse('payload_too_large: the body is larger than 64 KB') } as const;
 const requestResponse = (description: string) => ({
   description,
   content: json({ type: 'object', required: ['request'], properties: { request: ref('Request') }, additionalProperties: false }),
@@ -36,6 +58,7 @@ function action(summary: string, description: string) {
       '403': errorResponse('Not allowed (not an approver, self-approval, not the requester, not an admin)'),
       '404': errorResponse('No such request'),
       '409': errorResponse('The request is in the wrong state for this action'),
+      ...withBody,
     },
   };
 }
@@ -66,13 +89,20 @@ export const openApiDocument = {
             type: 'object',
             required: ['code', 'message'],
             properties: {
-              code: { type: 'string', enum: ['bad_request', 'unauthenticated', 'forbidden', 'not_found', 'conflict', 'unavailable', 'internal'] },
+              code: { type: 'string', enum: [...ERROR_CODES] },
               message: { type: 'string' },
             },
             additionalProperties: false,
           },
         },
         additionalProperties: false,
+      },
+      ReadinessChecks: {
+        type: 'object',
+        description: 'Each check: `ok`, or `failed: <why>`',
+        required: ['temporal', 'database'],
+        properties: { temporal: { type: 'string' }, database: { type: 'string' } },
+        additionalProperties: { type: 'string' },
       },
       Request: {
         type: 'object',
@@ -164,11 +194,58 @@ export const openApiDocument = {
       get: {
         summary: 'Liveness',
         security: [],
-        responses: { '200': { description: 'Up', content: json({ type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } },
+        description: 'The process answers; it checks nothing else (see /readyz). No token, no rate limit.',
+        responses: {
+          '200': { description: 'Up', content: json({ type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) },
+          ...oversizedRequest,
+        },
+      },
+    },
+    '/readyz': {
+      get: {
+        summary: 'Readiness',
+        security: [],
+        description: 'Whether this instance can serve requests: Temporal answers and the database answers (each within 2 s). No token, no rate limit.',
+        responses: {
+          '200': {
+            description: 'Ready',
+            content: json({
+              type: 'object',
+              required: ['status', 'checks'],
+              properties: { status: { const: 'ready' }, checks: ref('ReadinessChecks') },
+              additionalProperties: false,
+            }),
+          },
+          '503': {
+            description: 'Not ready: `checks` says which dependency failed and why',
+            content: json({
+              type: 'object',
+              required: ['status', 'checks', 'error'],
+              properties: {
+                status: { const: 'not_ready' },
+                checks: ref('ReadinessChecks'),
+                error: { $ref: '#/components/schemas/Error/properties/error' },
+              },
+              additionalProperties: false,
+            }),
+          },
+          ...oversizedRequest,
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics',
+        security: [],
+        description: 'Prometheus text exposition format 0.0.4 (p0_requests, p0_approval_to_active_seconds, p0_revoke_lateness_seconds, p0_provider_errors_total, p0_orphans_found_total, process metrics). No token, no rate limit.',
+        responses: {
+          '200': { description: 'The metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...oversizedRequest,
+        },
       },
     },
     '/v1/openapi.json': {
-      get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } },
+      get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) }, ...oversizedRequest } },
     },
     '/v1/me': {
       get: {
@@ -190,6 +267,7 @@ export const openApiDocument = {
             }),
           },
           '401': errorResponse('Missing or invalid token'),
+          ...limited,
         },
       },
     },
@@ -202,6 +280,7 @@ export const openApiDocument = {
             content: json({ type: 'object', required: ['resources'], properties: { resources: { type: 'array', items: ref('Resource') } } }),
           },
           '401': errorResponse('Missing or invalid token'),
+          ...limited,
         },
       },
     },
@@ -234,6 +313,7 @@ export const openApiDocument = {
           '400': errorResponse('Bad input (unknown field, bad duration, ...)'),
           '401': errorResponse('Missing or invalid token'),
           '404': errorResponse("This resource doesn't exist (not covered by the access policy)"),
+          ...withBody,
         },
       },
       get: {
@@ -250,6 +330,7 @@ export const openApiDocument = {
           },
           '400': errorResponse('Bad filter'),
           '401': errorResponse('Missing or invalid token'),
+          ...limited,
         },
       },
     },
@@ -263,6 +344,7 @@ export const openApiDocument = {
           '503': errorResponse('The request was just made and the workers have not answered yet: try again'),
           '401': errorResponse('Missing or invalid token'),
           '404': errorResponse('No such request (or not visible to the caller)'),
+          ...limited,
         },
       },
     },

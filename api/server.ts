@@ -5,10 +5,12 @@ import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createSlackRouter, SLACK_EVENTS_PATH } from '../bots/slack/app';
 import { slackSettingsFromEnv, type SlackSettings } from '../bots/slack/settings';
+import { checkReadiness, databaseCheck, temporalCheck } from '../service/health';
+import { countRequestsFrom } from '../service/metrics';
 import { RequestService } from '../service/requestService';
 import type { Runtime } from '../service/runtime';
 import type { TemporalTarget } from '../service/temporal';
-import { createApiApp } from './app';
+import { answerClientErrors, createApiApp } from './app';
 
 export interface RunningApi {
   url: string;
@@ -25,6 +27,8 @@ export async function startApi(options: {
   taskQueue?: string;
   /** The Slack app at /slack/events; default from SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET, off when unset (null: off). */
   slack?: SlackSettings | null;
+  /** Requests a minute per token; default API_RATE_LIMIT_PER_MINUTE or 600. */
+  rateLimitPerMinute?: number;
 }): Promise<RunningApi> {
   const { runtime, logger } = options;
   const connection = await Connection.connect(options.temporal.connectionOptions);
@@ -33,16 +37,28 @@ export async function startApi(options: {
   const slack = options.slack === undefined ? slackSettingsFromEnv() : (options.slack ?? undefined);
   const channels = slack ? [createSlackRouter({ service, settings: slack, logger })] : [];
   if (slack) logger.info({ path: SLACK_EVENTS_PATH, slackApiUrl: slack.apiUrl }, 'Slack app enabled');
-  const app = createApiApp({ service, tokens: runtime.tokens, logger, channels });
+  const checks = [temporalCheck(connection), databaseCheck(runtime.database)];
+  const app = createApiApp({
+    service,
+    tokens: runtime.tokens,
+    logger,
+    channels,
+    readiness: () => checkReadiness(checks),
+    rateLimitPerMinute: options.rateLimitPerMinute,
+  });
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(options.port, options.host ?? '127.0.0.1', () => resolve(listening));
     listening.once('error', reject);
   });
+  answerClientErrors(server, logger);
+  // The p0_requests gauge on /metrics reads this API's store.
+  const stopCountingRequests = countRequestsFrom(runtime.requests);
   const { address, port } = server.address() as AddressInfo;
   return {
     url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
     service,
     close: async () => {
+      stopCountingRequests();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections(); // keep-alive sockets would otherwise hold close() open
       await closed;

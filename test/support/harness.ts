@@ -81,10 +81,11 @@ export class Harness {
    * @param options.withWorker false to run the worker as a separate process instead (see workerProcess.ts).
    * @param options.slack the Slack app on the API (/slack/events) and its notifier on the in-process worker.
    * @param options.notifiers more notifiers for the in-process worker.
+   * @param options.rateLimitPerMinute the API's per-token rate limit (default: the product's, 600).
    */
   static async start(
     configYaml = BASE_TEST_CONFIG,
-    options: { withWorker?: boolean; wrapProvider?: (provider: Provider) => Provider; slack?: SlackSettings; notifiers?: Notifier[] } = {},
+    options: { withWorker?: boolean; wrapProvider?: (provider: Provider) => Provider; slack?: SlackSettings; notifiers?: Notifier[]; rateLimitPerMinute?: number } = {},
   ): Promise<Harness> {
     const [temporal, { iam }, workflowBundle] = await Promise.all([sharedTemporal(), sharedMoto(), sharedWorkflowBundle()]);
     process.env.TEMPORAL_ADDRESS = temporal.address;
@@ -125,7 +126,7 @@ export class Harness {
       workerRun = worker.run();
     }
     const runtime: Runtime = { policy, configPath, database, requests, tokens, leases, close: () => database.destroy() };
-    const api: RunningApi = await startApi({ runtime, temporal: target, port: 0, logger, taskQueue, slack: options.slack ?? null });
+    const api: RunningApi = await startApi({ runtime, temporal: target, port: 0, logger, taskQueue, slack: options.slack ?? null, rateLimitPerMinute: options.rateLimitPerMinute });
 
     return new Harness(api.url, iam, taskQueue, dir, configPath, sqlitePath, temporal.address, tokens, requests, async () => {
       await api.close();
