@@ -71,7 +71,7 @@ export interface FaultCall extends CallInfo {
   upstreamStatus: number | undefined;
   /** Why the upstream did not answer. */
   upstreamError?: string;
-  /** What the client got (undefined while in flight; 0: its connection was dropped). */
+  /** What the client got (undefined until the answer starts; 0: its connection was dropped). */
   status: number | undefined;
 }
 
@@ -275,8 +275,9 @@ export class FaultProxy {
         status: undefined,
       };
       this.calls.push(call);
+      // The status is set when the answer's head is written; an answer cut short counts as dropped.
       response.once('close', () => {
-        if (call.status === undefined) call.status = response.writableFinished ? response.statusCode : 0;
+        if (!response.writableFinished) call.status = 0;
       });
       if (call.fault === 'throttle' || call.fault === 'unavailable') {
         this.answerFault(response, call, call.fault);
@@ -331,6 +332,7 @@ export class FaultProxy {
       }
       const responseHeaders: http.OutgoingHttpHeaders = {};
       for (const [name, value] of Object.entries(upstreamResponse.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) responseHeaders[name] = value;
+      call.status = call.upstreamStatus;
       response.writeHead(call.upstreamStatus, responseHeaders);
       upstreamResponse.pipe(response);
       upstreamResponse.once('error', () => response.destroy());
