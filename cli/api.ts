@@ -33,6 +33,42 @@ export interface ListFilter {
 
 export type RequestAction = 'approve' | 'deny' | 'relinquish' | 'cancel' | 'revoke' | 'review';
 
+/** One finding of a reconcile pass, and what was done about it (`POST /v1/reconcile`). */
+export interface ReconcileOutcome {
+  provider: string;
+  requestId: string;
+  description: string;
+  /** `revoked`, `reported`, `revoke_failed`, `reprovision_requested`, `reprovision_failed`; in a dry run `would revoke`, `would report`, `would re-provision`. */
+  action: string;
+  error?: string;
+}
+
+/** The answer of `POST /v1/reconcile`: one pass of the orphan reconciler. */
+export interface ReconcileReport {
+  runId: string;
+  dryRun: boolean;
+  checkedAt: string;
+  providers: string[];
+  /** Grants at a provider that no request holds. */
+  orphans: ReconcileOutcome[];
+  /** Active requests whose grant the provider no longer reports. */
+  missing: ReconcileOutcome[];
+  /** Providers (or single grants) that could not be checked, and why. */
+  errors: Array<{ provider: string; message: string }>;
+}
+
+/** One line of the reconciler's audit trail (`GET /v1/reconcile/events`). */
+export interface ReconcileEvent {
+  runId: string;
+  at: string;
+  finding: string;
+  provider: string;
+  requestId?: string;
+  description: string;
+  action: string;
+  error?: string;
+}
+
 export const NOT_LOGGED_IN_MESSAGE = 'You are not logged in: run p0 login (or set P0_TOKEN)';
 export const BAD_TOKEN_MESSAGE = 'Your token is missing, invalid or expired: run p0 login';
 
@@ -58,6 +94,8 @@ export class UnreachableError extends CliError {}
 const DEFAULT_TIMEOUT_MS = 30_000;
 // Relinquish and revoke answer once removal is confirmed (up to 30 s on the server).
 const ACTION_TIMEOUT_MS = 60_000;
+// An on-demand reconcile pass answers when it is done; the server gives it up to 10 minutes.
+const RECONCILE_TIMEOUT_MS = 11 * 60_000;
 
 export class ApiClient {
   constructor(readonly connection: Connection) {}
@@ -110,6 +148,30 @@ export class ApiClient {
       }
       throw error;
     }
+  }
+
+  /** Runs one reconcile pass now (admins); answers once it is done. */
+  async reconcile(options: { dryRun?: boolean; orphans?: 'revoke' | 'report' }): Promise<ReconcileReport> {
+    try {
+      return (await this.call<{ report: ReconcileReport }>('POST', '/v1/reconcile', options, RECONCILE_TIMEOUT_MS)).report;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404 && /No such route/i.test(error.message)) {
+        throw new CliError(`the p0 API at ${this.apiUrl} has no reconciler (POST /v1/reconcile): upgrade the server`);
+      }
+      if (error instanceof UnreachableError && /did not answer within/.test(error.message)) {
+        throw new CliError(`${error.message}: the pass may still be running; p0 reconcile events shows what it did`);
+      }
+      throw error;
+    }
+  }
+
+  /** The reconciler's audit trail, newest first (admins). */
+  async reconcileEvents(filter: { requestId?: string; limit?: number }): Promise<ReconcileEvent[]> {
+    const query = new URLSearchParams();
+    if (filter.requestId) query.set('requestId', filter.requestId);
+    if (filter.limit !== undefined) query.set('limit', String(filter.limit));
+    const suffix = query.size > 0 ? `?${query.toString()}` : '';
+    return (await this.call<{ events: ReconcileEvent[] }>('GET', `/v1/reconcile/events${suffix}`)).events;
   }
 
   async call<T>(method: string, path: string, body?: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {

@@ -25,22 +25,37 @@ const ID_SOURCES: Record<string, { mine?: boolean; pendingApproval?: boolean; st
 const DURATION_SUGGESTIONS = ['15m', '30m', '1h', '2h', '4h', '8h', '1d'];
 
 export function completionScript(shell: Shell, program: Command): string {
-  const commands = program.createHelp().visibleCommands(program);
-  const cases = commands
-    .map((command) => {
+  const help = program.createHelp();
+  const commands = help.visibleCommands(program);
+  // Subcommands (`p0 reconcile events`) complete as commands of their own, named by both words.
+  const nested = commands.flatMap((command) =>
+    help
+      .visibleCommands(command)
+      .filter((sub) => sub.name() !== 'help')
+      .map((sub) => ({ name: `${command.name()} ${sub.name()}`, command: sub })),
+  );
+  const cases = [...commands.map((command) => ({ name: command.name(), command })), ...nested]
+    .map(({ name, command }) => {
       const options =
-        command.name() === 'request'
+        name === 'request'
           ? REQUEST_OPTIONS.filter((option) => option.channels.includes('cli')).map((option) => option.name)
-          : command.options.map((option) => option.long).filter((name): name is string => Boolean(name));
-      return `    ${command.name()}) options="${[...options, '--help'].join(' ')}" ;;`;
+          : command.options.map((option) => option.long).filter((long): long is string => Boolean(long));
+      return `    "${name}") options="${[...options, '--help'].join(' ')}" ;;`;
     })
     .join('\n');
+  const nestedCases = nested.map(({ name }) => `    "${name}") command="${name}"; first=3 ;;`).join('\n');
   const bash = `_p0_complete() {
   local cur="\${COMP_WORDS[COMP_CWORD]}"
   local command="\${COMP_WORDS[1]}"
+  local first=2
   if [ "$COMP_CWORD" -eq 1 ]; then
     COMPREPLY=( $(compgen -W "${commands.map((command) => command.name()).join(' ')} --help --version" -- "$cur") )
     return
+  fi
+  if [ "$COMP_CWORD" -gt 2 ]; then
+    case "$command \${COMP_WORDS[2]}" in
+${nestedCases}
+    esac
   fi
   local options=""
   case "$command" in
@@ -51,7 +66,7 @@ ${cases}
     return
   fi
   local IFS=$'\\n'
-  COMPREPLY=( $(compgen -W "$(p0 __complete "$command" "\${COMP_WORDS[@]:2:COMP_CWORD-2}" 2>/dev/null)" -- "$cur") )
+  COMPREPLY=( $(compgen -W "$(p0 __complete "$command" "\${COMP_WORDS[@]:first:COMP_CWORD-first}" 2>/dev/null)" -- "$cur") )
 }
 complete -F _p0_complete p0
 `;
@@ -70,6 +85,8 @@ ${bash}`;
 /** Candidates for the next word of `p0 <command> <words...>`; empty when there is nothing to offer. */
 export async function completeWords(api: () => ApiClient, command: string, words: string[]): Promise<string[]> {
   if (command === 'completion') return words.length === 0 ? [...SHELLS] : [];
+  // `p0 reconcile` takes only options, or the word `events`.
+  if (command === 'reconcile') return words.some((word) => !word.startsWith('-')) ? [] : ['events'];
   if (command === 'request' || command === 'ls') {
     const { positionals, pendingOption } = splitRequestWords(command === 'request' ? words : words.filter((word) => !word.startsWith('-')));
     if (pendingOption === '--duration' || pendingOption === '--timeout') return DURATION_SUGGESTIONS;

@@ -11,6 +11,8 @@ export const EXIT_CODES = {
   error: 1,
   /** With --wait: the request ended without approval (denied, cancelled, or timed out waiting for a decision): nothing was granted. */
   notApproved: 2,
+  /** p0 reconcile: a removal (or re-provisioning) failed, or a provider could not be checked. */
+  incomplete: 3,
   /** With --wait: --timeout passed while the request was still on its way; it goes on without us. */
   waitTimedOut: 4,
   /** Ctrl-C while waiting; the request goes on. */

@@ -1,5 +1,6 @@
 /** How the CLI shows things: aligned tables, key/value blocks, local times, JSON. */
 import type { RequestView } from '../workflows/types';
+import type { ReconcileEvent, ReconcileOutcome, ReconcileReport } from './api';
 
 export interface OutputStream {
   write(text: string): unknown;
@@ -195,6 +196,103 @@ export function formatRequestTable(views: RequestView[]): string {
       view.duration,
       formatTimestamp(view.createdAt) ?? '',
       formatTimestamp(view.endedAt ?? view.expiresAt) ?? '',
+    ]),
+  );
+}
+
+/** How a reconciler action reads to a person; one a newer server adds is shown as it comes. */
+const RECONCILE_ACTIONS: Record<string, string> = {
+  revoked: 'removed',
+  reported: 'reported, left in place',
+  revoke_failed: 'removal failed',
+  reprovision_requested: 're-provisioning requested',
+  reprovision_failed: 're-provisioning failed',
+  'would revoke': 'would remove',
+  'would report': 'would report, leave in place',
+  'would re-provision': 'would re-provision',
+};
+
+export function describeReconcileAction(action: string): string {
+  return RECONCILE_ACTIONS[action] ?? action;
+}
+
+/** `aws`, `aws and gcloud`, `aws, gcloud and k8s`. */
+function listWords(words: string[]): string {
+  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`;
+}
+
+const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
+
+/** `p0 reconcile` without --json: one line when all is well, else a table of findings and the errors. */
+export function formatReconcileReport(report: ReconcileReport): string {
+  const failing = [...new Set(report.errors.map((error) => error.provider))];
+  const checked = report.providers.filter((provider) => !failing.includes(provider));
+  const findings = [
+    ...report.orphans.map((outcome) => ({ finding: 'orphan', ...outcome })),
+    ...report.missing.map((outcome) => ({ finding: 'missing', ...outcome })),
+  ];
+  let text = '';
+  if (findings.length === 0) {
+    if (report.providers.length === 0) text += 'Nothing to reconcile: no provider is configured.\n';
+    else if (checked.length > 0) text += `Nothing to reconcile: every grant at ${listWords(checked)} matches a request.\n`;
+    else text += `Nothing found, but ${listWords(failing)} could not be checked.\n`;
+  } else {
+    const when = formatClock(report.checkedAt, { seconds: true });
+    text += report.dryRun
+      ? `Dry run (nothing changed): checked ${listWords(report.providers)} at ${when}\n`
+      : `Checked ${listWords(report.providers)} at ${when} (run ${report.runId})\n`;
+    const withError = findings.some((finding) => finding.error);
+    text += formatTable(
+      ['FINDING', 'PROVIDER', 'REQUEST', 'WHAT', 'ACTION', ...(withError ? ['ERROR'] : [])],
+      findings.map((finding) => [
+        finding.finding,
+        finding.provider,
+        finding.requestId,
+        finding.description,
+        describeReconcileAction(finding.action),
+        ...(withError ? [finding.error ?? ''] : []),
+      ]),
+    );
+    const groups: Array<[string, ReconcileOutcome[]]> = [
+      ['orphan', report.orphans],
+      ['missing grant', report.missing],
+    ];
+    const found = groups.filter(([, outcomes]) => outcomes.length > 0);
+    if (report.dryRun) {
+      text += `${found.map(([word, outcomes]) => plural(outcomes.length, word)).join(', ')}: run p0 reconcile without --dry-run to act on them.\n`;
+    } else {
+      // `2 orphans: 1 removed, 1 removal failed. 1 missing grant: 1 re-provisioning requested.`
+      text += found
+        .map(([word, outcomes]) => {
+          const byAction = new Map<string, number>();
+          for (const outcome of outcomes) byAction.set(describeReconcileAction(outcome.action), (byAction.get(describeReconcileAction(outcome.action)) ?? 0) + 1);
+          return `${plural(outcomes.length, word)}: ${[...byAction].map(([action, count]) => `${count} ${action}`).join(', ')}.`;
+        })
+        .join(' ');
+      text += '\n';
+    }
+  }
+  if (report.errors.length > 0) {
+    text += 'Could not check:\n';
+    text += report.errors.map((error) => `  ${error.provider}: ${error.message}\n`).join('');
+  }
+  return text;
+}
+
+/** `p0 reconcile events` without --json. */
+export function formatReconcileEvents(events: ReconcileEvent[]): string {
+  const withError = events.some((event) => event.error);
+  return formatTable(
+    ['AT', 'FINDING', 'PROVIDER', 'REQUEST', 'WHAT', 'ACTION', 'RUN', ...(withError ? ['ERROR'] : [])],
+    events.map((event) => [
+      formatTimestamp(event.at) ?? '',
+      event.finding,
+      event.provider,
+      event.requestId ?? '',
+      event.description,
+      describeReconcileAction(event.action),
+      event.runId,
+      ...(withError ? [event.error ?? ''] : []),
     ]),
   );
 }

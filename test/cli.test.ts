@@ -334,7 +334,7 @@ describe('p0 CLI', function () {
 
   describe('help and completion', () => {
     it('every command has --help with examples', async () => {
-      const commands = ['login', 'logout', 'ls', 'request', 'status', 'requests', 'approve', 'deny', 'cancel', 'relinquish', 'revoke', 'review', 'extend', 'completion'];
+      const commands = ['login', 'logout', 'ls', 'request', 'status', 'requests', 'approve', 'deny', 'cancel', 'relinquish', 'revoke', 'review', 'extend', 'reconcile', 'completion'];
       const top = await home.run(['--help']);
       assert.equal(top.code, 0);
       for (const command of commands) assert.match(top.stdout, new RegExp(`^  ${command}\\b`, 'm'), command);
