@@ -71,6 +71,21 @@ const actorNote = {
   additionalProperties: false,
 };
 
+/** One finding of a reconcile pass; `actions` are what the pass may have done about it (or would do, in a dry run). */
+const reconcileOutcome = (description: string, actions: string[]) => ({
+  type: 'object',
+  description,
+  required: ['provider', 'requestId', 'description', 'action'],
+  properties: {
+    provider: { type: 'string', examples: ['aws'] },
+    requestId: { type: 'string', description: 'The request the grant is marked with or leased to (it may be one no store knows)' },
+    description: { type: 'string', examples: ['IAM user alice: inline policy p0-req_01JDQ2V7T4M9C8K1Z5X3N6B2W0 (role grant)'] },
+    action: { type: 'string', enum: actions },
+    error: { type: 'string', description: 'Why the action failed (with `revoke_failed`, `reprovision_failed`)' },
+  },
+  additionalProperties: false,
+});
+
 export const openApiDocument = {
   openapi: '3.1.0',
   info: {
@@ -160,6 +175,56 @@ export const openApiDocument = {
             },
           },
           version: { type: 'integer' },
+        },
+        additionalProperties: false,
+      },
+      ReconcileReport: {
+        type: 'object',
+        description: 'One pass of the orphan reconciler: what it found at each provider and what it did',
+        required: ['runId', 'dryRun', 'checkedAt', 'providers', 'orphans', 'missing', 'errors'],
+        properties: {
+          runId: { type: 'string', description: 'The pass (its workflow id); its events carry the same runId', examples: ['p0-reconcile-01JDQ2V7T4M9C8K1Z5X3N6B2W0'] },
+          dryRun: { type: 'boolean', description: 'Nothing was changed or recorded; actions say what would be done' },
+          checkedAt: timestamp,
+          providers: { type: 'array', items: { type: 'string' }, description: 'The providers checked' },
+          orphans: {
+            type: 'array',
+            items: reconcileOutcome('A grant at a provider that no request holds', ['revoked', 'reported', 'revoke_failed', 'would revoke', 'would report']),
+          },
+          missing: {
+            type: 'array',
+            items: reconcileOutcome("An active request's grant the provider no longer reports; its workflow is told to provision it again", [
+              'reprovision_requested',
+              'reprovision_failed',
+              'would re-provision',
+            ]),
+          },
+          errors: {
+            type: 'array',
+            description: 'Providers (or single grants) that could not be checked this time; the next pass tries again',
+            items: {
+              type: 'object',
+              required: ['provider', 'message'],
+              properties: { provider: { type: 'string' }, message: { type: 'string' } },
+              additionalProperties: false,
+            },
+          },
+        },
+        additionalProperties: false,
+      },
+      ReconcileEvent: {
+        type: 'object',
+        description: "One line of the reconciler's audit trail",
+        required: ['runId', 'at', 'finding', 'provider', 'description', 'action'],
+        properties: {
+          runId: { type: 'string', description: 'The pass that recorded it: `p0-reconciler...` for the schedule, `p0-reconcile-...` on demand' },
+          at: timestamp,
+          finding: { type: 'string', enum: ['orphan', 'missing'] },
+          provider: { type: 'string' },
+          requestId: { type: 'string' },
+          description: { type: 'string' },
+          action: { type: 'string', enum: ['revoked', 'reported', 'revoke_failed', 'reprovision_requested', 'reprovision_failed'] },
+          error: { type: 'string' },
         },
         additionalProperties: false,
       },
@@ -368,5 +433,54 @@ export const openApiDocument = {
     '/v1/requests/{id}/relinquish': { post: action('Relinquish', 'The requester ends active access early; answers once removal is confirmed (or after 30 s with the current state).') },
     '/v1/requests/{id}/cancel': { post: action('Cancel', 'The requester withdraws a pending request.') },
     '/v1/requests/{id}/revoke': { post: action('Revoke', 'An admin ends access.') },
+    '/v1/reconcile': {
+      post: {
+        summary: 'Run the orphan reconciler once (admins)',
+        description:
+          'Runs one pass now and answers when it is done (up to 10 minutes): grants at the providers that no request holds are removed (or only reported), and active requests whose grant went missing are told to provision it again. The Temporal Schedule also runs it every `reconcile.every`.',
+        requestBody: {
+          required: false,
+          content: json({
+            type: 'object',
+            properties: {
+              dryRun: { type: 'boolean', description: 'Find and show; change nothing and record nothing' },
+              orphans: { type: 'string', enum: ['revoke', 'report'], description: "Overrides the config's reconcile.orphans for this pass" },
+            },
+            additionalProperties: false,
+          }),
+        },
+        responses: {
+          '200': {
+            description: 'The pass',
+            content: json({ type: 'object', required: ['report'], properties: { report: ref('ReconcileReport') }, additionalProperties: false }),
+          },
+          '400': errorResponse('Bad input (an unknown field, dryRun not a boolean, orphans not revoke or report)'),
+          '401': errorResponse('Missing or invalid token'),
+          '403': errorResponse('Not an admin'),
+          '500': errorResponse('The pass itself failed or ran out of time; GET /v1/reconcile/events shows what it did'),
+          ...withBody,
+        },
+      },
+    },
+    '/v1/reconcile/events': {
+      get: {
+        summary: "The reconciler's audit trail (admins)",
+        description: 'Every orphan it removed, reported or failed to remove, and every missing grant it asked to re-provision, newest first. Dry runs record nothing.',
+        parameters: [
+          { name: 'requestId', in: 'query', schema: { type: 'string' }, description: 'Only findings for this request' },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, default: 100 }, description: 'At most this many (capped at 1000)' },
+        ],
+        responses: {
+          '200': {
+            description: 'Newest first',
+            content: json({ type: 'object', required: ['events'], properties: { events: { type: 'array', items: ref('ReconcileEvent') } }, additionalProperties: false }),
+          },
+          '400': errorResponse('Bad limit (not a positive whole number)'),
+          '401': errorResponse('Missing or invalid token'),
+          '403': errorResponse('Not an admin'),
+          ...limited,
+        },
+      },
+    },
   },
 } as const;

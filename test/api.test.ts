@@ -3,6 +3,7 @@
  * with every answer held to the OpenAPI document (test/support/openapi.ts).
  */
 import assert from 'node:assert/strict';
+import { PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { createApiApp } from '../api/app';
 import { openApiDocument } from '../api/openapi';
 import type { RequestView } from '../workflows/types';
@@ -139,6 +140,8 @@ describe('HTTP API contract', function () {
         '/v1/requests/{id}/revoke',
         '/v1/resources',
         '/v1/me',
+        '/v1/reconcile',
+        '/v1/reconcile/events',
       ]) {
         assert.ok(path in answer.body.paths, `the document lacks ${path}`);
       }
@@ -384,6 +387,55 @@ describe('HTTP API contract', function () {
     });
   });
 
+  describe('the reconciler', () => {
+    interface Outcome {
+      requestId: string;
+      action: string;
+    }
+    interface ReportBody {
+      report: { runId: string; dryRun: boolean; orphans: Outcome[]; missing: Outcome[]; errors: unknown[] };
+    }
+    interface EventsBody {
+      events: { runId: string; finding: string; requestId?: string; action: string }[];
+    }
+
+    it('POST /v1/reconcile and GET /v1/reconcile/events answer as documented, to admins only', async () => {
+      // An orphan: an inline policy marked with a request id no request has (as test/reconcile.test.ts makes them).
+      const { userName } = await newRequester(h.iam, 'api-reconcile');
+      const requestId = `req_APIORPHAN${Date.now()}`;
+      const document = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 'iam:Nothing', Resource: '*' }] });
+      await h.iam.send(new PutUserPolicyCommand({ UserName: userName, PolicyName: `p0-${requestId}`, PolicyDocument: document }));
+
+      const dryRun = await call<ReportBody>(SEC, 'POST', '/v1/reconcile', { dryRun: true });
+      assert.equal(dryRun.status, 200, JSON.stringify(dryRun.body));
+      assert.equal(dryRun.body.report.dryRun, true);
+      assert.equal(dryRun.body.report.orphans.find((orphan) => orphan.requestId === requestId)?.action, 'would revoke');
+
+      const run = await call<ReportBody>(SEC, 'POST', '/v1/reconcile', {});
+      assert.equal(run.status, 200, JSON.stringify(run.body));
+      assert.equal(run.body.report.orphans.find((orphan) => orphan.requestId === requestId)?.action, 'revoked');
+
+      const events = await call<EventsBody>(SEC, 'GET', `/v1/reconcile/events?requestId=${requestId}`);
+      assert.equal(events.status, 200, JSON.stringify(events.body));
+      assert.deepEqual(
+        events.body.events.map(({ runId, finding, action }) => ({ runId, finding, action })),
+        [{ runId: run.body.report.runId, finding: 'orphan', action: 'revoked' }],
+      );
+      const limited = await call<EventsBody>(SEC, 'GET', '/v1/reconcile/events?limit=1');
+      assert.equal(limited.body.events.length, 1);
+
+      for (const [method, route] of [['POST', '/v1/reconcile'], ['GET', '/v1/reconcile/events']] as const) {
+        const refused = await call<ErrorBody>(CAROL, method, route, method === 'POST' ? { dryRun: true } : undefined);
+        assertHumanError(refused, 403, /Only an admin can run the reconciler/);
+        const anonymous = await call<ErrorBody>(undefined, method, route, method === 'POST' ? {} : undefined);
+        assert.equal(anonymous.status, 401);
+      }
+      assertHumanError(await call<ErrorBody>(SEC, 'POST', '/v1/reconcile', { dryRun: 'yes' }), 400, /dryRun/);
+      assertHumanError(await call<ErrorBody>(SEC, 'POST', '/v1/reconcile', { orphans: 'delete' }), 400, /orphans/);
+      assertHumanError(await call<ErrorBody>(SEC, 'GET', '/v1/reconcile/events?limit=0'), 400, /limit: must be a positive whole number/);
+    });
+  });
+
   describe('the request view', () => {
     it('has every field from creation, activation and the end', async () => {
       const { email } = await newRequester(h.iam);
@@ -424,7 +476,7 @@ function servedRoutes(): { method: string; path: string }[] {
     route?: { path: string; methods: Record<string, boolean> };
     handle?: { stack?: Layer[] };
   }
-  const app = createApiApp({ service: {} as never, tokens: {} as never, logger: {} as never });
+  const app = createApiApp({ service: {} as never, tokens: {} as never, logger: {} as never, reconcile: {} as never });
   const routes: { method: string; path: string }[] = [];
   const walk = (stack: Layer[]) => {
     for (const layer of stack) {
