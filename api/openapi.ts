@@ -7,6 +7,8 @@ import { REQUEST_STATUSES } from '../workflows/types';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ 'application/json': { schema } });
+/** A request body's schema with a whole example (the fuzz test starts from it). */
+const jsonWithExample = (schema: object, example: object) => ({ 'application/json': { schema, example } });
 const errorResponse = (description: string) => ({ description, content: json(ref('Error')) });
 
 /** What any route may answer before it runs: Node and the URL check refuse oversized requests. */
@@ -36,13 +38,16 @@ const requestResponse = (description: string) => ({
 const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string', example: 'req_01JDQ2V7T4M9C8K1Z5X3N6B2W0' } };
 const commentBody = {
   required: false,
-  content: json({
-    type: 'object',
-    properties: {
-      comment: { type: 'string', description: 'Why (shown to the requester and kept in the audit trail).' },
-      reason: { type: 'string', description: 'Alias of comment.' },
+  content: jsonWithExample(
+    {
+      type: 'object',
+      properties: {
+        comment: { type: 'string', description: 'Why (shown to the requester and kept in the audit trail).' },
+        reason: { type: 'string', description: 'Alias of comment.' },
+      },
     },
-  }),
+    { comment: 'ok for INC-42' },
+  ),
 };
 
 function action(summary: string, description: string) {
@@ -354,7 +359,7 @@ export const openApiDocument = {
         summary: 'Request access',
         requestBody: {
           required: true,
-          content: json({
+          content: jsonWithExample({
             type: 'object',
             required: ['provider'],
             description: 'Name the access by kind + target (the CLI words), or by resource + level (the catalog).',
@@ -371,7 +376,7 @@ export const openApiDocument = {
               breakGlass: { type: 'boolean', description: 'Emergency access where the level allows it' },
             },
             additionalProperties: false,
-          }),
+          }, { provider: 'aws', kind: 'role', target: 'AdminRole', reason: 'deploy hotfix INC-42', duration: '1h' }),
         },
         responses: {
           '201': requestResponse('The new request, pending approval'),
@@ -420,12 +425,15 @@ export const openApiDocument = {
         ...action('Extend', 'The requester asks for more time on active access; approved like a request (or at once by an auto-approval rule).'),
         requestBody: {
           required: true,
-          content: json({
-            type: 'object',
-            required: ['duration'],
-            properties: { duration: { type: 'string', example: '1h' }, comment: { type: 'string' }, reason: { type: 'string' } },
-            additionalProperties: false,
-          }),
+          content: jsonWithExample(
+            {
+              type: 'object',
+              required: ['duration'],
+              properties: { duration: { type: 'string', example: '1h' }, comment: { type: 'string' }, reason: { type: 'string' } },
+              additionalProperties: false,
+            },
+            { duration: '1h', comment: 'the migration is taking longer' },
+          ),
         },
       },
     },
