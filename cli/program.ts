@@ -94,7 +94,7 @@ Start with:
   p0 request aws group Developers --reason "debug INC-42" --duration 15m --wait
 
 Exit codes: 0 ok (with --wait: access active), 1 error or failed/ended, 2 denied/cancelled/timed out
-without approval, 4 --wait timed out. Config: ${configPath(io.env)} (P0_API_URL, P0_TOKEN override it).
+without approval, 3 reconcile could not remove or check something, 4 --wait timed out. Config: ${configPath(io.env)} (P0_API_URL, P0_TOKEN override it).
 More: docs/cli.md`,
     );
 
