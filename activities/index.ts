@@ -20,7 +20,7 @@ export interface RequestEventSink {
 }
 
 export interface GrantLeases {
-  acquire(input: { requestId: string; resourceKey: string; presentBefore: boolean }): Promise<{ standing: boolean }>;
+  acquire(input: { requestId: string; resourceKey: string; presentBefore: boolean; spec?: GrantSpec }): Promise<{ standing: boolean }>;
   release(requestId: string): Promise<{ removeAtProvider: boolean; reason: string }>;
   confirmRemoved(requestId: string): Promise<{ heldBy: string[] }>;
   otherHolders(requestId: string): Promise<string[]>;
@@ -93,6 +93,7 @@ export function createActivities(dependencies: ActivityDependencies) {
           requestId: spec.requestId,
           resourceKey: inspection.resourceKey,
           presentBefore: inspection.present,
+          spec,
         });
         await counted(spec, 'provision', () => provider.grant(spec));
         return { resourceKey: inspection.resourceKey, standing: lease.standing };

@@ -13,6 +13,7 @@ import { AppError } from '../service/errors';
 import type { ReadinessReport } from '../service/health';
 import { metricsText } from '../service/metrics';
 import type { Caller } from '../service/policy';
+import type { ReconcileService } from '../service/reconcileService';
 import { listRequestsFilter, type RequestService } from '../service/requestService';
 import { openApiDocument } from './openapi';
 
@@ -29,6 +30,8 @@ export interface ApiOptions {
    * they read the raw body to check the platform's signature.
    */
   channels?: readonly express.RequestHandler[];
+  /** The reconciler's on-demand run and audit trail (admins only); absent: those routes answer 404. */
+  reconcile?: ReconcileService;
   /** What GET /readyz reports (Temporal and the database); without it /readyz says ready. */
   readiness?: () => Promise<ReadinessReport>;
   /** Requests a minute per token (per client IP without one); default API_RATE_LIMIT_PER_MINUTE or 600. */
@@ -54,7 +57,7 @@ export function rateLimitFromEnv(env: NodeJS.ProcessEnv = process.env): number {
 type Action = 'approve' | 'deny' | 'relinquish' | 'cancel' | 'revoke' | 'review';
 const ACTIONS: readonly Action[] = ['approve', 'deny', 'relinquish', 'cancel', 'revoke', 'review'];
 
-export function createApiApp({ service, tokens, logger, channels = [], readiness, rateLimitPerMinute }: ApiOptions): express.Express {
+export function createApiApp({ service, tokens, logger, channels = [], readiness, rateLimitPerMinute, reconcile }: ApiOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestLogging(logger));
@@ -164,6 +167,18 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
     const request = await service[action](callerOf(res), req.params.id, text);
     res.json({ request });
   });
+
+  if (reconcile) {
+    authenticated.post('/v1/reconcile', async (req, res) => {
+      res.json({ report: await reconcile.run(callerOf(res), req.body) });
+    });
+    authenticated.get('/v1/reconcile/events', async (req, res) => {
+      const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
+      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new AppError('bad_request', 'limit: must be a positive whole number');
+      const requestId = typeof req.query.requestId === 'string' ? req.query.requestId : undefined;
+      res.json({ events: await reconcile.events(callerOf(res), { requestId, limit }) });
+    });
+  }
 
   app.use(authenticated);
 

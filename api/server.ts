@@ -7,6 +7,7 @@ import { createSlackRouter, SLACK_EVENTS_PATH } from '../bots/slack/app';
 import { slackSettingsFromEnv, type SlackSettings } from '../bots/slack/settings';
 import { checkReadiness, databaseCheck, temporalCheck } from '../service/health';
 import { countRequestsFrom } from '../service/metrics';
+import { ReconcileService } from '../service/reconcileService';
 import { RequestService } from '../service/requestService';
 import type { Runtime } from '../service/runtime';
 import type { TemporalTarget } from '../service/temporal';
@@ -15,6 +16,7 @@ import { answerClientErrors, createApiApp } from './app';
 export interface RunningApi {
   url: string;
   service: RequestService;
+  reconcile: ReconcileService;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export async function startApi(options: {
   const connection = await Connection.connect(options.temporal.connectionOptions);
   const client = new Client({ connection, namespace: options.temporal.namespace });
   const service = new RequestService({ client, policy: runtime.policy, requests: runtime.requests, taskQueue: options.taskQueue });
+  const reconcile = new ReconcileService({ client, policy: runtime.policy, events: runtime.reconcileEvents, taskQueue: options.taskQueue });
   const slack = options.slack === undefined ? slackSettingsFromEnv() : (options.slack ?? undefined);
   const channels = slack ? [createSlackRouter({ service, settings: slack, logger })] : [];
   if (slack) logger.info({ path: SLACK_EVENTS_PATH, slackApiUrl: slack.apiUrl }, 'Slack app enabled');
@@ -43,6 +46,7 @@ export async function startApi(options: {
     tokens: runtime.tokens,
     logger,
     channels,
+    reconcile,
     readiness: () => checkReadiness(checks),
     rateLimitPerMinute: options.rateLimitPerMinute,
   });
@@ -57,6 +61,7 @@ export async function startApi(options: {
   return {
     url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
     service,
+    reconcile,
     close: async () => {
       stopCountingRequests();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

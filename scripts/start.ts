@@ -9,7 +9,8 @@ import { ConfigError, DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH } from '../config
 import { createLogger, openRuntime, watchPolicy } from '../service/runtime';
 import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
 import { installTemporalLogging } from '../worker/logging';
-import { activityDependencies } from '../worker/dependencies';
+import { activityDependencies, reconcileDependencies } from '../worker/dependencies';
+import { keepReconcileSchedule } from '../worker/reconcileSchedule';
 import { createAccessWorker } from '../worker/worker';
 import { startDevServer, type DevServer } from './temporalDevServer';
 
@@ -48,7 +49,9 @@ async function main(): Promise<void> {
     namespace: temporal.namespace,
     taskQueue: taskQueueFromEnv(),
     dependencies: activityDependencies(runtime),
+    reconcile: reconcileDependencies(runtime),
   });
+  const schedule = await keepReconcileSchedule({ temporal, taskQueue: taskQueueFromEnv(), policy: runtime.policy, logger });
   const api = await startApi({ runtime, temporal, port: Number(process.env.PORT ?? 8080), host: process.env.HOST, logger, taskQueue: taskQueueFromEnv() });
   logger.info({ api: api.url, temporal: temporal.address, namespace: temporal.namespace }, 'p0-jit is running (Ctrl-C to stop)');
 
@@ -56,6 +59,7 @@ async function main(): Promise<void> {
   await worker.run();
   logger.info('stopping');
   await api.close();
+  await schedule.close();
   await connection.close();
   await devServer?.stop();
   await runtime.close();

@@ -4,7 +4,8 @@ import { metricsServerSettingsFromEnv, startMetricsServer } from '../service/met
 import { createLogger, openRuntime, watchPolicy } from '../service/runtime';
 import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
 import { installTemporalLogging } from './logging';
-import { activityDependencies } from './dependencies';
+import { activityDependencies, reconcileDependencies } from './dependencies';
+import { keepReconcileSchedule } from './reconcileSchedule';
 import { createAccessWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -20,7 +21,9 @@ async function main(): Promise<void> {
     namespace: target.namespace,
     taskQueue: taskQueueFromEnv(),
     dependencies: activityDependencies(runtime),
+    reconcile: reconcileDependencies(runtime),
   });
+  const schedule = await keepReconcileSchedule({ temporal: target, taskQueue: taskQueueFromEnv(), policy: runtime.policy, logger });
   logger.info({ temporal: target.address, namespace: target.namespace, config: runtime.configPath }, 'worker running');
   // The worker's histograms and counters, for Prometheus (`npm start` serves them on the API's /metrics instead).
   // A port already taken costs the metrics, never the worker: revocations must keep running.
@@ -34,6 +37,7 @@ async function main(): Promise<void> {
   // The Temporal runtime turns SIGINT/SIGTERM into a graceful shutdown: run() returns after it.
   await worker.run();
   await metricsServer?.close();
+  await schedule.close();
   await connection.close();
   await runtime.close();
 }

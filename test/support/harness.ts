@@ -11,6 +11,7 @@ import { startApi, type RunningApi } from '../../api/server';
 import { LivePolicy } from '../../service/livePolicy';
 import { openDatabase } from '../../db/database';
 import { GrantLeaseStore } from '../../db/grantLeaseStore';
+import { ReconcileEventStore } from '../../db/reconcileEventStore';
 import { RequestStore } from '../../db/requestStore';
 import { TokenStore } from '../../db/tokenStore';
 import type { Notifier } from '../../activities';
@@ -19,8 +20,10 @@ import type { Provider } from '../../providers/provider';
 import { createProviders } from '../../providers/registry';
 import { createLogger, type Runtime } from '../../service/runtime';
 import { temporalTarget } from '../../service/temporal';
+import type { ReconcileReport } from '../../workflows/reconcile';
 import type { RequestStatus, RequestView } from '../../workflows/types';
-import { slackNotifier } from '../../worker/dependencies';
+import { reconcileDependencies, slackNotifier } from '../../worker/dependencies';
+import { keepReconcileSchedule } from '../../worker/reconcileSchedule';
 import { createAccessWorker } from '../../worker/worker';
 import { iamClientFor, startMoto } from './moto';
 import { sharedTemporal, sharedWorkflowBundle } from './temporal';
@@ -74,6 +77,10 @@ export class Harness {
     readonly temporalAddress: string,
     private readonly tokens: TokenStore,
     readonly requests: RequestStore,
+    readonly leases: GrantLeaseStore,
+    readonly reconcileEvents: ReconcileEventStore,
+    /** Runs the reconciler now (as an admin would with `p0 reconcile`), through the real workflow. */
+    readonly reconcile: (input?: { dryRun?: boolean; orphans?: 'revoke' | 'report' }) => Promise<ReconcileReport>,
     private readonly stopAll: () => Promise<void>,
   ) {}
 
@@ -85,10 +92,29 @@ export class Harness {
    */
   static async start(
     configYaml = BASE_TEST_CONFIG,
-    options: { withWorker?: boolean; wrapProvider?: (provider: Provider) => Provider; slack?: SlackSettings; notifiers?: Notifier[]; rateLimitPerMinute?: number } = {},
+    options: {
+      withWorker?: boolean;
+      wrapProvider?: (provider: Provider) => Provider;
+      slack?: SlackSettings;
+      notifiers?: Notifier[];
+      rateLimitPerMinute?: number;
+      /** Create the reconciler's Temporal Schedule for this harness's task queue (deleted at stop). */
+      reconcileSchedule?: boolean;
+      /** A PostgreSQL URL instead of a fresh SQLite file. */
+      databaseUrl?: string;
+      /** This Temporal server instead of the run's shared one (e.g. one a test restarts). */
+      temporalAddress?: string;
+      /** Where the worker's AWS SDK sends IAM calls (a fault proxy); default the shared moto. */
+      awsEndpointUrl?: string;
+    } = {},
   ): Promise<Harness> {
-    const [temporal, { iam }, workflowBundle] = await Promise.all([sharedTemporal(), sharedMoto(), sharedWorkflowBundle()]);
+    const [temporal, { iam }, workflowBundle] = await Promise.all([
+      options.temporalAddress ? { address: options.temporalAddress } : sharedTemporal(),
+      sharedMoto(),
+      sharedWorkflowBundle(),
+    ]);
     process.env.TEMPORAL_ADDRESS = temporal.address;
+    if (options.awsEndpointUrl) process.env.AWS_ENDPOINT_URL = options.awsEndpointUrl;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p0-test-'));
     const configPath = path.join(dir, 'p0.yaml');
     fs.writeFileSync(configPath, configYaml);
@@ -97,10 +123,11 @@ export class Harness {
     policy.watch((error) => console.error(`test config change refused: ${error.message}`));
     const config = policy.current().config;
     const sqlitePath = path.join(dir, 'p0.sqlite');
-    const database = await openDatabase({ sqlitePath });
+    const database = await openDatabase(options.databaseUrl ? { url: options.databaseUrl } : { sqlitePath });
     const requests = await RequestStore.create({ database });
     const tokens = await TokenStore.create({ database });
     const leases = await GrantLeaseStore.create({ database });
+    const reconcileEvents = await ReconcileEventStore.create({ database });
     const taskQueue = `test-${path.basename(dir)}`;
     const target = temporalTarget();
     const logger = createLogger('p0-test');
@@ -122,13 +149,21 @@ export class Harness {
           leases,
           notifiers: [...(options.slack ? [slackNotifier(options.slack, { database, policy })] : []), ...(options.notifiers ?? [])],
         },
+        reconcile: reconcileDependencies({ requests, leases, reconcileEvents, policy }),
       });
       workerRun = worker.run();
     }
-    const runtime: Runtime = { policy, configPath, database, requests, tokens, leases, close: () => database.destroy() };
+    const runtime: Runtime = { policy, configPath, database, requests, tokens, leases, reconcileEvents, close: () => database.destroy() };
     const api: RunningApi = await startApi({ runtime, temporal: target, port: 0, logger, taskQueue, slack: options.slack ?? null, rateLimitPerMinute: options.rateLimitPerMinute });
 
-    return new Harness(api.url, iam, taskQueue, dir, configPath, sqlitePath, temporal.address, tokens, requests, async () => {
+    const schedule = options.reconcileSchedule ? await keepReconcileSchedule({ temporal: target, taskQueue, policy, logger }) : undefined;
+    const admin = { email: config.admins[0] ?? 'sec@example.com', admin: true };
+    const reconcile = (input: { dryRun?: boolean; orphans?: 'revoke' | 'report' } = {}) => api.reconcile.run(admin, input);
+    return new Harness(api.url, iam, taskQueue, dir, configPath, sqlitePath, temporal.address, tokens, requests, leases, reconcileEvents, reconcile, async () => {
+      if (schedule) {
+        await schedule.close();
+        await api.reconcile.deleteSchedule();
+      }
       await api.close();
       if (worker) {
         // A worker that already stopped (it failed) has its error in workerRun: surface that instead.

@@ -19,6 +19,8 @@ const START_ATTEMPTS = 3;
 export interface RunningPostgres {
   /** `postgres://postgres@127.0.0.1:<port>/p0`, no password (trust auth on loopback). */
   url: string;
+  /** Stops the server abruptly (like a crash: `-m immediate`) and starts it again on the same port. */
+  restart(options?: { downMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -72,10 +74,15 @@ export async function startPostgres(): Promise<RunningPostgres> {
     await execFileAsync(
       ...serverCommand('initdb', ['-D', dataDir, '-U', SUPERUSER, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync']),
     );
-    const port = await startServer(serverCommand, dataDir, dir, logFile);
+    const { port, settings } = await startServer(serverCommand, dataDir, dir, logFile);
     await execFileAsync(path.join(binDir, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', SUPERUSER, DATABASE_NAME]);
     return {
       url: `postgres://${SUPERUSER}@127.0.0.1:${port}/${DATABASE_NAME}`,
+      restart: async ({ downMs = 0 } = {}) => {
+        await execFileAsync(...serverCommand('pg_ctl', ['stop', '-D', dataDir, '-m', 'immediate', '-w', '-t', '30']));
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        await execFileAsync(...serverCommand('pg_ctl', ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', settings]));
+      },
       stop: () => Promise.resolve(stopNow('fast')),
     };
   } catch (error) {
@@ -91,7 +98,7 @@ async function startServer(
   dataDir: string,
   socketDir: string,
   logFile: string,
-): Promise<number> {
+): Promise<{ port: number; settings: string }> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const settings = [
@@ -105,7 +112,7 @@ async function startServer(
     ].join(' ');
     try {
       await execFileAsync(...serverCommand('pg_ctl', ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', settings]));
-      return port;
+      return { port, settings };
     } catch (error) {
       if (attempt >= START_ATTEMPTS) throw error;
     }
