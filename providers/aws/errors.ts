@@ -49,3 +49,10 @@ export function classifyAwsError(error: unknown, action: string): unknown {
   }
   return error;
 }
+
+/**
+ * The AWS SDK waits forever for a connection or an answer by default; a call stuck on a dead
+ * connection would then hold an activity until its heartbeat timeout. These bounds make it fail
+ * (and the SDK retry it) instead.
+ */
+export const AWS_REQUEST_HANDLER = { connectionTimeout: 5_000, requestTimeout: 15_000 } as const;

@@ -24,7 +24,7 @@ import {
   SimulatePrincipalPolicyCommand,
 } from '@aws-sdk/client-iam';
 import { ProviderInputError, type GrantInspection, type GrantSpec, type MarkedGrant, type PropagationSettings, type Provider } from '../provider';
-import { classifyAwsError, isNoSuchEntity } from './errors';
+import { AWS_REQUEST_HANDLER, classifyAwsError, isNoSuchEntity } from './errors';
 import { createIdentityCenterAssignments, IDENTITY_CENTER_GRANT_KIND, type IdentityCenterAssignments, type IdentityCenterSettings } from './identityCenter';
 import { allowsAssumingRole, requestIdOfRoleGrantPolicy, roleGrantPolicyDocument, roleGrantPolicyName } from './roleGrantPolicy';
 import { TtlCache } from './ttlCache';
@@ -360,7 +360,7 @@ export function createAwsIamProvider(settings: AwsSettings): AwsIamProvider {
   // Only the region is set here: credentials and the endpoint (AWS_ENDPOINT_URL, used to point at
   // moto) come from the SDK's standard environment, exactly as for any other AWS tool.
   const identityCenter = settings.identityCenter && createIdentityCenterAssignments(settings.identityCenter);
-  return new AwsIamProvider({ iam: new IAMClient({ region: settings.region }), settings, identityCenter });
+  return new AwsIamProvider({ iam: new IAMClient({ region: settings.region, requestHandler: AWS_REQUEST_HANDLER }), settings, identityCenter });
 }
 
 function kindOf(spec: GrantSpec): IamUserGrantKind {

@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ProviderInputError, type GrantInspection, type GrantSpec } from '../provider';
 import { IdentityCenterDirectory, type IdentityCenterInstance, type IdentityStoreUserAttribute } from './identityCenterDirectory';
 import { classifyIdentityCenterError, isResourceNotFound } from './identityCenterErrors';
+import { AWS_REQUEST_HANDLER } from './errors';
 
 export const IDENTITY_CENTER_GRANT_KIND = 'permission-set';
 
@@ -258,8 +259,8 @@ export class StillInProgress extends Error {
 export function createIdentityCenterAssignments(settings: IdentityCenterSettings): IdentityCenterAssignments {
   // Like the IAM client: credentials and the endpoint (AWS_ENDPOINT_URL, for moto) come from the environment.
   return new IdentityCenterAssignments({
-    ssoAdmin: new SSOAdminClient({ region: settings.region }),
-    identityStore: new IdentitystoreClient({ region: settings.region }),
+    ssoAdmin: new SSOAdminClient({ region: settings.region, requestHandler: AWS_REQUEST_HANDLER }),
+    identityStore: new IdentitystoreClient({ region: settings.region, requestHandler: AWS_REQUEST_HANDLER }),
     settings,
   });
 }

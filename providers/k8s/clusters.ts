@@ -6,6 +6,7 @@
  */
 import type { AuthorizationV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { ProviderInputError } from '../provider';
+import { withTransientRetries } from './transientRetries';
 
 type KubernetesClientLibrary = typeof import('@kubernetes/client-node');
 let library: Promise<KubernetesClientLibrary> | undefined;
@@ -67,9 +68,9 @@ export class KubeClusters {
     if (!perContext.getCurrentCluster()) throw new ProviderInputError(`The context "${name}" names a cluster that is not in the kubeconfig`);
     const clients: ClusterClients = {
       context: name,
-      rbac: perContext.makeApiClient(library.RbacAuthorizationV1Api),
-      authorization: perContext.makeApiClient(library.AuthorizationV1Api),
-      core: perContext.makeApiClient(library.CoreV1Api),
+      rbac: withTransientRetries(perContext.makeApiClient(library.RbacAuthorizationV1Api)),
+      authorization: withTransientRetries(perContext.makeApiClient(library.AuthorizationV1Api)),
+      core: withTransientRetries(perContext.makeApiClient(library.CoreV1Api)),
     };
     this.clients.set(name, clients);
     return clients;
