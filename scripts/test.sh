@@ -10,6 +10,7 @@ log "tools: Temporal CLI $(bash scripts/ensure-temporal-cli.sh)"
 log "tools: moto $(bash scripts/ensure-moto.sh)"
 log "tools: PostgreSQL $(bash scripts/ensure-postgres.sh)"
 log "tools: kube-apiserver and etcd $(bash scripts/ensure-kube-apiserver.sh | paste -sd ' ')"
+log "tools: toxiproxy $(bash scripts/ensure-toxiproxy.sh)"
 
 log "type-checking"
 npx tsc --noEmit -p .

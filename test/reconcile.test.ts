@@ -7,12 +7,19 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { DeleteUserPolicyCommand, PutUserPolicyCommand, UntagUserCommand } from '@aws-sdk/client-iam';
 import { Client, Connection } from '@temporalio/client';
+import { register } from 'prom-client';
 import { reconcileScheduleId } from '../service/reconcileService';
 import { BASE_TEST_CONFIG, Harness } from './support/harness';
 import { addToGroup, ensureCatalogObjects, holdings, newRequester } from './support/iam';
 
 const BOB = 'bob@example.com'; // approver (sre)
 const ALLOW_NOTHING = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 'iam:Nothing', Resource: '*' }] });
+
+/** The p0_orphans_found_total counter (the in-process worker shares this registry). */
+async function orphansCounted(provider: string, action: string): Promise<number> {
+  const metric = await register.getSingleMetric('p0_orphans_found_total')?.get();
+  return metric?.values.find((value) => value.labels.provider === provider && value.labels.action === action)?.value ?? 0;
+}
 
 async function activeGrant(h: Harness, email: string, target: { kind: string; target: string }, duration = '10m') {
   const created = await h.request(email, { provider: 'aws', ...target, reason: 'reconcile test', duration });
@@ -44,9 +51,11 @@ describe('orphan reconciler', function () {
     assert.deepEqual((await holdings(h.iam, userName)).inlinePolicies, [`p0-${requestId}`, 'team-policy']);
     assert.deepEqual(await h.reconcileEvents.list({ requestId }), [], 'a dry run records nothing');
 
+    const countedBefore = await orphansCounted('aws', 'revoked');
     const run = await h.reconcile();
     assert.equal(run.orphans.find((orphan) => orphan.requestId === requestId)?.action, 'revoked');
     assert.deepEqual((await holdings(h.iam, userName)).inlinePolicies, ['team-policy']);
+    assert.ok((await orphansCounted('aws', 'revoked')) > countedBefore, 'p0_orphans_found_total counts it');
     const [event] = await h.reconcileEvents.list({ requestId });
     assert.equal(event?.finding, 'orphan');
     assert.equal(event?.action, 'revoked');

@@ -8,6 +8,7 @@ import { createSlackNotifier } from '../bots/slack/notifier';
 import { slackSettingsFromEnv, type SlackSettings } from '../bots/slack/settings';
 import { ChatMessageStore } from '../db/chatMessageStore';
 import { liveProviders } from '../providers/registry';
+import { countOrphanFound } from '../service/metrics';
 import type { Runtime } from '../service/runtime';
 
 export function activityDependencies(runtime: Runtime): ActivityDependencies {
@@ -29,6 +30,7 @@ export function reconcileDependencies(runtime: Pick<Runtime, 'requests' | 'lease
       const { orphans, lookback } = runtime.policy.current().config.reconcile;
       return { orphans, lookbackMs: lookback };
     },
+    onOrphan: (provider, action) => countOrphanFound(provider, action),
   };
 }
 

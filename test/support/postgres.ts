@@ -36,7 +36,12 @@ export async function postgresBinDir(): Promise<string> {
   }
 }
 
-export async function startPostgres(): Promise<RunningPostgres> {
+/**
+ * @param options.durable keep PostgreSQL's crash safety (fsync, synchronous commit): for tests that
+ * crash the server and expect every committed write to survive, as in production. Off by default:
+ * faster, and a test database need not survive a crash.
+ */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<RunningPostgres> {
   const binDir = await postgresBinDir();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p0-pg-'));
   const dataDir = path.join(dir, 'data');
@@ -74,7 +79,7 @@ export async function startPostgres(): Promise<RunningPostgres> {
     await execFileAsync(
       ...serverCommand('initdb', ['-D', dataDir, '-U', SUPERUSER, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync']),
     );
-    const { port, settings } = await startServer(serverCommand, dataDir, dir, logFile);
+    const { port, settings } = await startServer(serverCommand, dataDir, dir, logFile, options.durable === true);
     await execFileAsync(path.join(binDir, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', SUPERUSER, DATABASE_NAME]);
     return {
       url: `postgres://${SUPERUSER}@127.0.0.1:${port}/${DATABASE_NAME}`,
@@ -98,6 +103,7 @@ async function startServer(
   dataDir: string,
   socketDir: string,
   logFile: string,
+  durable: boolean,
 ): Promise<{ port: number; settings: string }> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
@@ -105,10 +111,8 @@ async function startServer(
       `-p ${port}`,
       `-k '${socketDir}'`,
       '-c listen_addresses=127.0.0.1',
-      // A test database need not survive a crash.
-      '-c fsync=off',
-      '-c synchronous_commit=off',
-      '-c full_page_writes=off',
+      // A test database need not survive a crash, unless the test is about surviving one.
+      ...(durable ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off']),
     ].join(' ');
     try {
       await execFileAsync(...serverCommand('pg_ctl', ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', settings]));
