@@ -22,7 +22,7 @@ function flakyApi(failures: unknown[]) {
     readThing(name: string): Promise<string> {
       calls += 1;
       const failure = failures.shift();
-      return failure === 'hang' ? new Promise(() => undefined) : failure ? Promise.reject(failure as Error) : Promise.resolve(`thing ${name}`);
+      return failure === 'hang' ? new Promise(() => undefined) : failure ? Promise.reject(failure) : Promise.resolve(`thing ${name}`);
     },
   };
 }
