@@ -13,7 +13,7 @@ function connectionError(code: string): Error {
   return Object.assign(new Error(`request failed, reason: ${code}`), { code, type: 'system' });
 }
 
-function flakyApi(failures: unknown[]) {
+function flakyApi(failures: Array<Error | 'hang'>) {
   let calls = 0;
   return {
     get calls() {
