@@ -40,7 +40,10 @@ export async function startApi(options: {
   const slack = options.slack === undefined ? slackSettingsFromEnv() : (options.slack ?? undefined);
   const channels = slack ? [createSlackRouter({ service, settings: slack, logger })] : [];
   if (slack) logger.info({ path: SLACK_EVENTS_PATH, slackApiUrl: slack.apiUrl }, 'Slack app enabled');
-  const checks = [temporalCheck(connection), databaseCheck(runtime.database)];
+  // Readiness asks once and answers: no gRPC retry interceptor, whose backoff timers would also
+  // outlive a closed connection and throw from a timer ("Channel has been shut down").
+  const probeConnection = await Connection.connect({ ...options.temporal.connectionOptions, interceptors: [] });
+  const checks = [temporalCheck(probeConnection), databaseCheck(runtime.database)];
   const app = createApiApp({
     service,
     tokens: runtime.tokens,
@@ -67,6 +70,7 @@ export async function startApi(options: {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections(); // keep-alive sockets would otherwise hold close() open
       await closed;
+      await probeConnection.close();
       await connection.close();
     },
   };
