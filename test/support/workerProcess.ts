@@ -40,7 +40,13 @@ export async function startWorkerProcess(h: Harness, entry = 'worker/main.ts', e
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
 
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A worker that dies by itself (the fault suite's crashing one) no longer needs killing at exit.
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      process.removeListener('exit', killOnExit);
+      resolve();
+    }),
+  );
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (!output.includes('worker running')) {
     if (child.exitCode !== null) throw new Error(`worker exited at start-up:\n${output}`);
