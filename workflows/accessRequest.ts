@@ -53,6 +53,11 @@ const END_ANSWER_WAIT = '30 seconds';
  * handler that ended the request (deny, cancel): those were scheduled and never ran.
  */
 const AWAIT_HANDLER_NOTIFICATIONS = 'await-handler-notifications';
+/**
+ * An update that arrives together with the start (approve a moment after requesting) runs before the
+ * workflow body, so its audit event came before `requested`. From this change it waits for it.
+ */
+const RECORD_REQUESTED_FIRST = 'record-requested-first';
 /** Break-glass requests stay open this long after access ends, for the approvers' review. */
 const BREAK_GLASS_REVIEW_WINDOW = '30 days';
 
@@ -109,6 +114,11 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     notifications.push(notify({ event: type, view: { ...view } }).catch(() => undefined));
   }
 
+  /** Handlers that record at once call this first: `requested` is always event 1. */
+  async function afterRequestedIsRecorded(): Promise<void> {
+    if (view.version === 0 && patched(RECORD_REQUESTED_FIRST)) await condition(() => view.version > 0);
+  }
+
   function reject(type: RejectionType, message: string): never {
     throw ApplicationFailure.create({ type, message, nonRetryable: true });
   }
@@ -144,6 +154,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   setHandler(
     approveUpdate,
     async ({ actor, comment }: ActorInput) => {
+      await afterRequestedIsRecorded();
       const approval = { by: actor, comment, at: nowIso() };
       const pending = view.pendingExtension;
       if (view.status === 'active' && pending) {
@@ -174,6 +185,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   setHandler(
     denyUpdate,
     async ({ actor, comment }: ActorInput) => {
+      await afterRequestedIsRecorded();
       if (view.status === 'active' && view.pendingExtension) {
         const { duration } = view.pendingExtension;
         view.pendingExtension = undefined;
@@ -197,6 +209,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   setHandler(
     cancelUpdate,
     async ({ actor, comment }: ActorInput) => {
+      await afterRequestedIsRecorded();
       view.status = 'cancelled';
       view.decision = { by: actor, comment, at: nowIso() };
       view.endedAt = view.decision.at;

@@ -482,11 +482,10 @@ async function retrying(call: () => Promise<{ status: number }>, what: string): 
   throw new Error(`${what} kept failing: ${JSON.stringify(last)}`);
 }
 
-/** 1..n without gaps, and the lifecycle in order: requested/approved, provisioning, granted, active, the end. */
+/** 1..n without gaps, and the lifecycle in order: requested, approved, provisioning, granted, active, the end. */
 function completeTrail(seqs: number[], types: string[], finalStatus: string | undefined): boolean {
   if (!seqs.every((seq, index) => seq === index + 1)) return false;
-  const start = [...types.slice(0, 2)].sort().join(',');
-  return start === 'approved,requested' && types.slice(2).join(',') === ['provisioning', 'granted', 'active', finalStatus].join(',');
+  return types.join(',') === ['requested', 'approved', 'provisioning', 'granted', 'active', finalStatus].join(',');
 }
 
 function resultTable(rows: Row[]): string {
