@@ -41,6 +41,8 @@ type ProviderName = (typeof PROVIDERS)[number];
 const FAULT_RATE = 0.3;
 /** Long enough to be active for a while, short enough to keep the suite quick. */
 const DURATION = '4s';
+/** Request pairs (one left to expire, one relinquished) per provider and scenario; raise it for a longer, deeper run. */
+const PAIRS = Math.max(1, Number(process.env.P0_FAULT_PAIRS ?? 2));
 
 interface Endpoints {
   awsEndpointUrl: string;
@@ -69,6 +71,8 @@ interface Row {
   orphans: number;
   doubleGrants: number;
   auditGaps: number;
+  /** What was injected at this provider (counted where the injector can count). */
+  faults: string;
   notes: string;
 }
 
@@ -164,13 +168,13 @@ k8s:
     const resources: Record<ProviderName, string> = { aws: 'main', gcloud: 'analytics', k8s: 'cluster' };
     const tracked: Tracked[] = [];
     for (const provider of PROVIDERS) {
-      for (const [index, level] of levels[provider].entries()) {
+      for (const [index, level] of Array.from({ length: PAIRS }, () => levels[provider]).flat().entries()) {
         counter += 1;
         let requester = `${provider}-${process.pid}-${counter}@example.com`;
         let userName: string | undefined;
         if (provider === 'aws') ({ email: requester, userName } = await newRequester(h.iam, 'faults'));
         const created = await h.request(requester, { provider, resource: resources[provider], level, reason: 'fault suite', duration: DURATION });
-        tracked.push({ provider, id: created.id, requester, userName, level, expected: index === 0 ? 'expired' : 'relinquished', mostArtifacts: 0 });
+        tracked.push({ provider, id: created.id, requester, userName, level, expected: index % 2 === 0 ? 'expired' : 'relinquished', mostArtifacts: 0 });
       }
     }
     for (const request of tracked) await retrying(() => h.act(BOB, request.id, 'approve'), 'approve');
@@ -224,7 +228,13 @@ k8s:
   async function scenario(
     name: string,
     h: Harness,
-    options: { during?: (requests: Tracked[]) => Promise<void>; heal?: () => Promise<void> | void; beforeRequests?: () => Promise<void> } = {},
+    options: {
+      during?: (requests: Tracked[]) => Promise<void>;
+      heal?: () => Promise<void> | void;
+      beforeRequests?: () => Promise<void>;
+      /** For the table: what was injected at this provider. */
+      faults: (provider: ProviderName) => string;
+    },
   ): Promise<void> {
     await options.beforeRequests?.();
     const requests = await makeRequests(h);
@@ -245,7 +255,7 @@ k8s:
     const notes: string[] = [];
     for (const provider of PROVIDERS) {
       const mine = requests.filter((request) => request.provider === provider);
-      const row: Row = { scenario: name, provider, requests: mine.length, endedCorrectly: 0, orphans: 0, doubleGrants: 0, auditGaps: 0, notes: '' };
+      const row: Row = { scenario: name, provider, requests: mine.length, endedCorrectly: 0, orphans: 0, doubleGrants: 0, auditGaps: 0, faults: options.faults(provider), notes: '' };
       for (const request of mine) {
         const view = ended.get(request.id);
         // Relinquishing races the expiry when the worker was down: either end is the right one then.
@@ -285,9 +295,14 @@ k8s:
     const k8s = await startKubernetesFaultProxy(kube.productKubeconfig, { context: TEST_CONTEXT, ...faults });
     const h = await Harness.start(configFor({ awsEndpointUrl: aws.url, gcloudEndpoint: gcloud.url, kubeconfig: k8s.kubeconfig }), { awsEndpointUrl: aws.url });
     try {
+      const proxies: Record<ProviderName, FaultProxy> = { aws, gcloud, k8s: k8s.proxy };
       await scenario('HTTP errors, 30% of calls', h, {
         heal: () => {
-          for (const proxy of [aws, gcloud, k8s.proxy]) proxy.setRate(0);
+          for (const proxy of Object.values(proxies)) proxy.setRate(0);
+        },
+        faults: (provider) => {
+          const { throttle, unavailable, 'applied-lost': lost } = proxies[provider].faultCounts();
+          return `${throttle + unavailable + lost} of ${proxies[provider].calls.length} calls: ${throttle} throttled, ${unavailable} unavailable, ${lost} applied + reply lost`;
         },
       });
       // The faults really happened, of every kind, at every provider.
@@ -305,6 +320,7 @@ k8s:
   for (const tcp of [
     {
       name: 'TCP latency (150 +- 100 ms) and connection resets (30%)',
+      faults: 'every connection delayed; 30% of connections reset',
       apply: async (proxy: ToxicProxy) => {
         await proxy.latency({ ms: 150, jitter: 100 });
         await proxy.resetPeer({ timeout: 50 }, { toxicity: FAULT_RATE });
@@ -312,6 +328,7 @@ k8s:
     },
     {
       name: 'TCP timeouts (30%, 1.5 s) and slow closes',
+      faults: '30% of connections silent, closed after 1.5 s; every close slowed',
       apply: async (proxy: ToxicProxy) => {
         await proxy.timeout({ ms: 1500 }, { toxicity: FAULT_RATE });
         await proxy.slowClose({ delay: 300 });
@@ -335,6 +352,7 @@ k8s:
           heal: async () => {
             for (const proxy of [aws, gcloud, k8s]) await proxy.removeAllToxics();
           },
+          faults: () => tcp.faults,
         });
       } finally {
         await h.stop();
@@ -350,7 +368,7 @@ k8s:
       const h = await Harness.start(configFor(direct()), { withWorker: false });
       const supervisor = superviseWorker(h, 'test/faults/crashingWorker.ts', { P0_CRASH_AT: point, P0_CRASH_DIR: crashDir });
       try {
-        await scenario(`kill -9 ${crashLabel(point)}`, h);
+        await scenario(`kill -9 ${crashLabel(point)}`, h, { faults: () => 'worker killed once here' });
         const crashed = fs.readdirSync(crashDir).sort();
         assert.deepEqual(crashed, PROVIDERS.map((provider) => `${point}-${provider}`).sort(), 'the worker crashed once at each provider');
         assert.ok(supervisor.restarts() >= PROVIDERS.length, `restarts: ${supervisor.restarts()}`);
@@ -367,6 +385,7 @@ k8s:
     let worker: WorkerProcess | undefined = await startWorkerProcess(h);
     try {
       await scenario('kill -9 while active', h, {
+        faults: () => 'worker down across every expiry',
         during: async (requests) => {
           await worker!.kill('SIGKILL');
           worker = undefined;
@@ -389,6 +408,7 @@ k8s:
     const h = await Harness.start(configFor(direct()), { temporalAddress: server.address });
     try {
       await scenario('Temporal server restart', h, {
+        faults: () => 'server down 2 s',
         during: async () => {
           await server!.stop();
           server = undefined;
@@ -413,6 +433,7 @@ k8s:
       h = await Harness.start(configFor(direct()), { databaseUrl: postgres.url });
       const pg = postgres;
       await scenario('PostgreSQL restart', h, {
+        faults: () => 'database crashed, down 3 s',
         during: async () => {
           await pg.restart({ downMs: 3000 });
         },
@@ -489,8 +510,10 @@ function completeTrail(seqs: number[], types: string[], finalStatus: string | un
 }
 
 function resultTable(rows: Row[]): string {
-  const header = '| scenario | provider | requests | ended correctly | orphans | double grants | audit gaps |';
-  const lines = rows.map((row) => `| ${row.scenario} | ${row.provider} | ${row.requests} | ${row.endedCorrectly} | ${row.orphans} | ${row.doubleGrants} | ${row.auditGaps} |`);
+  const header = '| scenario | provider | faults injected | requests | ended correctly | orphans | double grants | audit gaps |';
+  const lines = rows.map(
+    (row) => `| ${row.scenario} | ${row.provider} | ${row.faults} | ${row.requests} | ${row.endedCorrectly} | ${row.orphans} | ${row.doubleGrants} | ${row.auditGaps} |`,
+  );
   const notes = rows.filter((row) => row.notes).map((row) => `- ${row.scenario} / ${row.provider}: ${row.notes}`);
-  return [header, '|---|---|---|---|---|---|---|', ...lines, ...(notes.length ? ['', ...notes] : [])].join('\n');
+  return [header, '|---|---|---|---|---|---|---|---|', ...lines, ...(notes.length ? ['', ...notes] : [])].join('\n');
 }
