@@ -21,6 +21,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { createProviders } from '../../providers/registry';
+import { LivePolicy } from '../../service/livePolicy';
 import { startDevServer, type DevServer } from '../../scripts/temporalDevServer';
 import type { RequestStatus, RequestView } from '../../workflows/types';
 import { FakeResourceManager } from '../support/fakeResourceManager';
@@ -235,7 +237,7 @@ k8s:
       /** For the table: what was injected at this provider. */
       faults: (provider: ProviderName) => string;
     },
-  ): Promise<void> {
+  ): Promise<Tracked[]> {
     await options.beforeRequests?.();
     const requests = await makeRequests(h);
     // Active, or already over (a short grant may end before the slowest one starts).
@@ -286,7 +288,51 @@ k8s:
     const leftover = report.orphans.filter((orphan) => ids.has(orphan.requestId));
     assert.deepEqual(leftover, [], `the reconciler still finds grants of ${name}`);
     assert.deepEqual(notes, [], `${name}: ${notes.join('\n')}`);
+    return requests;
   }
+
+  it('grants re-applied after their requests ended are found and removed by the reconciler', async () => {
+    const h = await Harness.start(configFor(direct()));
+    try {
+      const requests = await scenario('no faults (baseline)', h, { faults: () => 'none' });
+      // What slips past the workflow: the same grant applied again at the provider after the
+      // request ended (a zombie worker's late call, a script, a restore), with the product's marker.
+      const providers = createProviders(LivePolicy.load(h.configPath).current().config);
+      const leases = await h.leases.recordedGrants(new Date(Date.now() - 3_600_000).toISOString());
+      for (const request of requests) {
+        const lease = leases.find((candidate) => candidate.requestId === request.id);
+        assert.ok(lease, `no lease recorded for ${request.id}`);
+        await providers.get(request.provider)!.grant(lease.spec);
+        assert.equal(await artifacts(h, request), 1, `${request.id} re-granted`);
+      }
+      const report = await h.reconcile();
+      for (const provider of PROVIDERS) {
+        const mine = requests.filter((request) => request.provider === provider);
+        const row: Row = {
+          scenario: 'grant re-applied after the request ended, then one reconciler pass',
+          provider,
+          faults: 'each ended grant applied again at the provider',
+          requests: mine.length,
+          endedCorrectly: mine.length,
+          orphans: 0,
+          doubleGrants: 0,
+          auditGaps: 0,
+          notes: '',
+        };
+        for (const request of mine) {
+          const found = report.orphans.find((orphan) => orphan.requestId === request.id);
+          if (found?.action !== 'revoked' || (await artifacts(h, request)) > 0) {
+            row.orphans += 1;
+            row.notes += `${request.id} (${provider}) left: ${JSON.stringify(found)}; `;
+          }
+        }
+        rows.push(row);
+        assert.equal(row.orphans, 0, row.notes);
+      }
+    } finally {
+      await h.stop();
+    }
+  });
 
   it('provider errors on 30% of calls: throttling, 503, applied-but-reply-lost 500', async () => {
     const faults = { rate: FAULT_RATE, seed: 9 };
