@@ -335,10 +335,11 @@ k8s:
   });
 
   it('provider errors on 30% of calls: throttling, 503, applied-but-reply-lost 500', async () => {
-    const faults = { rate: FAULT_RATE, seed: 9 };
-    const aws = await FaultProxy.start({ dialect: 'aws', upstream: motoEndpoint, ...faults });
-    const gcloud = await FaultProxy.start({ dialect: 'google', upstream: fake.endpoint, ...faults });
-    const k8s = await startKubernetesFaultProxy(kube.productKubeconfig, { context: TEST_CONTEXT, ...faults });
+    // A seed each (P0_FAULT_SEED shifts them all): the same seed would draw the same faults at every provider.
+    const seed = Number(process.env.P0_FAULT_SEED ?? 9);
+    const aws = await FaultProxy.start({ dialect: 'aws', upstream: motoEndpoint, rate: FAULT_RATE, seed });
+    const gcloud = await FaultProxy.start({ dialect: 'google', upstream: fake.endpoint, rate: FAULT_RATE, seed: seed + 1 });
+    const k8s = await startKubernetesFaultProxy(kube.productKubeconfig, { context: TEST_CONTEXT, rate: FAULT_RATE, seed: seed + 2 });
     const h = await Harness.start(configFor({ awsEndpointUrl: aws.url, gcloudEndpoint: gcloud.url, kubeconfig: k8s.kubeconfig }), { awsEndpointUrl: aws.url });
     try {
       const proxies: Record<ProviderName, FaultProxy> = { aws, gcloud, k8s: k8s.proxy };
