@@ -5,7 +5,7 @@ import { startApi } from './server';
 
 async function main(): Promise<void> {
   const logger = createLogger('p0-api');
-  const runtime = await openRuntime();
+  const runtime = await openRuntime({ logger });
   watchPolicy(runtime.policy, logger);
   const temporal = temporalTarget();
   const api = await startApi({ runtime, temporal, port: Number(process.env.PORT ?? 8080), host: process.env.HOST, logger, taskQueue: taskQueueFromEnv() });

@@ -40,6 +40,17 @@ export interface OpenDatabaseOptions {
   url?: string;
   /** The SQLite file when no URL names one. Default `data/p0.sqlite`. */
   sqlitePath?: string;
+  /**
+   * Where knex's own warnings go (e.g. "Acquire connection error" while PostgreSQL is down), one line
+   * each; without it knex prints them, stack traces and all, to the console.
+   */
+  logger?: DatabaseLogger;
+}
+
+export interface DatabaseLogger {
+  warn(message: string): void;
+  error(message: string): void;
+  debug(message: string): void;
 }
 
 /** DATABASE_URL, or undefined for the embedded SQLite default. */
@@ -52,7 +63,7 @@ export function isPostgres(database: Knex): boolean {
 }
 
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Knex> {
-  const database = knex(connectionConfig(options));
+  const database = knex({ ...connectionConfig(options), ...(options.logger ? { log: knexLog(options.logger) } : {}) });
   try {
     await migrate(database);
   } catch (error) {
@@ -147,3 +158,14 @@ export const ADVISORY_LOCK_CLASS = {
   migrations: 0x7030_0001,
   grantLeases: 0x7030_0002,
 } as const;
+
+/** knex's messages carry a stack trace after the first line: the log keeps the line. */
+function knexLog(logger: DatabaseLogger): Knex.Config['log'] {
+  const firstLine = (message: unknown) => String(message).split('\n')[0]!;
+  return {
+    warn: (message: unknown) => logger.warn(firstLine(message)),
+    error: (message: unknown) => logger.error(firstLine(message)),
+    deprecate: (method: string, alternative: string) => logger.warn(`knex: ${method} is deprecated, use ${alternative}`),
+    debug: (message: unknown) => logger.debug(firstLine(message)),
+  };
+}

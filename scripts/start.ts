@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const logger = createLogger('p0');
   installTemporalLogging(logger);
   // Config and database first: a mistake there should fail fast, before any server starts.
-  const runtime = await openRuntime();
+  const runtime = await openRuntime({ logger });
   watchPolicy(runtime.policy, logger);
   logger.info({ config: runtime.configPath, policyVersion: runtime.policy.current().version }, 'config loaded (reloaded when the file changes)');
   if (runtime.configPath.endsWith(EXAMPLE_CONFIG_PATH)) {

@@ -25,10 +25,14 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function openRuntime(options: { configPath?: string; databaseUrl?: string } = {}): Promise<Runtime> {
+export async function openRuntime(options: { configPath?: string; databaseUrl?: string; logger?: Logger } = {}): Promise<Runtime> {
   const configPath = path.resolve(options.configPath ?? resolveConfigPath());
   const policy = LivePolicy.load(configPath);
-  const database = await openDatabase({ url: options.databaseUrl ?? databaseUrlFromEnv() });
+  const databaseLog = options.logger?.child({ component: 'database' });
+  const database = await openDatabase({
+    url: options.databaseUrl ?? databaseUrlFromEnv(),
+    logger: databaseLog && { warn: (message) => databaseLog.warn(message), error: (message) => databaseLog.error(message), debug: (message) => databaseLog.debug(message) },
+  });
   return {
     policy,
     configPath,

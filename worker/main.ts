@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const logger = createLogger('p0-worker');
   installTemporalLogging(logger);
   const metricsSettings = metricsServerSettingsFromEnv(); // a bad METRICS_PORT fails before anything starts
-  const runtime = await openRuntime();
+  const runtime = await openRuntime({ logger });
   watchPolicy(runtime.policy, logger);
   const target = temporalTarget();
   const connection = await NativeConnection.connect(target.connectionOptions);

@@ -58,7 +58,7 @@ function crashing(provider: Provider): Provider {
 
 async function main(): Promise<void> {
   const logger = createLogger('p0-crashing-worker');
-  const runtime = await openRuntime();
+  const runtime = await openRuntime({ logger });
   const dependencies = activityDependencies(runtime);
   const providers = dependencies.providers as Map<string, Provider>;
   for (const [name, provider] of providers) providers.set(name, crashing(provider));

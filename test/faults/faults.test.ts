@@ -477,7 +477,9 @@ k8s:
     try {
       // Durable, as in production: the restart below is a crash (immediate stop), and committed writes must survive it.
       postgres = await startPostgres({ durable: true });
-      h = await Harness.start(configFor(direct()), { databaseUrl: postgres.url });
+      const databaseWarnings: string[] = [];
+      const record = (message: string) => databaseWarnings.push(message);
+      h = await Harness.start(configFor(direct()), { databaseUrl: postgres.url, databaseLogger: { warn: record, error: record, debug: () => undefined } });
       const pg = postgres;
       await scenario('PostgreSQL restart', h, {
         faults: () => 'database crashed, down 3 s',
@@ -485,6 +487,9 @@ k8s:
           await pg.restart({ downMs: 3000 });
         },
       });
+      // The outage reached the product, and its database warnings came through the logger, a line each.
+      assert.ok(databaseWarnings.some((message) => message.startsWith('Acquire connection error')), databaseWarnings.join('\n'));
+      assert.deepEqual(databaseWarnings.filter((message) => message.includes('\n')), []);
     } finally {
       await h?.stop();
       await postgres?.stop();

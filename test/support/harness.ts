@@ -9,7 +9,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { startApi, type RunningApi } from '../../api/server';
 import { LivePolicy } from '../../service/livePolicy';
-import { openDatabase } from '../../db/database';
+import { openDatabase, type DatabaseLogger } from '../../db/database';
 import { GrantLeaseStore } from '../../db/grantLeaseStore';
 import { ReconcileEventStore } from '../../db/reconcileEventStore';
 import { RequestStore } from '../../db/requestStore';
@@ -106,6 +106,8 @@ export class Harness {
       temporalAddress?: string;
       /** Where the worker's AWS SDK sends IAM calls (a fault proxy); default the shared moto. */
       awsEndpointUrl?: string;
+      /** Hears knex's own warnings (connection errors while the database is down). */
+      databaseLogger?: DatabaseLogger;
     } = {},
   ): Promise<Harness> {
     const [temporal, { iam }, workflowBundle] = await Promise.all([
@@ -123,7 +125,7 @@ export class Harness {
     policy.watch((error) => console.error(`test config change refused: ${error.message}`));
     const config = policy.current().config;
     const sqlitePath = path.join(dir, 'p0.sqlite');
-    const database = await openDatabase(options.databaseUrl ? { url: options.databaseUrl } : { sqlitePath });
+    const database = await openDatabase({ ...(options.databaseUrl ? { url: options.databaseUrl } : { sqlitePath }), logger: options.databaseLogger });
     const requests = await RequestStore.create({ database });
     const tokens = await TokenStore.create({ database });
     const leases = await GrantLeaseStore.create({ database });
