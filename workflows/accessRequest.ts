@@ -58,6 +58,13 @@ const AWAIT_HANDLER_NOTIFICATIONS = 'await-handler-notifications';
  * workflow body, so its audit event came before `requested`. From this change it waits for it.
  */
 const RECORD_REQUESTED_FIRST = 'record-requested-first';
+/**
+ * Approve, deny and cancel used to change the request after an await, so every update delivered in
+ * one workflow task passed its validator before any of them took effect: one approver approving six
+ * times at once met a quorum of two. From this change each decision is checked again and applied in
+ * the handler's first synchronous turn, and the quorum counts distinct approvers.
+ */
+const DECIDE_SYNCHRONOUSLY = 'decide-synchronously';
 /** Break-glass requests stay open this long after access ends, for the approvers' review. */
 const BREAK_GLASS_REVIEW_WINDOW = '30 days';
 
@@ -88,6 +95,12 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   let endRequested: { status: 'relinquished' | 'revoked'; by: string; comment?: string } | undefined;
   /** Reconcile runs that found the active grant missing at the provider, not yet acted on. */
   const reprovisionRequestedBy: string[] = [];
+  /**
+   * The audit record of the update that decided the request (approved, denied, cancelled). The
+   * decision itself is applied synchronously; provisioning waits for its record so the trail keeps
+   * its order (requested, approved, provisioning) even when the decision came with the start.
+   */
+  let decisionRecorded: Promise<void> | undefined;
 
   /** Bounded by the verify timeout, so provisioning cannot run past it. */
   const { provision, verifyPropagation } = proxyActivities<Activities>({
@@ -136,6 +149,54 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     if (approvals.some((approval) => approval.by === actor)) reject(REJECTION.alreadyApproved, `${actor} has already approved this`);
   }
 
+  /** A quorum is that many different people: the same approver twice is one approval. */
+  function quorumMet(approvals: readonly Approval[]): boolean {
+    return new Set(approvals.map((approval) => approval.by)).size >= view.approvalsRequired;
+  }
+
+  /** Which approval an approve is for: the pending extension of active access, or the request itself. */
+  function requireApprovable(actor: string): Approval[] {
+    if (view.status === 'active' && view.pendingExtension) {
+      requireApprover(actor, view.pendingExtension.approvals);
+      return view.pendingExtension.approvals;
+    }
+    requireStatus(['pending'], 'approve');
+    requireApprover(actor, view.approvals);
+    return view.approvals;
+  }
+
+  function requireDeniable(actor: string): void {
+    if (!(view.status === 'active' && view.pendingExtension)) requireStatus(['pending'], 'deny');
+    if (!view.approvers.includes(actor)) reject(REJECTION.notApprover, `${actor} is not an approver for this request`);
+  }
+
+  function requireCancellable(actor: string): void {
+    if (actor !== view.requester) reject(REJECTION.notRequester, 'Only the requester can cancel this request');
+    // An approved request can still be withdrawn while it waits for its scheduled start.
+    requireStatus(['pending', 'approved'], 'cancel');
+  }
+
+  /**
+   * Records a decision made synchronously by an update handler. Waits for `requested` first; when
+   * the decision ends the wait for approval, provisioning waits for this record.
+   */
+  function recordDecision(decides: boolean, type: string, actor: string, details: Record<string, unknown>): Promise<void> {
+    const recorded = (async () => {
+      await afterRequestedIsRecorded();
+      await record(type, actor, details);
+    })();
+    if (decides) decisionRecorded = recorded;
+    return recorded;
+  }
+
+  /** Ends a pending (or approved, not yet started) request by a person's decision: deny or cancel. */
+  function decideEnd(status: 'denied' | 'cancelled', actor: string, comment: string | undefined): Promise<void> {
+    view.status = status;
+    view.decision = { by: actor, comment, at: nowIso() };
+    view.endedAt = view.decision.at;
+    return recordDecision(true, status, actor, { comment });
+  }
+
   function extendExpiry(durationSeconds: number, duration: string, approvedBy: string[]): void {
     const newExpiresAt = new Date(Date.parse(view.expiresAt!) + durationSeconds * 1000).toISOString();
     view.extensions.push({ duration, durationSeconds, approvedBy, at: nowIso(), newExpiresAt });
@@ -154,6 +215,25 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   setHandler(
     approveUpdate,
     async ({ actor, comment }: ActorInput) => {
+      if (patched(DECIDE_SYNCHRONOUSLY)) {
+        // Checked again and applied before the first await: see DECIDE_SYNCHRONOUSLY.
+        const approvals = requireApprovable(actor);
+        approvals.push({ by: actor, comment, at: nowIso() });
+        const pending = view.pendingExtension;
+        if (pending && approvals === pending.approvals) {
+          if (!quorumMet(approvals)) {
+            await recordDecision(false, 'extension_approval', actor, { comment });
+          } else {
+            extendExpiry(pending.durationSeconds, pending.duration, approvals.map((entry) => entry.by));
+            await recordDecision(false, 'extended', actor, { comment, duration: pending.duration, expiresAt: view.expiresAt });
+          }
+          return view;
+        }
+        const approved = quorumMet(approvals);
+        if (approved) view.status = 'approved';
+        await recordDecision(approved, approved ? 'approved' : 'approval', actor, { comment });
+        return view;
+      }
       await afterRequestedIsRecorded();
       const approval = { by: actor, comment, at: nowIso() };
       const pending = view.pendingExtension;
@@ -175,9 +255,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     },
     {
       validator: ({ actor }: ActorInput) => {
-        if (view.status === 'active' && view.pendingExtension) return requireApprover(actor, view.pendingExtension.approvals);
-        requireStatus(['pending'], 'approve');
-        requireApprover(actor, view.approvals);
+        requireApprovable(actor);
       },
     },
   );
@@ -185,6 +263,17 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   setHandler(
     denyUpdate,
     async ({ actor, comment }: ActorInput) => {
+      if (patched(DECIDE_SYNCHRONOUSLY)) {
+        requireDeniable(actor);
+        if (view.status === 'active' && view.pendingExtension) {
+          const { duration } = view.pendingExtension;
+          view.pendingExtension = undefined;
+          await recordDecision(false, 'extension_denied', actor, { comment, duration });
+          return view;
+        }
+        await decideEnd('denied', actor, comment);
+        return view;
+      }
       await afterRequestedIsRecorded();
       if (view.status === 'active' && view.pendingExtension) {
         const { duration } = view.pendingExtension;
@@ -199,16 +288,18 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       return view;
     },
     {
-      validator: ({ actor }: ActorInput) => {
-        if (!(view.status === 'active' && view.pendingExtension)) requireStatus(['pending'], 'deny');
-        if (!view.approvers.includes(actor)) reject(REJECTION.notApprover, `${actor} is not an approver for this request`);
-      },
+      validator: ({ actor }: ActorInput) => requireDeniable(actor),
     },
   );
 
   setHandler(
     cancelUpdate,
     async ({ actor, comment }: ActorInput) => {
+      if (patched(DECIDE_SYNCHRONOUSLY)) {
+        requireCancellable(actor);
+        await decideEnd('cancelled', actor, comment);
+        return view;
+      }
       await afterRequestedIsRecorded();
       view.status = 'cancelled';
       view.decision = { by: actor, comment, at: nowIso() };
@@ -217,11 +308,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       return view;
     },
     {
-      validator: ({ actor }: ActorInput) => {
-        if (actor !== view.requester) reject(REJECTION.notRequester, 'Only the requester can cancel this request');
-        // An approved request can still be withdrawn while it waits for its scheduled start.
-        requireStatus(['pending', 'approved'], 'cancel');
-      },
+      validator: ({ actor }: ActorInput) => requireCancellable(actor),
     },
   );
 
@@ -340,6 +427,8 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       await record('timed_out', SYSTEM_ACTOR, { approvalTimeoutSeconds: input.approvalTimeoutSeconds });
       return;
     }
+    // The deciding update's record comes first in the trail (it may have come with the start).
+    if (decisionRecorded) await decisionRecorded;
     if (view.status !== 'approved') return; // denied or cancelled: the handler recorded it.
 
     if (input.startAt && Date.parse(input.startAt) > Date.now()) {
