@@ -54,6 +54,9 @@ export function rateLimitFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   return limit;
 }
 
+/** What an approve or deny names: the request, or an extension by its id. */
+const SUBJECT_PATTERN = /^(request|extension|ext-[0-9]{1,9})$/;
+
 type Action = 'approve' | 'deny' | 'relinquish' | 'cancel' | 'revoke' | 'review';
 const ACTIONS: readonly Action[] = ['approve', 'deny', 'relinquish', 'cancel', 'revoke', 'review'];
 
@@ -164,7 +167,12 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
     const body = (req.body ?? {}) as Record<string, unknown>;
     const text = body.comment ?? body.reason;
     if (text !== undefined && typeof text !== 'string') throw new AppError('bad_request', 'comment: must be a string');
-    const request = await service[action](callerOf(res), req.params.id, text);
+    const { subject } = body;
+    if (subject !== undefined && (typeof subject !== 'string' || !SUBJECT_PATTERN.test(subject))) {
+      throw new AppError('bad_request', 'subject: "request" or a pending extension\'s id such as "ext-7"');
+    }
+    if (subject !== undefined && action !== 'approve' && action !== 'deny') throw new AppError('bad_request', `subject: only approve and deny take one`);
+    const request = action === 'approve' || action === 'deny' ? await service[action](callerOf(res), req.params.id, text, subject) : await service[action](callerOf(res), req.params.id, text);
     res.json({ request });
   });
 

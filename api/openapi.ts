@@ -44,6 +44,12 @@ const commentBody = {
       properties: {
         comment: { type: 'string', description: 'Why (shown to the requester and kept in the audit trail).' },
         reason: { type: 'string', description: 'Alias of comment.' },
+        subject: {
+          type: 'string',
+          pattern: '^(request|extension|ext-[0-9]{1,9})$',
+          description:
+            'Approve and deny only: what the approver decides, `request` (the default) or the id of the pending extension (`pendingExtension.id`, e.g. `ext-7`). A decision for something that no longer waits is refused with 409.',
+        },
       },
     },
     { comment: 'ok for INC-42' },
@@ -62,7 +68,7 @@ function action(summary: string, description: string) {
       '401': errorResponse('Missing or invalid token'),
       '403': errorResponse('Not allowed (not an approver, self-approval, not the requester, not an admin)'),
       '404': errorResponse('No such request'),
-      '409': errorResponse('The request is in the wrong state for this action'),
+      '409': errorResponse('The request is in the wrong state for this action, or (approve, deny) `subject` is not what waits for a decision'),
       ...withBody,
     },
   };
@@ -156,6 +162,7 @@ export const openApiDocument = {
             type: 'object',
             required: ['duration', 'durationSeconds', 'requestedAt', 'approvals'],
             properties: {
+              id: { type: 'string', description: 'Names the extension in approve/deny (`subject`), e.g. `ext-7`' },
               duration: { type: 'string' },
               durationSeconds: { type: 'integer' },
               requestedAt: timestamp,

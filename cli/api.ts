@@ -130,8 +130,9 @@ export class ApiClient {
     return (await this.call<{ requests: RequestView[] }>('GET', `/v1/requests${suffix}`)).requests;
   }
 
-  async act(id: string, action: RequestAction, comment?: string): Promise<RequestView> {
-    const body = comment === undefined ? {} : { comment };
+  /** `subject` (approve, deny): the pending extension's id when deciding an extension. */
+  async act(id: string, action: RequestAction, comment?: string, subject?: string): Promise<RequestView> {
+    const body = { ...(comment === undefined ? {} : { comment }), ...(subject === undefined ? {} : { subject }) };
     const path = `/v1/requests/${encodeURIComponent(id)}/${action}`;
     return (await this.call<{ request: RequestView }>('POST', path, body, ACTION_TIMEOUT_MS)).request;
   }

@@ -114,7 +114,7 @@ export function describeStatus(view: RequestView): string {
     case 'provisioning':
       return `${describeApproval(view)}; provisioning and verifying propagation`;
     case 'active': {
-      const extension = view.pendingExtension ? `; extension of ${view.pendingExtension.duration} waiting for approval` : '';
+      const extension = view.pendingExtension ? `; extension of ${view.pendingExtension.duration}${view.pendingExtension.id ? ` (${view.pendingExtension.id})` : ''} waiting for approval` : '';
       const review = view.breakGlass && !view.review ? '; break-glass, to be reviewed' : '';
       return `active until ${describeExpiry(view)} (${view.duration})${extension}${review}`;
     }
@@ -174,7 +174,7 @@ export function formatRequestDetails(view: RequestView): string {
       ['starts', formatTimestamp(view.startAt)],
       ['active', formatTimestamp(view.activeAt)],
       ['expires', formatTimestamp(view.expiresAt)],
-      ['extension', pending ? `+${pending.duration} asked at ${formatTimestamp(pending.requestedAt)}${quoted(pending.comment)}, waiting for approval` : undefined],
+      ['extension', pending ? `${pending.id ? `${pending.id}: ` : ''}+${pending.duration} asked at ${formatTimestamp(pending.requestedAt)}${quoted(pending.comment)}, waiting for approval` : undefined],
       ['extended', extensions.length > 0 ? extensions.join('; ') : undefined],
       ['ended', formatTimestamp(view.endedAt)],
       ['error', view.error],

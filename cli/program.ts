@@ -279,15 +279,25 @@ More: docs/cli.md`,
   ];
   for (const { action, description, textOption, example } of actions) {
     const key = textOption === '--comment' ? 'comment' : 'reason';
-    program
+    const decides = action === 'approve' || action === 'deny';
+    const command = program
       .command(action)
       .description(description)
       .argument('<id>', 'the request id, e.g. req_01J...')
       .option(`${textOption} <text>`, key === 'comment' ? 'a comment for the requester and the audit trail' : 'why, for the audit trail')
-      .option('--json', 'print {"request": {...}} as JSON')
-      .addHelpText('after', examples([`p0 ${action} req_01JDQ2V7T4M9C8K1Z5X3N6B2W0`, `p0 ${action} req_01JDQ2V7T4M9C8K1Z5X3N6B2W0 ${example}`]))
-      .action(async (id: string, options: { comment?: string; reason?: string; json?: boolean }) => {
-        const view = await api().act(id, action, options[key]);
+      .option('--json', 'print {"request": {...}} as JSON');
+    if (decides) command.option('--extension <ext-id>', `${action} the pending extension with this id (shown by \`p0 status\`), not the request`);
+    command
+      .addHelpText(
+        'after',
+        examples([
+          `p0 ${action} req_01JDQ2V7T4M9C8K1Z5X3N6B2W0`,
+          `p0 ${action} req_01JDQ2V7T4M9C8K1Z5X3N6B2W0 ${example}`,
+          ...(decides ? [`p0 ${action} req_01JDQ2V7T4M9C8K1Z5X3N6B2W0 --extension ext-7`] : []),
+        ]),
+      )
+      .action(async (id: string, options: { comment?: string; reason?: string; json?: boolean; extension?: string }) => {
+        const view = await api().act(id, action, options[key], options.extension);
         printActionResult(view, Boolean(options.json));
       });
   }

@@ -197,12 +197,13 @@ export class RequestService {
     return this.requests.list({ status: filter.status });
   }
 
-  approve(caller: Caller, id: string, comment?: string): Promise<RequestView> {
-    return this.sendUpdate(id, approveUpdate, { actor: caller.email, comment });
+  /** `subject`: what the approver saw, REQUEST_SUBJECT or a pending extension's id (absent = the request). */
+  approve(caller: Caller, id: string, comment?: string, subject?: string): Promise<RequestView> {
+    return this.sendUpdate(id, approveUpdate, { actor: caller.email, comment, subject });
   }
 
-  deny(caller: Caller, id: string, comment?: string): Promise<RequestView> {
-    return this.sendUpdate(id, denyUpdate, { actor: caller.email, comment });
+  deny(caller: Caller, id: string, comment?: string, subject?: string): Promise<RequestView> {
+    return this.sendUpdate(id, denyUpdate, { actor: caller.email, comment, subject });
   }
 
   relinquish(caller: Caller, id: string, comment?: string): Promise<RequestView> {

@@ -307,8 +307,13 @@ describe('p0 CLI', function () {
       // More time: the requester asks, an approver approves the extension, the expiry moves.
       const extend = await home.run(['extend', request.id, '--duration', '5m', '--reason', 'migration still running'], env);
       assert.equal(extend.code, 0, extend.stderr);
-      assert.match(extend.stdout, new RegExp(`^${request.id} aws role AdminRole: active until .*; extension of 5m waiting for approval\n$`));
-      const extensionApproved = await home.run(['approve', request.id], bob);
+      assert.match(extend.stdout, new RegExp(`^${request.id} aws role AdminRole: active until .*; extension of 5m \\((ext-\\d+)\\) waiting for approval\n$`));
+      const extensionId = /\((ext-\d+)\)/.exec(extend.stdout)![1]!;
+      // Approving without naming the extension is refused: the approver may have meant the request.
+      const unnamed = await home.run(['approve', request.id], bob);
+      assert.equal(unnamed.code, 1);
+      assert.match(unnamed.stderr, new RegExp(`now asks for an extension of 5m \\(${extensionId}\\)`));
+      const extensionApproved = await home.run(['approve', request.id, '--extension', extensionId], bob);
       assert.equal(extensionApproved.code, 0, extensionApproved.stderr);
       const extended = (JSON.parse((await home.run(['status', request.id, '--json'], env)).stdout) as { request: RequestView }).request;
       assert.equal(Date.parse(extended.expiresAt!) - Date.parse(active.expiresAt!), 5 * 60_000);

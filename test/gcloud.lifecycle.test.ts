@@ -103,7 +103,7 @@ describe('Google Cloud access request lifecycle', function () {
     // An approved extension moves Google's backstop too: the same binding, a later timestamp.
     const asked = await h.call<{ request: RequestView }>(ALICE, 'POST', `/v1/requests/${created.id}/extend`, { duration: '4s', reason: 'one more query' });
     assert.equal(asked.status, 200, JSON.stringify(asked.body));
-    const extension = await h.act(BOB, created.id, 'approve');
+    const extension = await h.act(BOB, created.id, 'approve', undefined, asked.body.request.pendingExtension?.id);
     assert.equal(extension.status, 200, JSON.stringify(extension.body));
     const extendedAt = Date.parse(extension.body.request.expiresAt!);
     assert.equal(extendedAt - Date.parse(active.expiresAt!), 4_000);

@@ -70,7 +70,7 @@ k8s:
     // An approved extension provisions again: the same binding, a later not-after, no gap.
     const asked = await h.call<{ request: RequestView }>(ERIN, 'POST', `/v1/requests/${created.id}/extend`, { duration: '4s' });
     assert.equal(asked.status, 200, JSON.stringify(asked.body));
-    const extended = await h.act(BOB, created.id, 'approve');
+    const extended = await h.act(BOB, created.id, 'approve', undefined, asked.body.request.pendingExtension?.id);
     const newExpiresAt = extended.body.request.expiresAt!;
     assert.equal(Date.parse(newExpiresAt) - Date.parse(active.expiresAt!), 4000);
     await eventually(async () => {

@@ -173,8 +173,18 @@ describe('access policies, enforced end to end', function () {
     assert.equal(asked.status, 200, JSON.stringify(asked.body));
     assert.equal(asked.body.request.pendingExtension?.duration, '6s');
     assert.equal(asked.body.request.expiresAt, active.expiresAt, 'nothing moves before approval');
-    await h.act(BOB, created.id, 'approve');
-    const extended = await h.act(DANA, created.id, 'approve');
+    const extensionId = asked.body.request.pendingExtension?.id;
+    assert.match(extensionId ?? '', /^ext-\d+$/);
+    // An approve that does not name the extension (an old button for the request) decides nothing.
+    const plain = await h.act(BOB, created.id, 'approve');
+    assert.equal(plain.status, 409, JSON.stringify(plain.body));
+    assert.equal(plain.body.error?.code, 'conflict');
+    assert.match(plain.body.error?.message ?? '', new RegExp(`approves the request, but the request is active and now asks for an extension of 6s \\(${extensionId}\\)`));
+    const wrongId = await h.act(BOB, created.id, 'deny', 'no', 'ext-1');
+    assert.equal(wrongId.status, 409, JSON.stringify(wrongId.body));
+    assert.deepEqual((await h.waitFor(PLAT, created.id, ['active'])).pendingExtension?.approvals, []);
+    await h.act(BOB, created.id, 'approve', undefined, extensionId);
+    const extended = await h.act(DANA, created.id, 'approve', undefined, extensionId);
     const newExpiresAt = Date.parse(extended.body.request.expiresAt!);
     assert.equal(newExpiresAt - Date.parse(active.expiresAt!), 6000);
     assert.deepEqual(extended.body.request.extensions.map((extension) => extension.approvedBy), [[BOB, DANA]]);

@@ -194,16 +194,17 @@ describe('quorum under concurrent updates', function () {
       for (let i = 0; i < 100 && (await handle2.query(statusQuery)).status !== 'active'; i++) await new Promise((resolve) => setTimeout(resolve, 100));
       await handle2.executeUpdate(extendUpdate, { args: [{ actor: ALICE, duration: '30m', durationSeconds: 1800 }] });
     });
-    const expiresBefore = (await statusOf(handle2)).expiresAt;
+    const { expiresAt: expiresBefore, pendingExtension } = await statusOf(handle2);
+    const subject = pendingExtension?.id;
 
-    const outcomes = await deliverTogether(Array.from({ length: 6 }, () => () => handle2.executeUpdate(approveUpdate, { args: [{ actor: BOB }] })));
+    const outcomes = await deliverTogether(Array.from({ length: 6 }, () => () => handle2.executeUpdate(approveUpdate, { args: [{ actor: BOB, subject }] })));
     assert.equal(outcomes.filter((entry) => entry.accepted).length, 1, JSON.stringify(outcomes));
     const view = await statusOf(handle2);
     assert.equal(view.expiresAt, expiresBefore, 'the extension must not apply on one approver');
     assert.deepEqual(view.pendingExtension?.approvals.map((approval) => approval.by), [BOB]);
     assert.equal(view.extensions.length, 0);
 
-    await (await newWorker()).runUntil(handle2.executeUpdate(approveUpdate, { args: [{ actor: DANA }] }));
+    await (await newWorker()).runUntil(handle2.executeUpdate(approveUpdate, { args: [{ actor: DANA, subject }] }));
     const extended = await statusOf(handle2);
     assert.equal(extended.extensions.length, 1);
     assert.deepEqual(extended.extensions[0]!.approvedBy, [BOB, DANA]);

@@ -19,6 +19,7 @@ import {
   durationChoices,
   modalErrors,
   normalizeForm,
+  parseDecisionButtonValue,
   readRequestForm,
   requestBlockIds,
   requestModal,
@@ -35,6 +36,7 @@ import type { CatalogEntry } from '../service/policy';
 import { parseRequestCommandLine, RequestGrammarError, requestUsage } from '../service/requestGrammar';
 import type { RequestView } from '../workflows/types';
 import {
+  buttonValuesOf,
   buttonsOf,
   ephemeralTexts,
   FakeSlack,
@@ -643,8 +645,13 @@ describe('Slack Block Kit builders and words (pure)', () => {
     const denied = view({ status: 'denied', decision: { by: 'dana@example.com', comment: 'no', at: '2026-05-04T12:05:00.000Z' } });
     assert.deepEqual(buttonsOf(approverMessage('denied', denied)), []);
     assert.match(approverMessage('denied', denied).text, /Denied by dana@example.com: "no"/);
-    const extension = view({ status: 'active', activeAt: '2026-05-04T12:02:00.000Z', expiresAt: '2026-05-04T13:02:00.000Z', pendingExtension: { duration: '30m', durationSeconds: 1800, requestedAt: '2026-05-04T12:30:00.000Z', approvals: [] } });
+    const extension = view({ status: 'active', activeAt: '2026-05-04T12:02:00.000Z', expiresAt: '2026-05-04T13:02:00.000Z', pendingExtension: { id: 'ext-7', duration: '30m', durationSeconds: 1800, requestedAt: '2026-05-04T12:30:00.000Z', approvals: [] } });
     assert.deepEqual(buttonsOf(approverMessage('extension_requested', extension)), [ACTION.approve, ACTION.deny]);
+    // The extension's buttons name it; the request's buttons (old ones included) carry the bare id.
+    assert.deepEqual(buttonValuesOf(approverMessage('extension_requested', extension)), [`${extension.id}/ext-7`, `${extension.id}/ext-7`]);
+    assert.deepEqual(buttonValuesOf(approverMessage('requested', view())), [view().id, view().id]);
+    assert.deepEqual(parseDecisionButtonValue(`${extension.id}/ext-7`), { requestId: extension.id, subject: 'ext-7' });
+    assert.deepEqual(parseDecisionButtonValue(extension.id), { requestId: extension.id });
     assert.match(statusLine('extension_requested', extension), /extension of 30 minutes waiting for approval/);
     const breakGlass = view({ status: 'expired', breakGlass: true, endedAt: '2026-05-04T12:10:00.000Z' });
     assert.deepEqual(buttonsOf(approverMessage('expired', breakGlass)), [ACTION.review]);

@@ -30,7 +30,9 @@ import {
   reviewUpdate,
   revokeUpdate,
   statusQuery,
+  REQUEST_SUBJECT,
   type ActorInput,
+  type DecisionInput,
   type ExtendInput,
   type RejectionType,
 } from './messages';
@@ -65,6 +67,8 @@ const RECORD_REQUESTED_FIRST = 'record-requested-first';
  * the handler's first synchronous turn, and the quorum counts distinct approvers.
  */
 const DECIDE_SYNCHRONOUSLY = 'decide-synchronously';
+/** The subject of an extension asked for before extensions had ids. */
+const LEGACY_EXTENSION_SUBJECT = 'extension';
 /** Break-glass requests stay open this long after access ends, for the approvers' review. */
 const BREAK_GLASS_REVIEW_WINDOW = '30 days';
 
@@ -154,19 +158,43 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     return new Set(approvals.map((approval) => approval.by)).size >= view.approvalsRequired;
   }
 
+  /** What waits for a decision now: a pending extension of active access (by id), else the request. */
+  function currentSubject(): string {
+    return view.status === 'active' && view.pendingExtension ? (view.pendingExtension.id ?? LEGACY_EXTENSION_SUBJECT) : REQUEST_SUBJECT;
+  }
+
+  /** An approve or deny decides only what its sender saw: see DecisionInput. */
+  function requireSubject(subject: string | undefined, action: string): void {
+    const named = subject ?? REQUEST_SUBJECT;
+    const current = currentSubject();
+    if (named === current) return;
+    const pending = view.pendingExtension;
+    if (current !== REQUEST_SUBJECT && pending) {
+      const what = named === REQUEST_SUBJECT ? 'the request' : `extension ${named}`;
+      reject(
+        REJECTION.staleDecision,
+        `This ${action}s ${what}, but the request is ${view.status} and now asks for an extension of ${pending.duration} (${current}): ${action} that extension by its id`,
+      );
+    }
+    reject(REJECTION.staleDecision, `Extension ${named} is no longer waiting for a decision`);
+  }
+
   /** Which approval an approve is for: the pending extension of active access, or the request itself. */
-  function requireApprovable(actor: string): Approval[] {
+  function requireApprovable({ actor, subject }: DecisionInput): Approval[] {
     if (view.status === 'active' && view.pendingExtension) {
+      requireSubject(subject, 'approve');
       requireApprover(actor, view.pendingExtension.approvals);
       return view.pendingExtension.approvals;
     }
     requireStatus(['pending'], 'approve');
+    requireSubject(subject, 'approve');
     requireApprover(actor, view.approvals);
     return view.approvals;
   }
 
-  function requireDeniable(actor: string): void {
+  function requireDeniable({ actor, subject }: DecisionInput): void {
     if (!(view.status === 'active' && view.pendingExtension)) requireStatus(['pending'], 'deny');
+    requireSubject(subject, 'deny');
     if (!view.approvers.includes(actor)) reject(REJECTION.notApprover, `${actor} is not an approver for this request`);
   }
 
@@ -214,10 +242,11 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
 
   setHandler(
     approveUpdate,
-    async ({ actor, comment }: ActorInput) => {
+    async (decision: DecisionInput) => {
+      const { actor, comment } = decision;
       if (patched(DECIDE_SYNCHRONOUSLY)) {
         // Checked again and applied before the first await: see DECIDE_SYNCHRONOUSLY.
-        const approvals = requireApprovable(actor);
+        const approvals = requireApprovable(decision);
         approvals.push({ by: actor, comment, at: nowIso() });
         const pending = view.pendingExtension;
         if (pending && approvals === pending.approvals) {
@@ -254,17 +283,18 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       return view;
     },
     {
-      validator: ({ actor }: ActorInput) => {
-        requireApprovable(actor);
+      validator: (decision: DecisionInput) => {
+        requireApprovable(decision);
       },
     },
   );
 
   setHandler(
     denyUpdate,
-    async ({ actor, comment }: ActorInput) => {
+    async (decision: DecisionInput) => {
+      const { actor, comment } = decision;
       if (patched(DECIDE_SYNCHRONOUSLY)) {
-        requireDeniable(actor);
+        requireDeniable(decision);
         if (view.status === 'active' && view.pendingExtension) {
           const { duration } = view.pendingExtension;
           view.pendingExtension = undefined;
@@ -288,7 +318,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       return view;
     },
     {
-      validator: ({ actor }: ActorInput) => requireDeniable(actor),
+      validator: (decision: DecisionInput) => requireDeniable(decision),
     },
   );
 
@@ -350,7 +380,8 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
         extendExpiry(durationSeconds, duration, [`policy:${autoApprovedBy}`]);
         await record('extended', `policy:${autoApprovedBy}`, { comment, duration, rule: autoApprovedBy, expiresAt: view.expiresAt });
       } else {
-        view.pendingExtension = { duration, durationSeconds, requestedAt: nowIso(), comment, approvals: [] };
+        // Named after the event that records it, so approvers' buttons can say which extension they decide.
+        view.pendingExtension = { id: `ext-${view.version + 1}`, duration, durationSeconds, requestedAt: nowIso(), comment, approvals: [] };
         await record('extension_requested', actor, { comment, duration });
       }
       return view;

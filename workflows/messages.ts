@@ -18,10 +18,21 @@ export interface ActorInput {
   comment?: string;
 }
 
+/** What an approve or deny decides: the request itself, or one pending extension by its id. */
+export const REQUEST_SUBJECT = 'request';
+
+/**
+ * Approve and deny name what the approver saw (`REQUEST_SUBJECT` or the extension's id), so a button
+ * rendered for the request can never decide an extension asked for later. Absent = the request.
+ */
+export interface DecisionInput extends ActorInput {
+  subject?: string;
+}
+
 /** Approves the request while pending, or its pending extension while active. */
-export const approveUpdate = defineUpdate<RequestView, [ActorInput]>('approve');
+export const approveUpdate = defineUpdate<RequestView, [DecisionInput]>('approve');
 /** Denies the request while pending, or its pending extension while active. */
-export const denyUpdate = defineUpdate<RequestView, [ActorInput]>('deny');
+export const denyUpdate = defineUpdate<RequestView, [DecisionInput]>('deny');
 /** The requester ends their own active access early. */
 export const relinquishUpdate = defineUpdate<RequestView, [ActorInput]>('relinquish');
 /** The requester withdraws a request that is still pending. */
@@ -60,5 +71,7 @@ export const REJECTION = {
   alreadyApproved: 'AlreadyApproved',
   wrongState: 'WrongState',
   notAllowed: 'NotAllowed',
+  /** An approve or deny for something other than what now waits for a decision (an old button). */
+  staleDecision: 'StaleDecision',
 } as const;
 export type RejectionType = (typeof REJECTION)[keyof typeof REJECTION];

@@ -43,6 +43,8 @@ export interface Decision {
 
 /** An extension of an active grant that is waiting for its approvals. */
 export interface PendingExtension {
+  /** `ext-<seq>`: the audit event that asked for it. Approve and deny name it. Absent on older requests. */
+  id?: string;
   durationSeconds: number;
   duration: string;
   requestedAt: string;

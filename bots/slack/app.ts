@@ -23,6 +23,7 @@ import {
   decidedNote,
   DENY_COMMENT_BLOCK,
   denyModal,
+  parseDecisionButtonValue,
   describeAccess,
   failedModal,
   helpText,
@@ -245,13 +246,13 @@ export function createSlackRouter(options: SlackAppOptions): express.Router {
     }
   }
 
-  const buttonAction = (call: (service: SlackRequestService, caller: Caller, requestId: string) => Promise<RequestView>) =>
+  const buttonAction = (call: (service: SlackRequestService, caller: Caller, requestId: string, subject?: string) => Promise<RequestView>) =>
     async ({ ack, body, action, respond }: { ack: () => Promise<void>; body: BlockButtonAction; action: BlockButtonAction['actions'][number]; respond: RespondFn }) => {
       await ack();
-      const requestId = action.value ?? '';
-      await actAs(body.user.id, body.channel?.id, requestId, (caller) => call(service, caller, requestId), respond);
+      const { requestId, subject } = parseDecisionButtonValue(action.value ?? '');
+      await actAs(body.user.id, body.channel?.id, requestId, (caller) => call(service, caller, requestId, subject), respond);
     };
-  app.action<BlockButtonAction>(ACTION.approve, buttonAction((requests, caller, id) => requests.approve(caller, id)));
+  app.action<BlockButtonAction>(ACTION.approve, buttonAction((requests, caller, id, subject) => requests.approve(caller, id, undefined, subject)));
   app.action<BlockButtonAction>(ACTION.relinquish, buttonAction((requests, caller, id) => requests.relinquish(caller, id)));
   app.action<BlockButtonAction>(ACTION.cancel, buttonAction((requests, caller, id) => requests.cancel(caller, id)));
   app.action<BlockButtonAction>(ACTION.review, buttonAction((requests, caller, id) => requests.review(caller, id)));
@@ -259,7 +260,7 @@ export function createSlackRouter(options: SlackAppOptions): express.Router {
   // Deny asks for a reason first.
   app.action<BlockButtonAction>(ACTION.deny, async ({ ack, body, action, respond }) => {
     await ack();
-    const deny: DenyContext = { requestId: action.value ?? '', channel: body.channel?.id };
+    const deny: DenyContext = { ...parseDecisionButtonValue(action.value ?? ''), channel: body.channel?.id };
     try {
       await client.views.open({ trigger_id: body.trigger_id, view: denyModal(deny) });
     } catch (error) {
@@ -275,7 +276,7 @@ export function createSlackRouter(options: SlackAppOptions): express.Router {
       return;
     }
     await ack();
-    await actAs(body.user.id, deny.channel, deny.requestId, (caller) => service.deny(caller, deny.requestId, comment));
+    await actAs(body.user.id, deny.channel, deny.requestId, (caller) => service.deny(caller, deny.requestId, comment, deny.subject));
   });
 
   return router;
@@ -284,7 +285,8 @@ export function createSlackRouter(options: SlackAppOptions): express.Router {
 function parseDenyContext(text: string): DenyContext | undefined {
   try {
     const parsed = JSON.parse(text) as Partial<DenyContext>;
-    return typeof parsed.requestId === 'string' ? { requestId: parsed.requestId, channel: parsed.channel } : undefined;
+    if (typeof parsed.requestId !== 'string') return undefined;
+    return { requestId: parsed.requestId, subject: typeof parsed.subject === 'string' ? parsed.subject : undefined, channel: parsed.channel };
   } catch {
     return undefined;
   }

@@ -295,7 +295,23 @@ export function failedModal(message: string): ModalView {
 /** Carried through the deny modal: the request, and where to answer the approver privately. */
 export interface DenyContext {
   requestId: string;
+  /** What the Deny button was for: the request, or an extension by id (see decisionButtonValue). */
+  subject?: string;
   channel?: string;
+}
+
+/**
+ * An Approve/Deny button's value names what it decides: `req_...` for the request itself (the value
+ * buttons carried before extensions had ids, so an old button can only ever decide the request), or
+ * `req_.../ext-7` for one extension. The workflow refuses a button whose subject no longer waits.
+ */
+export function decisionButtonValue(requestId: string, extensionId: string | undefined): string {
+  return extensionId ? `${requestId}/${extensionId}` : requestId;
+}
+
+export function parseDecisionButtonValue(value: string): { requestId: string; subject?: string } {
+  const [requestId = '', subject] = value.split('/', 2);
+  return subject ? { requestId, subject } : { requestId };
 }
 
 export const DENY_COMMENT_BLOCK = 'deny_comment';
@@ -353,9 +369,10 @@ export function approverMessage(event: string, view: RequestView, options: Messa
   const status = statusLine(event, view, options.timeZone);
   const buttons: types.Button[] = [];
   if (awaitsDecision(view)) {
-    const extension = view.status === 'active' && view.pendingExtension !== undefined;
-    buttons.push(button(ACTION.approve, extension ? 'Approve extension' : 'Approve', view.id, 'primary'));
-    buttons.push(button(ACTION.deny, extension ? 'Deny extension' : 'Deny', view.id, 'danger'));
+    const extension = view.status === 'active' ? view.pendingExtension : undefined;
+    const value = decisionButtonValue(view.id, extension?.id);
+    buttons.push(button(ACTION.approve, extension ? 'Approve extension' : 'Approve', value, 'primary'));
+    buttons.push(button(ACTION.deny, extension ? 'Deny extension' : 'Deny', value, 'danger'));
   }
   if (view.breakGlass && view.review === undefined && view.status !== 'pending') {
     buttons.push(button(ACTION.review, 'Mark reviewed', view.id));

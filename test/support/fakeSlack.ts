@@ -444,6 +444,11 @@ export function buttonsOf(message: { blocks: readonly object[] }): string[] {
   return (message.blocks as SlackBlock[]).flatMap((block) => (block.type === 'actions' ? (block.elements ?? []).map((element) => element.action_id ?? '') : []));
 }
 
+/** The values the buttons carry back when clicked, in order. */
+export function buttonValuesOf(message: { blocks: readonly object[] }): string[] {
+  return (message.blocks as SlackBlock[]).flatMap((block) => (block.type === 'actions' ? (block.elements ?? []).map((element) => element.value ?? '') : []));
+}
+
 /** An input element of a view or message by its action id, with its block id. */
 export function findElement(blocks: readonly SlackBlock[], actionId: string): { blockId: string; element: SlackElement } | undefined {
   for (const block of blocks) {

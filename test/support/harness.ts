@@ -206,8 +206,9 @@ export class Harness {
     return answer.body.request;
   }
 
-  async act(email: string, id: string, action: string, comment?: string): Promise<ApiAnswer<{ request: RequestView; error?: { code: string; message: string } }>> {
-    return this.call(email, 'POST', `/v1/requests/${id}/${action}`, comment === undefined ? {} : { comment });
+  /** `subject` (approve, deny): what is decided, e.g. the pending extension's id. */
+  async act(email: string, id: string, action: string, comment?: string, subject?: string): Promise<ApiAnswer<{ request: RequestView; error?: { code: string; message: string } }>> {
+    return this.call(email, 'POST', `/v1/requests/${id}/${action}`, { ...(comment === undefined ? {} : { comment }), ...(subject === undefined ? {} : { subject }) });
   }
 
   /** Polls GET /v1/requests/:id until the request reaches one of `statuses`. */
