@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 [ -d node_modules/@temporalio/worker ] || { log "installing npm packages"; npm ci --no-audit --no-fund; }
-log "tools: Temporal CLI $(bash scripts/ensure-temporal-cli.sh)"
-log "tools: moto $(bash scripts/ensure-moto.sh)"
-log "tools: PostgreSQL $(bash scripts/ensure-postgres.sh)"
-log "tools: kube-apiserver and etcd $(bash scripts/ensure-kube-apiserver.sh | paste -sd ' ')"
-log "tools: toxiproxy $(bash scripts/ensure-toxiproxy.sh)"
+# Each installer runs in an assignment of its own: `set -e` stops the run when one fails (inside
+# another command's arguments, a failed $(...) is ignored and the tests would run without the tool).
+temporal_cli=$(bash scripts/ensure-temporal-cli.sh); log "tools: Temporal CLI $temporal_cli"
+moto=$(bash scripts/ensure-moto.sh); log "tools: moto $moto"
+postgres=$(bash scripts/ensure-postgres.sh); log "tools: PostgreSQL $postgres"
+kube=$(bash scripts/ensure-kube-apiserver.sh); log "tools: kube-apiserver and etcd $(echo "$kube" | paste -sd ' ')"
+toxiproxy=$(bash scripts/ensure-toxiproxy.sh); log "tools: toxiproxy $toxiproxy"
 
 log "type-checking"
 npx tsc --noEmit -p .
