@@ -18,12 +18,18 @@ cached="$TOOL_CACHE/bin/temporal"
 if works "$cached"; then echo "$cached"; exit 0; fi
 
 command -v go >/dev/null || { log "The Temporal CLI is not installed and Go is not available to build it: install it (https://docs.temporal.io/cli) or set TEMPORAL_CLI"; exit 1; }
-log "Building the Temporal CLI $TEMPORAL_CLI_VERSION with Go into $TOOL_CACHE/bin (one time, about 5 minutes)..."
+log "The Temporal CLI (which runs the local Temporal server) is not installed: building $TEMPORAL_CLI_VERSION from source with Go into $TOOL_CACHE/bin, once for this machine. This takes about 5 minutes on 2 cores; Go's own lines and the elapsed time follow."
 # A lock so two processes (npm start and npm test at once) do not build it twice.
 exec 9>"$TOOL_CACHE/temporal-cli.lock"
 flock 9
 if ! works "$cached"; then
+  # Go is silent while it compiles: say every 30 s that the build goes on.
+  ( started=$SECONDS; while sleep 30; do log "still building the Temporal CLI: $((SECONDS - started)) s so far (about 300 s in all)"; done ) &
+  ticker=$!
+  trap 'kill $ticker 2>/dev/null' EXIT
   GOBIN="$TOOL_CACHE/bin" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION" >&2
+  kill $ticker 2>/dev/null || true
+  log "built the Temporal CLI into $cached"
 fi
 works "$cached" || { log "Building the Temporal CLI failed"; exit 1; }
 echo "$cached"

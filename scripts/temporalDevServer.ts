@@ -2,13 +2,12 @@
  * Starts Temporal's dev server (`temporal server start-dev`) as a child process: used by `npm start`
  * (embedded default) and by the tests. Its SQLite file keeps workflows and timers across restarts.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 
-const execFileAsync = promisify(execFile);
 const REPO_ROOT = path.resolve(__dirname, '..');
 const READY_TIMEOUT_MS = 60_000;
 
@@ -35,17 +34,33 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-/** Finds (or builds, once) the Temporal CLI through scripts/ensure-temporal-cli.sh. */
+/**
+ * Finds (or builds, once) the Temporal CLI through scripts/ensure-temporal-cli.sh. Its progress
+ * (what is built, why, how long so far) goes straight to our stderr: a first start can take minutes.
+ */
 export async function temporalCliPath(): Promise<string> {
   const script = path.join(REPO_ROOT, 'scripts', 'ensure-temporal-cli.sh');
-  const { stdout } = await execFileAsync('bash', [script], { maxBuffer: 1 << 20, timeout: 30 * 60_000 });
+  const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 30 * 60_000 });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  const code = await new Promise<number | null>((resolve, reject) => child.once('error', reject).once('close', resolve));
+  if (code !== 0) throw new Error(`Could not find or build the Temporal CLI (scripts/ensure-temporal-cli.sh exited ${code}); see the lines above`);
   return stdout.trim().split('\n').pop()!;
+}
+
+/** Why the dev server was not started; the message says what to do. */
+export class DevServerStartError extends Error {
+  override readonly name = 'DevServerStartError';
 }
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const cli = await temporalCliPath();
   const ip = options.ip ?? '127.0.0.1';
   if (options.pidFile) await stopLeftover(options.pidFile);
+  // A server that is already there would answer in place of ours, and its workers (another project's,
+  // another copy of this one) could run this product's workflows: refuse instead.
+  await requirePortFree(ip, options.port, 'TEMPORAL_DEV_PORT');
+  if (options.uiPort) await requirePortFree(ip, options.uiPort, 'TEMPORAL_DEV_UI_PORT');
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(options.port), '--log-level', 'warn'];
   if (options.dbFile) {
     fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
@@ -58,7 +73,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const log = fs.openSync(options.logFile, 'a');
   const child = spawn(cli, args, { stdio: ['ignore', log, log] });
   fs.closeSync(log);
-  if (options.pidFile && child.pid) fs.writeFileSync(options.pidFile, String(child.pid));
+  if (options.pidFile && child.pid) fs.writeFileSync(options.pidFile, JSON.stringify({ server: child.pid, owner: process.pid } satisfies PidFile));
 
   const address = `${ip}:${options.port}`;
   const stop = () => stopChild(child, options.pidFile);
@@ -86,11 +101,14 @@ async function waitUntilServing(address: string, child: ChildProcess, logFile: s
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       try {
         await connection.workflowService.getSystemInfo({});
+        // An answer while our child is gone came from some other server on that port.
+        if (exited) throw new DevServerStartError(`The Temporal dev server exited at start-up and another server answers on ${address}; see ${logFile}`);
         return;
       } finally {
         await connection.close();
       }
-    } catch {
+    } catch (error) {
+      if (error instanceof DevServerStartError) throw error;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
@@ -108,19 +126,64 @@ async function stopChild(child: ChildProcess, pidFile?: string): Promise<void> {
   if (pidFile) fs.rmSync(pidFile, { force: true });
 }
 
-async function stopLeftover(pidFile: string): Promise<void> {
-  let pid: number;
+/** What `pidFile` records: the dev server, and the process (an `npm start`) that started it. */
+interface PidFile {
+  server: number;
+  owner: number;
+}
+
+function readPidFile(pidFile: string): PidFile | undefined {
+  let text: string;
   try {
-    pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    text = fs.readFileSync(pidFile, 'utf8').trim();
   } catch {
-    return;
+    return undefined;
   }
-  if (!pid || !isTemporalProcess(pid)) return;
+  // Files from before the owner was recorded hold the server's pid alone.
+  if (/^\d+$/.test(text)) return { server: Number(text), owner: 0 };
+  try {
+    const parsed = JSON.parse(text) as Partial<PidFile>;
+    return typeof parsed.server === 'number' ? { server: parsed.server, owner: typeof parsed.owner === 'number' ? parsed.owner : 0 } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Stops a server left behind by a hard-killed `npm start` before a new one opens the same database.
+ * A server whose owner still runs belongs to another `npm start` on the same data: that is refused.
+ */
+async function stopLeftover(pidFile: string): Promise<void> {
+  const recorded = readPidFile(pidFile);
+  if (!recorded?.server || !isTemporalProcess(recorded.server)) return;
+  if (recorded.owner && recorded.owner !== process.pid && isAlive(recorded.owner)) {
+    throw new DevServerStartError(
+      `p0-jit is already running from this directory (process ${recorded.owner}, Temporal dev server ${recorded.server}, recorded in ${pidFile}): stop it first, or run the second copy from another directory`,
+    );
+  }
+  const pid = recorded.server;
   process.kill(pid, 'SIGTERM');
   for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 100) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/** Fails with what to do when something already listens on `ip:port`. */
+async function requirePortFree(ip: string, port: number, setting: string): Promise<void> {
+  const taken = await new Promise<boolean>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(true) : reject(error)));
+    probe.listen(port, ip, () => probe.close(() => resolve(false)));
+  });
+  if (!taken) return;
+  const useIt =
+    setting === 'TEMPORAL_DEV_PORT'
+      ? `set TEMPORAL_ADDRESS=${ip}:${port} to use the Temporal server that is there on purpose, or `
+      : '';
+  throw new DevServerStartError(
+    `Port ${port} on ${ip} is already in use (another Temporal server, or another npm start?), so the Temporal dev server cannot start there: ${useIt}set ${setting} to start it on another port`,
+  );
 }
 
 function isAlive(pid: number): boolean {
