@@ -184,7 +184,7 @@ const gcloudSchema = z
         }
       }, 'a base URL with no path, e.g. http://127.0.0.1:9000')
       .optional(),
-    /** A static bearer token instead of Application Default Credentials (tests, private endpoints). */
+    /** A static bearer token instead of Application Default Credentials (tests, private endpoints); P0_GCLOUD_ACCESS_TOKEN overrides it and keeps it out of this file. */
     accessToken: z.string().min(1).optional(),
     /** How the requester's email is bound: `user:`, `serviceAccount:` or `group:`. */
     principalType: z.enum(GCLOUD_PRINCIPAL_TYPES).default('user'),
