@@ -205,10 +205,12 @@ export const openApiDocument = {
           },
           missing: {
             type: 'array',
-            items: reconcileOutcome("An active request's grant the provider no longer reports; its workflow is told to provision it again", [
+            items: reconcileOutcome("An active request's grant the provider no longer reports; its workflow is told to provision it again (only reported with reconcile.regrantMissing: false)", [
               'reprovision_requested',
               'reprovision_failed',
+              'reported',
               'would re-provision',
+              'would report',
             ]),
           },
           errors: {

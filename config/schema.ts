@@ -288,6 +288,8 @@ export const configSchema = z
         orphans: z.enum(['revoke', 'report']).default('revoke'),
         /** Ended requests' shared grants (memberships, attachments) are re-checked this long after the lease was taken. */
         lookback: duration().prefault('7d'),
+        /** An active request's grant found missing is provisioned again; `false` only reports it (during an incident, when someone removed it on purpose). */
+        regrantMissing: z.boolean().default(true),
       })
       .strict()
       .prefault({}),
