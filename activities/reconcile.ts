@@ -22,6 +22,8 @@ export interface ReconcileSettings {
   orphans: OrphanPolicy;
   /** Released leases acquired within this window are re-checked at the provider. */
   lookbackMs: number;
+  /** Whether an active request's missing grant is provisioned again (default) or only reported. */
+  regrantMissing?: boolean;
 }
 
 export interface ReconcileDependencies {
@@ -67,6 +69,8 @@ export interface DriftReport {
   missing: MissingGrant[];
   /** Providers (or leases) that could not be checked this time, and why. */
   errors: { provider: string; message: string }[];
+  /** `reconcile.regrantMissing`: false = report missing grants, do not ask for them again (absent in older results: true). */
+  regrantMissing?: boolean;
 }
 
 export interface SettleOrphanInput {
@@ -83,8 +87,8 @@ export function createReconcileActivities(dependencies: ReconcileDependencies) {
 
   return {
     async findDrift(): Promise<DriftReport> {
-      const { orphans: orphanPolicy, lookbackMs } = dependencies.settings();
-      const report: DriftReport = { checkedAt: new Date().toISOString(), orphanPolicy, providers: [...providers.keys()], orphans: [], missing: [], errors: [] };
+      const { orphans: orphanPolicy, lookbackMs, regrantMissing = true } = dependencies.settings();
+      const report: DriftReport = { checkedAt: new Date().toISOString(), orphanPolicy, providers: [...providers.keys()], orphans: [], missing: [], errors: [], regrantMissing };
       const statusOf = statusReader(requests);
 
       for (const [name, provider] of providers) {
@@ -111,7 +115,8 @@ export function createReconcileActivities(dependencies: ReconcileDependencies) {
         Context.current().heartbeat();
       }
       for (const orphan of report.orphans) log.warn('Orphaned grant found', { requestId: orphan.requestId, provider: orphan.provider, grant: orphan.description });
-      for (const missing of report.missing) log.warn('Active grant missing at the provider', { requestId: missing.requestId, provider: missing.provider, grant: missing.description });
+      const missingMessage = regrantMissing ? 'Active grant missing at the provider' : 'Active grant missing at the provider, only reported (reconcile.regrantMissing: false)';
+      for (const missing of report.missing) log.warn(missingMessage, { requestId: missing.requestId, provider: missing.provider, grant: missing.description });
       return report;
     },
 

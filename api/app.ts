@@ -34,7 +34,7 @@ export interface ApiOptions {
   reconcile?: ReconcileService;
   /** What GET /readyz reports (Temporal and the database); without it /readyz says ready. */
   readiness?: () => Promise<ReadinessReport>;
-  /** Requests a minute per token (per client IP without one); default API_RATE_LIMIT_PER_MINUTE or 600. */
+  /** Requests a minute per token, and failed or unauthenticated calls a minute per client IP; default API_RATE_LIMIT_PER_MINUTE or 600. */
   rateLimitPerMinute?: number;
 }
 
@@ -74,14 +74,37 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
+  // Failed and unauthenticated calls are limited per client address, before the token is looked up:
+  // a fresh random token on every call must not buy a fresh allowance.
+  const failedCalls = failedCallRateLimit(rateLimitPerMinute ?? rateLimitFromEnv());
+  /** The caller a bearer token names; undefined (and counted as a failed call) when it names none. */
+  const authenticate = async (req: Request, res: Response): Promise<Caller | undefined> => {
+    const token = BEARER.exec(req.get('authorization') ?? '')?.[1];
+    const identity = token ? await tokens.authenticate(token) : undefined;
+    if (!identity) res.locals.authFailed = true;
+    return identity;
+  };
+
+  // Probes get ready or not; what is down and why (addresses, error texts) only with a valid token.
+  // A token sent here is checked like any other, so it counts like any other failed call; past the
+  // allowance it is not checked at all (a probe is never refused: it gets the plain answer).
+  const limitTokenChecks: express.RequestHandler = (req, res, next) => (req.get('authorization') ? failedCalls(req, res, next) : next());
+  app.get('/readyz', limitTokenChecks, async (req, res) => {
     const report = readiness ? await readiness() : { ready: true, checks: {} };
+    if (!report.ready) logOf(res).warn({ checks: report.checks }, 'not ready');
+    // The database being down is one reason not to be ready: then the token cannot be checked.
+    const checkToken = req.get('authorization') && res.locals.overFailedCallLimit !== true;
+    const caller = checkToken ? await authenticate(req, res).catch(() => undefined) : undefined;
+    if (!caller) {
+      if (report.ready) res.json({ status: 'ready' });
+      else res.status(503).json({ status: 'not_ready', error: { code: 'unavailable', message: NOT_READY_MESSAGE } });
+      return;
+    }
     if (report.ready) {
       res.json({ status: 'ready', checks: report.checks });
       return;
     }
     const failed = Object.entries(report.checks).filter(([, result]) => result !== 'ok');
-    logOf(res).warn({ checks: report.checks }, 'not ready');
     res.status(503).json({
       status: 'not_ready',
       checks: report.checks,
@@ -96,18 +119,17 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
     res.json(openApiDocument);
   });
 
-  app.use(tokenRateLimit(rateLimitPerMinute ?? rateLimitFromEnv()));
+  app.use(failedCalls);
 
   const authenticated = express.Router();
   authenticated.use(async (req, res, next) => {
-    const header = req.get('authorization') ?? '';
-    const match = BEARER.exec(header);
-    if (!match) {
+    if (!BEARER.test(req.get('authorization') ?? '')) {
+      res.locals.authFailed = true;
       return sendError(res, new AppError('unauthenticated', 'Missing bearer token: send "Authorization: Bearer <token>" (get one with `npm run token -- <email>`)'));
     }
     let identity: Caller | undefined;
     try {
-      identity = await tokens.authenticate(match[1]!);
+      identity = await authenticate(req, res);
     } catch (error) {
       return next(error);
     }
@@ -116,6 +138,8 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
     res.locals.log = logOf(res).child({ user: identity.email });
     next();
   });
+  // Authenticated calls: an allowance per token, counted once the token is known to be real.
+  authenticated.use(tokenRateLimit(rateLimitPerMinute ?? rateLimitFromEnv()));
   // Bodies are read only once the caller is known, and only where a route takes one.
   const json = express.json({ limit: MAX_BODY });
   authenticated.use((req, res, next) => (req.method === 'POST' ? json(req, res, next) : next()));
@@ -214,6 +238,9 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
 
 const BEARER = /^Bearer\s+(\S+)$/i;
 
+/** What /readyz says about a failure to callers without a valid token. */
+const NOT_READY_MESSAGE = 'Not ready (what failed and why: the log, or /readyz with a valid token)';
+
 /** The logger for this HTTP request: `reqId` on every line, plus `user` and `requestId` once known. */
 function logOf(res: Response): Logger {
   return res.locals.log as Logger;
@@ -246,27 +273,57 @@ function requestLogging(logger: Logger): express.RequestHandler {
 const OPERATOR_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * At most `limit` requests a minute per bearer token (keyed by its SHA-256, so the token never sits
- * in memory as a key), or per client IP for requests without one. In memory, per API process.
+ * At most `limit` authenticated requests a minute per bearer token (keyed by its SHA-256, so the
+ * token never sits in memory as a key). Mounted after authentication: only real tokens get an
+ * allowance of their own. In memory, per API process.
  */
 function tokenRateLimit(limit: number): express.RequestHandler {
   return rateLimit({
     windowMs: 60_000,
     limit,
+    identifier: 'token',
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    keyGenerator: (req) => {
-      const token = BEARER.exec(req.get('authorization') ?? '')?.[1];
-      if (token) return `token:${createHash('sha256').update(token).digest('hex')}`;
-      return `ip:${ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown')}`;
-    },
-    handler: (_req, res) => {
-      const retryAfter = res.getHeader('retry-after');
-      const wait = retryAfter === undefined ? 'in a minute' : `in ${String(retryAfter)} s`;
-      logOf(res).warn({ limit }, 'rate limited');
-      sendError(res, new AppError('rate_limited', `Too many requests: at most ${limit} a minute per token. Try again ${wait}`));
+    keyGenerator: (req) => `token:${createHash('sha256').update(BEARER.exec(req.get('authorization') ?? '')?.[1] ?? '').digest('hex')}`,
+    handler: (_req, res) => sendRateLimited(res, limit, `at most ${limit} a minute per token`),
+  });
+}
+
+/**
+ * At most `limit` failed or unauthenticated calls (no token, or one that names nobody) a minute per
+ * client address, checked before the token is looked up. Every call is counted on arrival and the
+ * count given back when it authenticated (`res.locals.authFailed` unset), so only failures use the
+ * allowance. Once it is used up the address is refused whatever it sends, valid tokens included:
+ * otherwise a 200 among the 429s would still tell a right guess from a wrong one. Behind a reverse
+ * proxy every client shares the proxy's address (Express's `trust proxy` is not set).
+ */
+function failedCallRateLimit(limit: number): express.RequestHandler {
+  return rateLimit({
+    windowMs: 60_000,
+    limit,
+    identifier: 'failed-calls',
+    standardHeaders: false,
+    legacyHeaders: false,
+    skipSuccessfulRequests: true,
+    requestWasSuccessful: (_req, res) => res.locals.authFailed !== true,
+    keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown')}`,
+    handler: (req, res, next) => {
+      if (OPERATOR_PATHS.has(req.path)) {
+        res.locals.overFailedCallLimit = true;
+        return next();
+      }
+      const resetTime = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+      res.setHeader('retry-after', String(resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000)) : 60));
+      sendRateLimited(res, limit, `at most ${limit} failed or unauthenticated calls a minute from your address`);
     },
   });
+}
+
+function sendRateLimited(res: Response, limit: number, rule: string): void {
+  const retryAfter = res.getHeader('retry-after');
+  const wait = retryAfter === undefined ? 'in a minute' : `in ${String(retryAfter)} s`;
+  logOf(res).warn({ limit, rule }, 'rate limited');
+  sendError(res, new AppError('rate_limited', `Too many requests: ${rule}. Try again ${wait}`));
 }
 
 /**

@@ -205,10 +205,12 @@ export const openApiDocument = {
           },
           missing: {
             type: 'array',
-            items: reconcileOutcome("An active request's grant the provider no longer reports; its workflow is told to provision it again", [
+            items: reconcileOutcome("An active request's grant the provider no longer reports; its workflow is told to provision it again (only reported with reconcile.regrantMissing: false)", [
               'reprovision_requested',
               'reprovision_failed',
+              'reported',
               'would re-provision',
+              'would report',
             ]),
           },
           errors: {
@@ -282,22 +284,23 @@ export const openApiDocument = {
       get: {
         summary: 'Readiness',
         security: [],
-        description: 'Whether this instance can serve requests: Temporal answers and the database answers (each within 2 s). No token, no rate limit.',
+        description:
+          'Whether this instance can serve requests: Temporal answers and the database answers (each within 2 s). No token needed, no rate limit: without a valid token the answer is only `status`; with one (any user) it also names each check and why it failed. A token that names nobody counts against the failed-call allowance of the client address; past it the token is not checked.',
         responses: {
           '200': {
-            description: 'Ready',
+            description: 'Ready (`checks` only with a valid token)',
             content: json({
               type: 'object',
-              required: ['status', 'checks'],
+              required: ['status'],
               properties: { status: { const: 'ready' }, checks: ref('ReadinessChecks') },
               additionalProperties: false,
             }),
           },
           '503': {
-            description: 'Not ready: `checks` says which dependency failed and why',
+            description: 'Not ready: with a valid token, `checks` and `error` say which dependency failed and why; without one, `error` says only that',
             content: json({
               type: 'object',
-              required: ['status', 'checks', 'error'],
+              required: ['status', 'error'],
               properties: {
                 status: { const: 'not_ready' },
                 checks: ref('ReadinessChecks'),

@@ -3,7 +3,7 @@
  * words a person can act on (the server's own message when it sent one).
  */
 import type { RequestView } from '../workflows/types';
-import type { Connection } from './config';
+import { insecureHttpRefusal, type Connection } from './config';
 import { CliError } from './errors';
 
 /** One entry of `GET /v1/resources`. Later fields (resource, level, presets, ...) are optional. */
@@ -178,6 +178,8 @@ export class ApiClient {
   async call<T>(method: string, path: string, body?: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
     const { token, apiUrl } = this.connection;
     if (!token) throw new CliError(NOT_LOGGED_IN_MESSAGE);
+    const refusal = insecureHttpRefusal(this.connection);
+    if (refusal) throw new CliError(refusal);
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
 

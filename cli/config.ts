@@ -1,7 +1,8 @@
 /**
  * Where the CLI finds the API and its token: `p0 login` stores both in
  * `$XDG_CONFIG_HOME/p0/config.json` (default `~/.config/p0/config.json`), mode 0600 because the
- * token is a credential; `P0_API_URL` and `P0_TOKEN` override the file, one by one.
+ * token is a credential; `P0_API_URL` and `P0_TOKEN` override the file, one by one. The token goes
+ * over plain http only to this machine, unless `p0 login --insecure-http` or P0_ALLOW_INSECURE_HTTP=1.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,8 @@ export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 export interface StoredConfig {
   apiUrl?: string;
   token?: string;
+  /** `p0 login --insecure-http`: the token may go over plain http to `apiUrl` (that URL only). */
+  insecureHttp?: boolean;
 }
 
 /** What a command talks to, and where the token came from (for messages). */
@@ -20,6 +23,29 @@ export interface Connection {
   apiUrl: string;
   token?: string;
   tokenFrom?: 'P0_TOKEN' | 'config';
+  /** The token may go over plain http to a host other than this machine. */
+  allowInsecureHttp?: boolean;
+}
+
+/** `P0_ALLOW_INSECURE_HTTP=1`: the token may go over plain http to any host. */
+export function insecureHttpAllowedByEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.P0_ALLOW_INSECURE_HTTP?.trim() === '1';
+}
+
+/**
+ * Why the token must not be sent to `apiUrl`, or undefined when it may: over https, to this machine
+ * (127.0.0.0/8, localhost, [::1]), or when plain http was allowed on purpose. Anyone on the network
+ * path between here and another host could read a token sent in clear text.
+ */
+export function insecureHttpRefusal(connection: Pick<Connection, 'apiUrl' | 'allowInsecureHttp'>): string | undefined {
+  const url = new URL(connection.apiUrl);
+  if (url.protocol !== 'http:' || isLoopbackHost(url.hostname) || connection.allowInsecureHttp) return undefined;
+  return `refusing to send your token over plain http to ${connection.apiUrl} (not this machine): anyone on the network path could read it. Use https://, or, on a network you trust, p0 login --insecure-http (or P0_ALLOW_INSECURE_HTTP=1)`;
+}
+
+/** A URL's hostname that names this machine: localhost, 127.0.0.0/8 or [::1] (the URL parser has normalised it). */
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 export function configDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -51,10 +77,11 @@ export function readStoredConfig(env: NodeJS.ProcessEnv = process.env): StoredCo
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new CliError(`${file} is not a p0 config: delete it and run p0 login`);
   }
-  const { apiUrl, token } = parsed as Record<string, unknown>;
+  const { apiUrl, token, insecureHttp } = parsed as Record<string, unknown>;
   return {
     apiUrl: typeof apiUrl === 'string' ? apiUrl : undefined,
     token: typeof token === 'string' ? token : undefined,
+    ...(insecureHttp === true ? { insecureHttp } : {}),
   };
 }
 
@@ -97,8 +124,12 @@ export function resolveConnection(env: NodeJS.ProcessEnv = process.env): Connect
   const stored = readStoredConfig(env);
   const envUrl = env.P0_API_URL?.trim();
   const envToken = env.P0_TOKEN?.trim();
+  const storedUrl = stored.apiUrl ? normalizeApiUrl(stored.apiUrl, configPath(env)) : undefined;
+  const apiUrl = envUrl ? normalizeApiUrl(envUrl, 'P0_API_URL') : (storedUrl ?? DEFAULT_API_URL);
   const connection: Connection = {
-    apiUrl: envUrl ? normalizeApiUrl(envUrl, 'P0_API_URL') : stored.apiUrl ? normalizeApiUrl(stored.apiUrl, configPath(env)) : DEFAULT_API_URL,
+    apiUrl,
+    // The stored permission was given for the stored URL, not for whatever P0_API_URL names.
+    allowInsecureHttp: insecureHttpAllowedByEnv(env) || (stored.insecureHttp === true && apiUrl === storedUrl),
   };
   if (envToken) {
     connection.token = envToken;

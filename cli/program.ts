@@ -19,6 +19,8 @@ import { completeWords, completionScript, SHELLS, type Shell } from './completio
 import {
   configPath,
   DEFAULT_API_URL,
+  insecureHttpAllowedByEnv,
+  insecureHttpRefusal,
   normalizeApiUrl,
   readStoredConfig,
   resolveConnection,
@@ -103,6 +105,7 @@ More: docs/cli.md`,
     .description('Store the API URL and your token, after checking that the API accepts it')
     .option('--url <url>', `the p0 API (default: P0_API_URL, the stored URL, or ${DEFAULT_API_URL})`)
     .option('--token <token>', 'your API token (prompted for, unechoed, when omitted on a terminal)')
+    .option('--insecure-http', 'allow sending the token over plain http:// to a host that is not this machine (stored with the URL)')
     .addHelpText(
       'after',
       examples([
@@ -111,7 +114,7 @@ More: docs/cli.md`,
         `p0 login --url ${DEFAULT_API_URL} --token "$(npm run -s token -- alice@example.com)"   # dev setup`,
       ]) + `\nStored in ${configPath(io.env)} (mode 0600).\n`,
     )
-    .action(async (options: { url?: string; token?: string }) => {
+    .action(async (options: { url?: string; token?: string; insecureHttp?: boolean }) => {
       // A broken config file is what login repairs, so it does not stop login.
       const stored = (() => {
         try {
@@ -125,6 +128,10 @@ More: docs/cli.md`,
         : io.env.P0_API_URL
           ? normalizeApiUrl(io.env.P0_API_URL, 'P0_API_URL')
           : stored.apiUrl ?? DEFAULT_API_URL;
+      const allowInsecureHttp = options.insecureHttp === true || insecureHttpAllowedByEnv(io.env);
+      // Refused before asking for the token: it would not be sent anyway.
+      const refusal = insecureHttpRefusal({ apiUrl, allowInsecureHttp });
+      if (refusal) throw new CliError(refusal);
       let token = options.token?.trim();
       if (!token) {
         if (options.token !== undefined) throw new CliError('--token is empty: give the token itself, e.g. p0 login --token p0_...');
@@ -132,7 +139,7 @@ More: docs/cli.md`,
         token = await promptSecret(`Token for ${apiUrl}: `);
         if (!token) throw new CliError('no token given: nothing saved');
       }
-      const client = new ApiClient({ apiUrl, token });
+      const client = new ApiClient({ apiUrl, token, allowInsecureHttp });
       let resources: ResourceEntry[];
       let who: string;
       try {
@@ -144,7 +151,11 @@ More: docs/cli.md`,
         }
         throw error;
       }
-      const file = writeStoredConfig({ ...stored, apiUrl, token }, io.env);
+      // The permission for plain http is given (or taken back) by each login, for this URL only.
+      const file = writeStoredConfig({ apiUrl, token, ...(options.insecureHttp ? { insecureHttp: true } : {}) }, io.env);
+      if (allowInsecureHttp && insecureHttpRefusal({ apiUrl })) {
+        io.stderr.write(`p0: warning: the token travels over plain http to ${apiUrl}: anyone on the network path can read it\n`);
+      }
       io.stdout.write(
         `Logged in to ${apiUrl} as ${who}: the token works (${resources.length} resource${resources.length === 1 ? '' : 's'} you can request, see p0 ls).\nSaved in ${file}\n`,
       );

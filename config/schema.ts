@@ -184,7 +184,7 @@ const gcloudSchema = z
         }
       }, 'a base URL with no path, e.g. http://127.0.0.1:9000')
       .optional(),
-    /** A static bearer token instead of Application Default Credentials (tests, private endpoints). */
+    /** A static bearer token instead of Application Default Credentials (tests, private endpoints); P0_GCLOUD_ACCESS_TOKEN overrides it and keeps it out of this file. */
     accessToken: z.string().min(1).optional(),
     /** How the requester's email is bound: `user:`, `serviceAccount:` or `group:`. */
     principalType: z.enum(GCLOUD_PRINCIPAL_TYPES).default('user'),
@@ -288,6 +288,8 @@ export const configSchema = z
         orphans: z.enum(['revoke', 'report']).default('revoke'),
         /** Ended requests' shared grants (memberships, attachments) are re-checked this long after the lease was taken. */
         lookback: duration().prefault('7d'),
+        /** An active request's grant found missing is provisioned again; `false` only reports it (during an incident, when someone removed it on purpose). */
+        regrantMissing: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

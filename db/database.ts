@@ -3,12 +3,12 @@
  * worker and API processes) is the embedded default; PostgreSQL when a `postgres://` URL is given.
  * Both run the same migrations and the same stores.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import * as initialSchema from './migrations/0001_initial';
 import * as chatMessagesSchema from './migrations/0002_chat_messages';
 import * as reconcilerSchema from './migrations/0003_reconciler';
+import { makePrivateDir, makePrivateFile } from './privateFiles';
 import { SqliteClient } from './sqliteClient';
 
 export const DEFAULT_SQLITE_PATH = path.join('data', 'p0.sqlite');
@@ -88,7 +88,11 @@ function connectionConfig(options: OpenDatabaseOptions): Knex.Config {
     }
     sqlitePath = match[1]!;
   }
-  if (sqlitePath !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(sqlitePath)), { recursive: true });
+  if (sqlitePath !== ':memory:') {
+    // SQLite gives its -wal and -shm files the database file's mode: 0600 covers them too.
+    makePrivateDir(path.dirname(path.resolve(sqlitePath)));
+    makePrivateFile(sqlitePath);
+  }
   return {
     client: SqliteClient as unknown as typeof Knex.Client,
     connection: { filename: sqlitePath },

@@ -6,7 +6,11 @@ import { createGcloudProvider } from './gcloud/projectIamProvider';
 import { createKubernetesRbacProvider } from './k8s/rbacProvider';
 import type { Provider } from './provider';
 
-export function createProviders(config: P0Config): Map<string, Provider> {
+/**
+ * @param env where secrets that should not sit in the policy file come from:
+ *   P0_GCLOUD_ACCESS_TOKEN (over `gcloud.accessToken`).
+ */
+export function createProviders(config: P0Config, env: NodeJS.ProcessEnv = process.env): Map<string, Provider> {
   const providers = new Map<string, Provider>();
   const usesAws = config.resources.some((resource) => resource.provider === 'aws') || config.catalog.aws.length > 0;
   if (usesAws) {
@@ -38,12 +42,12 @@ export function createProviders(config: P0Config): Map<string, Provider> {
     );
   }
   if (config.catalog.gcloud.length > 0) {
-    const { endpoint, accessToken, principalType, propagation } = config.gcloud;
+    const { endpoint, principalType, propagation } = config.gcloud;
     providers.set(
       'gcloud',
       createGcloudProvider({
         endpoint,
-        accessToken,
+        accessToken: env.P0_GCLOUD_ACCESS_TOKEN?.trim() || config.gcloud.accessToken,
         principalType,
         projects: config.catalog.gcloud.map((resource) => projectOf(resource)),
         propagation: {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { makePrivateDir, makePrivateFile } from '../db/privateFiles';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 const READY_TIMEOUT_MS = 60_000;
@@ -62,18 +63,27 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   await requirePortFree(ip, options.port, 'TEMPORAL_DEV_PORT');
   if (options.uiPort) await requirePortFree(ip, options.uiPort, 'TEMPORAL_DEV_UI_PORT');
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(options.port), '--log-level', 'warn'];
+  // Every workflow's history is in the database, and request details in the log: owner only. The
+  // server must create its database itself (it sets the schema up only for a new file), so it runs
+  // under umask 077; files an earlier version left readable to others are tightened.
   if (options.dbFile) {
-    fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
+    makePrivateDir(path.dirname(options.dbFile));
+    for (const suffix of ['', '-wal', '-shm', '-journal']) {
+      if (fs.existsSync(options.dbFile + suffix)) makePrivateFile(options.dbFile + suffix);
+    }
     args.push('--db-filename', options.dbFile);
   }
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   else args.push('--headless');
 
-  fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
+  makePrivateDir(path.dirname(options.logFile));
+  makePrivateFile(options.logFile);
   const log = fs.openSync(options.logFile, 'a');
-  const child = spawn(cli, args, { stdio: ['ignore', log, log] });
+  const child = spawn('/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', cli, ...args], { stdio: ['ignore', log, log] });
   fs.closeSync(log);
-  if (options.pidFile && child.pid) fs.writeFileSync(options.pidFile, JSON.stringify({ server: child.pid, owner: process.pid } satisfies PidFile));
+  if (options.pidFile && child.pid) {
+    fs.writeFileSync(options.pidFile, JSON.stringify({ server: child.pid, owner: process.pid } satisfies PidFile), { mode: 0o600 });
+  }
 
   const address = `${ip}:${options.port}`;
   const stop = () => stopChild(child, options.pidFile);

@@ -25,6 +25,7 @@ import {
 import { FINAL_STATUSES, initialView, REQUEST_STATUSES, type AccessRequestInput, type RequestStatus, type RequestView } from '../workflows/types';
 import { AppError } from './errors';
 import type { LivePolicy } from './livePolicy';
+import { errorForNonAdmins } from './providerErrors';
 import { catalogFor, decideExtension, decideRequest, findLevel, isAdmin, type Caller, type CatalogEntry, type Policy } from './policy';
 
 /** What the service reads from the store's request projection. */
@@ -163,7 +164,7 @@ export class RequestService {
     const policy = this.policy;
     const level = policy.levels.find((candidate) => candidate.provider === current.provider && candidate.resource === current.resource && candidate.level === current.level);
     const extension = decideExtension(policy, caller.email, level, parsed.data.duration, new Date(), { breakGlass: current.breakGlass });
-    return this.sendUpdate(id, extendUpdate, {
+    return this.sendUpdate(caller, id, extendUpdate, {
       actor: caller.email,
       comment: parsed.data.comment ?? parsed.data.reason,
       duration: extension.duration,
@@ -175,10 +176,14 @@ export class RequestService {
   async get(caller: Caller, id: string): Promise<RequestView> {
     const view = await this.read(id);
     if (!view || !this.canSee(caller, view)) throw notFound(id);
-    return view;
+    return this.shownTo(caller, view);
   }
 
   async list(caller: Caller, filter: ListRequestsFilter): Promise<RequestView[]> {
+    return (await this.listViews(caller, filter)).map((view) => this.shownTo(caller, view));
+  }
+
+  private async listViews(caller: Caller, filter: ListRequestsFilter): Promise<RequestView[]> {
     const admin = isAdmin(this.policy, caller);
     if (filter.pendingApproval) {
       // What the caller can act on now: pending requests and extensions they have not approved yet
@@ -199,24 +204,24 @@ export class RequestService {
 
   /** `subject`: what the approver saw, REQUEST_SUBJECT or a pending extension's id (absent = the request). */
   approve(caller: Caller, id: string, comment?: string, subject?: string): Promise<RequestView> {
-    return this.sendUpdate(id, approveUpdate, { actor: caller.email, comment, subject });
+    return this.sendUpdate(caller, id, approveUpdate, { actor: caller.email, comment, subject });
   }
 
   deny(caller: Caller, id: string, comment?: string, subject?: string): Promise<RequestView> {
-    return this.sendUpdate(id, denyUpdate, { actor: caller.email, comment, subject });
+    return this.sendUpdate(caller, id, denyUpdate, { actor: caller.email, comment, subject });
   }
 
   relinquish(caller: Caller, id: string, comment?: string): Promise<RequestView> {
-    return this.sendUpdate(id, relinquishUpdate, { actor: caller.email, comment });
+    return this.sendUpdate(caller, id, relinquishUpdate, { actor: caller.email, comment });
   }
 
   cancel(caller: Caller, id: string, comment?: string): Promise<RequestView> {
-    return this.sendUpdate(id, cancelUpdate, { actor: caller.email, comment });
+    return this.sendUpdate(caller, id, cancelUpdate, { actor: caller.email, comment });
   }
 
   /** An approver's after-the-fact review of break-glass access (allowed after it ended, too). */
   review(caller: Caller, id: string, comment?: string): Promise<RequestView> {
-    return this.sendUpdate(id, reviewUpdate, { actor: caller.email, comment }, { evenIfEnded: true });
+    return this.sendUpdate(caller, id, reviewUpdate, { actor: caller.email, comment }, { evenIfEnded: true });
   }
 
   async revoke(caller: Caller, id: string, comment?: string): Promise<RequestView> {
@@ -224,7 +229,13 @@ export class RequestService {
       if (!(await this.read(id))) throw notFound(id); // an unknown id is still a 404, not a 403
       throw new AppError('forbidden', 'Only an admin can revoke access');
     }
-    return this.sendUpdate(id, revokeUpdate, { actor: caller.email, comment });
+    return this.sendUpdate(caller, id, revokeUpdate, { actor: caller.email, comment });
+  }
+
+  /** The view as `caller` may see it: a provider's error text whole for admins, without ARNs and account ids for others. */
+  private shownTo(caller: Caller, view: RequestView): RequestView {
+    if (view.error === undefined || isAdmin(this.policy, caller)) return view;
+    return { ...view, error: errorForNonAdmins(view.error) };
   }
 
   private canSee(caller: Caller, view: RequestView): boolean {
@@ -264,6 +275,7 @@ export class RequestService {
    * validators say who may do what (403) and when (409), in one place for every channel.
    */
   private async sendUpdate<Input extends ActorInput>(
+    caller: Caller,
     id: string,
     update: UpdateDefinition<RequestView, [Input]>,
     input: Input,
@@ -276,7 +288,7 @@ export class RequestService {
     if (stored && FINAL_STATUSES.includes(stored.status) && !options.evenIfEnded) throw alreadyEnded(stored);
     if (!stored && !(await this.isRunning(id))) throw notFound(id);
     try {
-      return await this.handle(id).executeUpdate(update, { args: [input] });
+      return this.shownTo(caller, await this.handle(id).executeUpdate(update, { args: [input] }));
     } catch (error) {
       throw await this.explainUpdateFailure(id, error);
     }

@@ -7,12 +7,14 @@ import path from 'node:path';
 import type { Knex } from 'knex';
 import pino, { type Logger } from 'pino';
 import { resolveConfigPath } from '../config/load';
+import { configWarnings } from '../config/warnings';
 import { databaseUrlFromEnv, openDatabase } from '../db/database';
 import { GrantLeaseStore } from '../db/grantLeaseStore';
 import { ReconcileEventStore } from '../db/reconcileEventStore';
 import { RequestStore } from '../db/requestStore';
 import { TokenStore } from '../db/tokenStore';
 import { LivePolicy } from './livePolicy';
+import type { Policy } from './policy';
 
 export interface Runtime {
   policy: LivePolicy;
@@ -48,9 +50,16 @@ export async function openRuntime(options: { configPath?: string; databaseUrl?: 
   };
 }
 
-/** Reloads the policy when its file changes, logging what happened. */
+/** Reloads the policy when its file changes, logging what happened and what looks wrong in it. */
 export function watchPolicy(policy: LivePolicy, logger: Logger): void {
-  policy.onChange((next) => logger.info({ policyVersion: next.version }, 'config reloaded'));
+  const warnAbout = (current: Policy) => {
+    for (const warning of configWarnings(current.config)) logger.warn({ policyVersion: current.version }, warning);
+  };
+  warnAbout(policy.current());
+  policy.onChange((next) => {
+    logger.info({ policyVersion: next.version }, 'config reloaded');
+    warnAbout(next);
+  });
   policy.watch((error) => logger.error(`config change refused, keeping the previous one:\n${error.message}`));
 }
 

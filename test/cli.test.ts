@@ -5,8 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { insecureHttpRefusal } from '../cli/config';
 import { parseRequestWords, RequestGrammarError } from '../service/requestGrammar';
 import type { RequestView } from '../workflows/types';
 import { CliHome, type CliResult } from './support/cliProcess';
@@ -372,6 +375,100 @@ describe('p0 CLI', function () {
     });
   });
 });
+
+describe('p0 CLI over plain http', function () {
+  this.timeout(60_000);
+  let home: CliHome;
+  let api: FakeApi;
+
+  before(async () => {
+    api = await fakeApiOnNetwork();
+  });
+  after(() => api?.close());
+  beforeEach(() => {
+    home = new CliHome();
+    api.authorizations.length = 0;
+  });
+  afterEach(() => home.remove());
+
+  it('never sends the token over http:// to a host that is not loopback, unless told to (--insecure-http, stored; or P0_ALLOW_INSECURE_HTTP=1)', async () => {
+    const token = 'p0_secret-token';
+    const refused = await home.run(['login', '--url', api.url, '--token', token]);
+    assert.equal(refused.code, 1);
+    assert.equal(
+      refused.stderr,
+      `p0: refusing to send your token over plain http to ${api.url} (not this machine): anyone on the network path could read it. Use https://, or, on a network you trust, p0 login --insecure-http (or P0_ALLOW_INSECURE_HTTP=1)\n`,
+    );
+    assertNoStack(refused);
+    assert.equal(fs.existsSync(home.configFile), false, 'nothing saved');
+    const fromEnv = await home.run(['ls'], { env: { P0_API_URL: api.url, P0_TOKEN: token } });
+    assert.equal(fromEnv.code, 1);
+    assert.match(fromEnv.stderr, /^p0: refusing to send your token over plain http/);
+    assert.deepEqual(api.authorizations, [], 'the token never left the machine');
+
+    const allowed = await home.run(['login', '--url', api.url, '--token', token, '--insecure-http']);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.match(allowed.stderr, /warning: the token travels over plain http/);
+    assert.deepEqual(JSON.parse(fs.readFileSync(home.configFile, 'utf8')), { apiUrl: api.url, token, insecureHttp: true });
+    const later = await home.run(['ls']);
+    assert.equal(later.code, 0, later.stderr);
+    // The stored permission is for the stored URL only, not for another one given in P0_API_URL.
+    const elsewhere = await home.run(['ls'], { env: { P0_API_URL: api.url.replace(/:(\d+)$/, (_m, port: string) => `:${Number(port) + 1}`) } });
+    assert.match(elsewhere.stderr, /^p0: refusing to send your token over plain http/);
+
+    const byEnv = await home.run(['ls'], { env: { P0_API_URL: api.url, P0_TOKEN: token, P0_ALLOW_INSECURE_HTTP: '1', XDG_CONFIG_HOME: `${home.dir}/elsewhere` } });
+    assert.equal(byEnv.code, 0, byEnv.stderr);
+    assert.ok(api.authorizations.length >= 3 && api.authorizations.every((header) => header === `Bearer ${token}`));
+
+    // Logging in again without the flag takes the permission back.
+    const again = await home.run(['login', '--url', api.url, '--token', token]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^p0: refusing to send your token over plain http/);
+  });
+
+  it('talks plain http to loopback (127.0.0.0/8, localhost, [::1]) without being told', () => {
+    for (const url of ['http://127.0.0.1:8080', 'http://127.1.2.3:8080', 'http://localhost:8080', 'http://[::1]:8080', 'https://p0.example.com']) {
+      assert.equal(insecureHttpRefusal({ apiUrl: url }), undefined, url);
+    }
+    for (const url of ['http://p0.example.com', 'http://10.0.0.5:8080', 'http://[fd00::2]:8080', 'http://127.0.0.1.example.com']) {
+      assert.match(insecureHttpRefusal({ apiUrl: url }) ?? '', /refusing/, url);
+    }
+  });
+});
+
+interface FakeApi {
+  url: string;
+  /** Every Authorization header it received. */
+  authorizations: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A stand-in for the API on this machine's first non-loopback address (what another host on the
+ * network would be): answers /v1/me and /v1/resources, and records the Authorization headers.
+ */
+async function fakeApiOnNetwork(): Promise<FakeApi> {
+  const address = Object.values(os.networkInterfaces())
+    .flat()
+    .find((candidate) => candidate && !candidate.internal && candidate.family === 'IPv4')?.address;
+  assert.ok(address, 'this test needs a non-loopback IPv4 address on the machine');
+  const authorizations: string[] = [];
+  const server = http.createServer((req, res) => {
+    authorizations.push(req.headers.authorization ?? '');
+    res.setHeader('content-type', 'application/json');
+    if (req.url === '/v1/me') return res.end(JSON.stringify({ user: { email: 'alice@example.com', admin: false } }));
+    if (req.url === '/v1/resources') return res.end(JSON.stringify({ resources: [] }));
+    res.statusCode = 404;
+    res.end(JSON.stringify({ error: { code: 'not_found', message: 'No such route' } }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, address, resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://${address}:${port}`,
+    authorizations,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
 
 /** A TCP relay to the API that the test can pull away mid-request, as a network outage would. */
 async function tcpProxyTo(apiUrl: string): Promise<{ url: string; close(): Promise<void> }> {

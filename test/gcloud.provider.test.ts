@@ -6,7 +6,9 @@
  * what the reconciler sees: the bindings titled after a request (listMarked) and their removal.
  */
 import assert from 'node:assert/strict';
+import { parseConfig } from '../config/load';
 import { ProviderInputError, type GrantSpec, type MarkedGrant } from '../providers/provider';
+import { createProviders } from '../providers/registry';
 import { classifyGoogleError, isConcurrentChange } from '../providers/gcloud/errors';
 import { grantCondition } from '../providers/gcloud/conditionalBinding';
 import { createGcloudProvider, type GcloudProjectIamProvider, type GcloudSettings } from '../providers/gcloud/projectIamProvider';
@@ -318,6 +320,30 @@ describe('GcloudProjectIamProvider (fake Resource Manager)', function () {
     await rejectsAsRetryable(wrongToken.isGranted(spec));
     assert.deepEqual(fake.callsOf('getIamPolicy', project).map((call) => call.status), [401, 401]);
     assert.deepEqual(fake.bindings(project), []);
+  });
+
+  it('takes the static token from P0_GCLOUD_ACCESS_TOKEN, so it need not sit in the policy file, and prefers it to gcloud.accessToken', async () => {
+    const project = newProject(fake);
+    const configWith = (accessToken?: string) =>
+      parseConfig(
+        `approvers: { sre: [bob@example.com] }
+catalog:
+  gcloud:
+    - resource: ${project}
+      levels: [{ level: viewer, kind: role, target: roles/viewer, approvers: [sre] }]
+gcloud:
+  endpoint: ${fake.endpoint}
+${accessToken ? `  accessToken: ${accessToken}\n` : ''}`,
+        'p0.yaml',
+      );
+    const spec = specFor(project, 'henry@example.com', { target: 'roles/viewer' });
+    const fromEnvironment = createProviders(configWith(), { P0_GCLOUD_ACCESS_TOKEN: fake.token }).get('gcloud')!;
+    assert.equal(await fromEnvironment.isGranted(spec), false);
+    const overTheFile = createProviders(configWith('an-old-token'), { P0_GCLOUD_ACCESS_TOKEN: ` ${fake.token}\n` }).get('gcloud')!;
+    assert.equal(await overTheFile.isGranted(spec), false);
+    const fromTheFile = createProviders(configWith(fake.token), {}).get('gcloud')!;
+    assert.equal(await fromTheFile.isGranted(spec), false);
+    assert.deepEqual(fake.callsOf('getIamPolicy', project).map((call) => call.status), [200, 200, 200], 'each sent the token the fake accepts');
   });
 
   describe('marked grants (for the reconciler)', () => {

@@ -2,6 +2,8 @@
  * An access request end to end: real API, real worker, real Temporal dev server, moto for IAM.
  */
 import assert from 'node:assert/strict';
+import { classifyAwsError } from '../providers/aws/errors';
+import type { RequestView } from '../workflows/types';
 import { BASE_TEST_CONFIG, Harness } from './support/harness';
 import { addToGroup, ensureCatalogObjects, holdings, inlinePolicyDocument, newRequester } from './support/iam';
 
@@ -175,6 +177,59 @@ describe('access request lifecycle', function () {
     await h.act(BOB, created.id, 'approve');
     const failed = await h.waitFor(CAROL, created.id, ['failed']);
     assert.match(failed.error!, /carol@example\.com/);
+  });
+});
+
+describe('provider error text', function () {
+  this.timeout(120_000);
+  const USER_ARN = 'arn:aws:iam::123456789012:user/p0-quota';
+  let h: Harness;
+
+  before(async () => {
+    // IAM refusing the grant as it does at a quota, its words (with an ARN and the account id)
+    // classified exactly as the provider classifies them.
+    const refusal = classifyAwsError(Object.assign(new Error(`Cannot exceed quota for GroupsPerUser: 10 on ${USER_ARN}`), { name: 'LimitExceededException' }), `adding ${USER_ARN} to group Developers`);
+    assert.ok(refusal instanceof Error);
+    h = await Harness.start(BASE_TEST_CONFIG, {
+      wrapProvider: (provider) => ({
+        name: provider.name,
+        propagation: provider.propagation,
+        inspect: (spec) => provider.inspect(spec),
+        grant: (spec) =>
+          spec.principal.startsWith('quota')
+            ? Promise.reject(refusal)
+            : provider.grant(spec),
+        revoke: (spec) => provider.revoke(spec),
+        isGranted: (spec) => provider.isGranted(spec),
+        listMarked: () => provider.listMarked(),
+        removeMarked: (grant) => provider.removeMarked(grant),
+      }),
+    });
+    await ensureCatalogObjects(h.iam);
+  });
+  after(() => h?.stop());
+
+  it('names ARNs and account ids to admins only: the requester and the approver get it without them', async () => {
+    const { email } = await newRequester(h.iam, 'quota');
+    const created = await h.request(email, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'x', duration: '1m' });
+    assert.equal((await h.act(BOB, created.id, 'approve')).status, 200);
+    const failed = await h.waitFor(email, created.id, ['failed']);
+
+    const admin = await h.call<{ request: RequestView }>('sec@example.com', 'GET', `/v1/requests/${created.id}`);
+    assert.equal(admin.body.request.error, `AWS refused adding ${USER_ARN} to group Developers: LimitExceeded: Cannot exceed quota for GroupsPerUser: 10 on ${USER_ARN}`, 'the admin sees the provider\'s own words');
+
+    const listed = await h.call<{ requests: RequestView[] }>(email, 'GET', '/v1/requests?mine=true');
+    const byApprover = await h.call<{ request: RequestView }>(BOB, 'GET', `/v1/requests/${created.id}`);
+    const seen = [failed.error, listed.body.requests.find((request) => request.id === created.id)?.error, byApprover.body.request.error];
+    for (const error of seen) {
+      assert.ok(error, 'the failure is still explained');
+      assert.doesNotMatch(error, /arn:/i);
+      assert.doesNotMatch(error, /123456789012/);
+      assert.match(error, /^AWS refused adding .* to group Developers: LimitExceeded: Cannot exceed quota for GroupsPerUser: 10/, error);
+      assert.match(error, /an admin can see the provider's full message/);
+    }
+    // The store (and so the log and the audit trail) keeps the whole text, for admins.
+    assert.ok((await h.requests.get(created.id))?.error?.includes(USER_ARN));
   });
 });
 

@@ -4,6 +4,7 @@
  * the HTTP request and the access request they are about.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -28,6 +29,7 @@ import { startWorkerProcess } from './support/workerProcess';
 
 const BOB = 'bob@example.com'; // approver (sre)
 const UNKNOWN_ID = 'req_01ARZ3NDEKTSV4RRFFQ69G5FAV';
+const NOT_READY = 'Not ready (what failed and why: the log, or /readyz with a valid token)';
 
 /** Requesters whose label contains this get one Throttling error from their first read-back. */
 const FLAKY = 'flaky';
@@ -180,22 +182,33 @@ describe('operability', function () {
   });
 
   describe('GET /readyz', () => {
-    it('answers ready when Temporal and the database answer', async () => {
-      const response = await fetch(`${h.apiUrl}/readyz`);
+    /** GET /readyz, with `token` as the bearer token when given. */
+    async function readyz(baseUrl: string, token?: string): Promise<{ status: number; body: unknown }> {
+      const response = await fetch(`${baseUrl}/readyz`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
       const body: unknown = await response.json();
       expectMatchesOpenApi('GET', '/readyz', response.status, body);
-      assert.equal(response.status, 200);
-      assert.deepEqual(body, { status: 'ready', checks: { temporal: 'ok', database: 'ok' } });
+      return { status: response.status, body };
+    }
+
+    it('answers ready when Temporal and the database answer: the checks only to a valid token', async () => {
+      assert.deepEqual(await readyz(h.apiUrl, await h.token('carol@example.com')), { status: 200, body: { status: 'ready', checks: { temporal: 'ok', database: 'ok' } } });
+      // A probe (or anyone) without a token learns ready or not, nothing about what is behind it.
+      assert.deepEqual(await readyz(h.apiUrl), { status: 200, body: { status: 'ready' } });
+      assert.deepEqual(await readyz(h.apiUrl, 'p0_not-a-real-token'), { status: 200, body: { status: 'ready' } });
     });
 
     it('answers 503 naming Temporal when it cannot be reached, then the database once it is closed', async () => {
       const proxy = await tcpProxy(h.temporalAddress);
-      const extra = await startExtraApi({ temporalAddress: proxy.address });
+      const lines: Record<string, unknown>[] = [];
+      const extra = await startExtraApi({ temporalAddress: proxy.address, logLines: lines });
       try {
         assert.equal((await fetch(`${extra.api.url}/readyz`)).status, 200);
+        const token = await extra.runtime.tokens.issue('carol@example.com', { admin: false });
 
         await proxy.close();
-        const temporalDown = await fetch(`${extra.api.url}/readyz`);
+        // Without a token: not ready, and nothing about why (addresses, error texts).
+        assert.deepEqual(await readyz(extra.api.url), { status: 503, body: { status: 'not_ready', error: { code: 'unavailable', message: NOT_READY } } });
+        const temporalDown = await fetch(`${extra.api.url}/readyz`, { headers: { authorization: `Bearer ${token}` } });
         const temporalBody = (await temporalDown.json()) as { status: string; checks: Record<string, string>; error: { code: string; message: string } };
         expectMatchesOpenApi('GET', '/readyz', temporalDown.status, temporalBody);
         assert.equal(temporalDown.status, 503);
@@ -206,12 +219,10 @@ describe('operability', function () {
         assert.match(temporalBody.error.message, /^Not ready: temporal failed: /);
 
         await extra.runtime.database.destroy();
-        const bothDown = await fetch(`${extra.api.url}/readyz`);
-        const bothBody = (await bothDown.json()) as { checks: Record<string, string> };
-        expectMatchesOpenApi('GET', '/readyz', bothDown.status, bothBody);
-        assert.equal(bothDown.status, 503);
-        assert.match(bothBody.checks.database!, /^failed: /);
-        assert.match(bothBody.checks.temporal!, /^failed: /);
+        // With the database down the token cannot be checked: the plain answer; the log has the details.
+        assert.deepEqual(await readyz(extra.api.url, token), { status: 503, body: { status: 'not_ready', error: { code: 'unavailable', message: NOT_READY } } });
+        const logged = await eventuallyFind(lines, (line) => line.msg === 'not ready' && /^failed: /.test(String((line.checks as Record<string, string>).database)));
+        assert.match((logged.checks as Record<string, string>).temporal!, /^failed: /);
         // Liveness is not readiness: the process still answers.
         assert.equal((await fetch(`${extra.api.url}/healthz`)).status, 200);
       } finally {
@@ -244,6 +255,34 @@ describe('operability', function () {
         for (let i = 0; i < 3; i++) assert.equal((await get('/v1/me')).status, 401);
         assert.equal((await get('/v1/me')).status, 429, 'without a token, the client IP is limited');
         for (const route of ['/healthz', '/readyz', '/metrics']) assert.equal((await get(route, alice)).status, 200, `${route} is not rate limited`);
+      } finally {
+        await extra.close();
+      }
+    });
+  });
+
+  describe('failed calls', () => {
+    it('are limited per client IP: a new random token on every call buys no new allowance', async () => {
+      const extra = await startExtraApi({ rateLimitPerMinute: 3 });
+      try {
+        const alice = await extra.runtime.tokens.issue('alice@example.com', { admin: false });
+        const get = (token?: string) => fetch(`${extra.api.url}/v1/me`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+        const randomToken = () => `p0_${randomBytes(24).toString('base64url')}`;
+
+        // Calls that authenticate do not count against the address's allowance for failures.
+        for (let i = 0; i < 3; i++) assert.equal((await get(alice)).status, 200);
+        for (let i = 0; i < 3; i++) assert.equal((await get(randomToken())).status, 401, `guess ${i + 1} is answered`);
+        const limited = await get(randomToken());
+        const body = (await limited.json()) as ErrorBody;
+        expectMatchesOpenApi('GET', '/v1/me', limited.status, body);
+        assert.equal(limited.status, 429, 'the fourth failed call from this address is refused, whatever token it sends');
+        assert.equal(body.error.code, 'rate_limited');
+        assert.match(body.error.message, /at most 3 failed or unauthenticated calls a minute from your address/);
+        assert.match(limited.headers.get('retry-after') ?? '', /^\d+$/);
+        assert.equal((await get()).status, 429, 'no token at all shares the same allowance');
+        // Guessing is over for this address until the window passes: a valid token is refused too,
+        // or a 200 among the 429s would still tell a right guess from a wrong one.
+        assert.equal((await get(alice)).status, 429);
       } finally {
         await extra.close();
       }

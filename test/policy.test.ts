@@ -7,10 +7,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { ConfigError, parseConfig } from '../config/load';
 import { AppError, RESOURCE_NOT_FOUND_MESSAGE, type ErrorCode } from '../service/errors';
 import { parseDurationMs } from '../service/duration';
 import { LivePolicy } from '../service/livePolicy';
+import { watchPolicy } from '../service/runtime';
 import {
   approversFor,
   catalogFor,
@@ -930,6 +933,70 @@ resources:
 
     it('a missing file is a ConfigError naming it', () => {
       assert.throws(() => LivePolicy.load(path.join(dir, 'missing.yaml')), (error: unknown) => error instanceof ConfigError && /missing\.yaml: cannot read the config file \(ENOENT\)/.test(error.message));
+    });
+  });
+
+  describe('k8s subject.from: local-part', () => {
+    let dir: string;
+    let file: string;
+    let policy: LivePolicy | undefined;
+    const k8sConfig = (groups: string, from = 'local-part') => `groups: { devs: [${groups}] }
+approvers: { sre: [bob@a.example] }
+catalog:
+  k8s:
+    - resource: dev
+      levels: [{ level: view, kind: cluster-role, target: view, approvers: [sre], requesters: { groups: [devs] } }]
+k8s:
+  subject: { from: ${from} }
+`;
+    /** What watchPolicy (as every server process runs it) logs at warn, as JSON lines. */
+    function watchedWarnings(): Record<string, unknown>[] {
+      const lines: Record<string, unknown>[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+          done();
+        },
+      });
+      policy = LivePolicy.load(file);
+      watchPolicy(policy, pino({ level: 'warn' }, sink));
+      return lines;
+    }
+
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p0-policy-'));
+      file = path.join(dir, 'p0.yaml');
+    });
+    afterEach(() => {
+      policy?.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('warns at load when the users span several email domains (alice@a and alice@b would share one subject)', async () => {
+      fs.writeFileSync(file, k8sConfig('alice@a.example, Alice@B.example, carol@b.example'));
+      const lines = watchedWarnings();
+      await new Promise((resolve) => setImmediate(resolve));
+      const warning = lines.find((line) => /local-part/.test(String(line.msg)));
+      assert.ok(warning, `no warning among ${JSON.stringify(lines)}`);
+      assert.equal(warning.level, 40);
+      assert.match(String(warning.msg), /several email domains \(a\.example, b\.example\)/);
+      assert.match(String(warning.msg), /"alice" is alice@a\.example and alice@b\.example/);
+    });
+
+    it('warns on a reload that brings in a second domain, and not for one domain or subject.from: email', async () => {
+      fs.writeFileSync(file, k8sConfig('alice@a.example, carol@a.example'));
+      const lines = watchedWarnings();
+      fs.writeFileSync(file, k8sConfig('alice@a.example, carol@b.example', 'email'));
+      assert.equal(policy!.reload(), true);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(lines, [], 'one domain, or names that keep the domain: nothing to say');
+      fs.writeFileSync(file, k8sConfig('alice@a.example, carol@b.example'));
+      assert.equal(policy!.reload(), true);
+      await new Promise((resolve) => setImmediate(resolve));
+      const [warning, ...more] = lines as Record<string, unknown>[];
+      assert.deepEqual(more, [], JSON.stringify(lines));
+      assert.match(String(warning?.msg), /several email domains \(a\.example, b\.example\)/);
+      assert.doesNotMatch(String(warning?.msg), /already:/, 'no two users share a local part yet');
     });
   });
 });

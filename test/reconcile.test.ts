@@ -151,6 +151,40 @@ describe('orphan reconciler', function () {
   });
 });
 
+describe('orphan reconciler with reconcile.regrantMissing: false', function () {
+  this.timeout(120_000);
+  let h: Harness;
+
+  before(async () => {
+    h = await Harness.start(`${BASE_TEST_CONFIG}\nreconcile: { regrantMissing: false }\n`);
+    await ensureCatalogObjects(h.iam);
+  });
+  after(() => h?.stop());
+
+  it('reports an active grant removed behind its back, and leaves it removed (for an incident)', async () => {
+    const { email, userName } = await newRequester(h.iam);
+    const request = await activeGrant(h, email, { kind: 'role', target: 'AdminRole' });
+    await h.iam.send(new DeleteUserPolicyCommand({ UserName: userName, PolicyName: `p0-${request.id}` }));
+
+    const dryRun = await h.reconcile({ dryRun: true });
+    assert.equal(dryRun.missing.find((missing) => missing.requestId === request.id)?.action, 'would report', JSON.stringify(dryRun));
+
+    const run = await h.reconcile();
+    assert.equal(run.missing.find((missing) => missing.requestId === request.id)?.action, 'reported', JSON.stringify(run));
+    const [event] = await h.reconcileEvents.list({ requestId: request.id });
+    assert.deepEqual([event?.finding, event?.action, event?.runId], ['missing', 'reported', run.runId]);
+
+    // Nothing asked the request to provision again: the grant stays gone, the request active.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    assert.deepEqual((await holdings(h.iam, userName)).inlinePolicies, []);
+    assert.deepEqual((await h.requests.events(request.id)).map((event) => event.type).slice(2), ['provisioning', 'granted', 'active']);
+    assert.equal((await h.requests.get(request.id))?.status, 'active');
+
+    assert.equal((await h.act(email, request.id, 'relinquish')).status, 200);
+    await h.waitFor(email, request.id, ['relinquished']);
+  });
+});
+
 describe('reconciler schedule', function () {
   this.timeout(90_000);
   let h: Harness;

@@ -658,6 +658,15 @@ describe('Slack Block Kit builders and words (pure)', () => {
     assert.match(statusLine('granted', view({ status: 'provisioning', approvals: [{ by: 'bob@example.com', at: '2026-05-04T12:01:00.000Z' }] })), /verifying that it works/);
   });
 
+  it('never shows ARNs or account ids from a provider error: nobody in a channel is known to be an admin', () => {
+    const failed = view({ status: 'failed', error: 'AWS refused attaching policy arn:aws:iam::123456789012:policy/Secret to IAM user alice: NoSuchEntity: Policy arn:aws:iam::123456789012:policy/Secret does not exist' });
+    for (const message of [requesterMessage('failed', failed), approverMessage('failed', failed)]) {
+      const text = `${message.text} ${JSON.stringify(message.blocks)}`;
+      assert.doesNotMatch(text, /arn:|123456789012/);
+      assert.match(text, /NoSuchEntity/);
+    }
+  });
+
   it('shows the day when the time is not on the same day', () => {
     assert.equal(clockTime('2026-05-05T09:00:00.000Z', 'UTC', '2026-05-04T12:00:00.000Z'), 'Tue 5 May 09:00 UTC');
     assert.equal(clockTime('2026-05-04T09:00:00.000Z', 'No/Such_Zone'), '09:00 UTC');

@@ -27,8 +27,8 @@ export function reconcileDependencies(runtime: Pick<Runtime, 'requests' | 'lease
     leases: runtime.leases,
     events: runtime.reconcileEvents,
     settings: () => {
-      const { orphans, lookback } = runtime.policy.current().config.reconcile;
-      return { orphans, lookbackMs: lookback };
+      const { orphans, lookback, regrantMissing } = runtime.policy.current().config.reconcile;
+      return { orphans, lookbackMs: lookback, regrantMissing };
     },
     onOrphan: (provider, action) => countOrphanFound(provider, action),
   };

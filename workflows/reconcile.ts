@@ -5,7 +5,7 @@
  * is told to provision it again, by a signal to that request's own workflow, which serializes it
  * with its expiry and revocation (the reconciler never grants anything itself).
  */
-import { getExternalWorkflowHandle, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { getExternalWorkflowHandle, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type * as reconcileActivities from '../activities/reconcile';
 import type { OrphanPolicy } from '../activities/reconcile';
 import { reprovisionSignal } from './messages';
@@ -50,6 +50,13 @@ const { settleOrphan, recordFinding } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 
+/**
+ * `reconcile.regrantMissing: false` (a newer findDrift result says so): missing grants are recorded
+ * as `reported` and nobody is signalled. A pass whose decision a worker without it already made
+ * replays as it ran.
+ */
+const REPORT_MISSING_ONLY = 'reconcile-report-missing-only';
+
 export async function reconcile(input: ReconcileInput = {}): Promise<ReconcileReport> {
   const runId = workflowInfo().workflowId;
   const dryRun = input.dryRun === true;
@@ -73,7 +80,14 @@ export async function reconcile(input: ReconcileInput = {}): Promise<ReconcileRe
     report.orphans.push(outcome);
   }
 
+  const reportMissingOnly = drift.regrantMissing === false && drift.missing.length > 0 && patched(REPORT_MISSING_ONLY);
   for (const missing of drift.missing) {
+    if (reportMissingOnly) {
+      const outcome: ReconcileOutcome = { ...missing, action: dryRun ? 'would report' : 'reported' };
+      if (!dryRun) await recordFinding({ runId, finding: 'missing', provider: missing.provider, requestId: missing.requestId, description: missing.description, action: 'reported' });
+      report.missing.push(outcome);
+      continue;
+    }
     const outcome: ReconcileOutcome = { ...missing, action: dryRun ? 'would re-provision' : 'reprovision_requested' };
     if (!dryRun) {
       try {

@@ -6,6 +6,7 @@
 import type { types } from '@slack/bolt';
 import { formatDuration, parseDurationMs } from '../../service/duration';
 import type { CatalogEntry } from '../../service/policy';
+import { errorForNonAdmins } from '../../service/providerErrors';
 import { REQUEST_OPTIONS, requestUsage } from '../../service/requestGrammar';
 import { FINAL_STATUSES, type RequestView } from '../../workflows/types';
 
@@ -434,7 +435,8 @@ export function statusLine(event: string, view: RequestView, timeZone = 'UTC'): 
     case 'timed_out':
       return ':hourglass: Timed out: nobody decided in time';
     case 'failed':
-      return `:warning: Failed: ${escapeText(view.error ?? 'unknown error')}. Nothing stays granted.`;
+      // Whoever reads a chat message, they are not known to be an admin.
+      return `:warning: Failed: ${escapeText(view.error === undefined ? 'unknown error' : errorForNonAdmins(view.error))}. Nothing stays granted.`;
   }
 }
 
