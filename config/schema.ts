@@ -3,6 +3,7 @@ import { AWS_GRANT_KINDS } from '../providers/aws/iamProvider';
 import { GCLOUD_GRANT_KINDS, GCLOUD_PRINCIPAL_TYPES, PROJECT_PATTERN } from '../providers/gcloud/catalog';
 import { K8S_GRANT_KINDS, K8S_SUBJECT_KINDS, K8S_SUBJECT_NAME_SOURCES, NAMESPACE_PATTERN } from '../providers/k8s/catalog';
 import { parseDurationMs } from '../service/duration';
+import { InvalidEmailError, normalizeEmail } from '../service/identity';
 
 /**
  * The product's YAML config, validated as a whole at start-up and on every reload. The access
@@ -21,7 +22,16 @@ const duration = (options: { allowZero?: boolean } = {}) =>
     }
   });
 
-const email = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address');
+/** Every address in the config is read in the one form p0 compares (service/identity.ts). */
+const email = z.string().transform((text, ctx) => {
+  try {
+    return normalizeEmail(text);
+  } catch (error) {
+    if (!(error instanceof InvalidEmailError)) throw error;
+    ctx.addIssue({ code: 'custom', message: error.message });
+    return z.NEVER;
+  }
+});
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" or "-"');
 
 const regex = z.string().transform((source, ctx) => {

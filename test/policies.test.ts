@@ -18,6 +18,7 @@ const DANA = 'dana@example.com';
 const PLAT = 'plat@example.com'; // platform team
 const ONCALL = 'oncall@example.com'; // platform + oncall
 const CAROL = 'carol@example.com'; // in no group
+const ALICE = 'alice@example.com'; // approver (leads); spelled 'Alice@Example.com' as a requester
 
 const POLICY_CONFIG = `
 groups:
@@ -25,6 +26,7 @@ groups:
   oncall: [${ONCALL}]
 approvers:
   sre: [${BOB}, ${DANA}]
+  leads: [${ALICE}, ${BOB}]
 admins: [sec@example.com]
 approvalTimeout: 60s
 verifyTimeout: 30s
@@ -57,6 +59,13 @@ catalog:
           minDuration: 1s
           maxDuration: 1h
           breakGlass: { maxDuration: 10s }
+        - level: alice-readonly
+          kind: policy
+          target: ReadOnlyAccess
+          approvers: [leads]
+          requesters: { users: ['Alice@Example.com'] }
+          minDuration: 1s
+          maxDuration: 1h
 autoApproval:
   - name: oncall-readonly
     requesterGroups: [oncall]
@@ -92,6 +101,17 @@ describe('access policies, enforced end to end', function () {
     const active = await h.waitFor(PLAT, created.id, ['active']);
     assert.deepEqual(active.approvals.map((approval) => approval.by), [BOB, DANA]);
     await h.act(PLAT, created.id, 'relinquish');
+  });
+
+  it('knows Alice@Example.com and alice@example.com as one person: she cannot approve her own request', async () => {
+    const created = await h.request('Alice@Example.com', { provider: 'aws', resource: 'prod', level: 'alice-readonly', reason: 'look', duration: '1m' });
+    const self = await h.act(ALICE, created.id, 'approve');
+    assert.equal(self.status, 403, JSON.stringify(self.body));
+    assert.equal(self.body.error?.message, 'You cannot approve your own request');
+    assert.equal(created.requester, ALICE);
+    assert.equal((await h.act(ALICE, created.id, 'cancel')).status, 200, 'she is the requester in either spelling');
+    const me = await h.call<{ user: { email: string } }>(' ALICE@Example.COM', 'GET', '/v1/me');
+    assert.equal(me.body.user.email, ALICE, 'a token issued as typed belongs to the lower-cased address');
   });
 
   it('refuses a reason that does not match the pattern, naming what is expected', async () => {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ConfigError, parseConfig } from '../config/load';
 import { AppError, RESOURCE_NOT_FOUND_MESSAGE, type ErrorCode } from '../service/errors';
 import { parseDurationMs } from '../service/duration';
+import { InvalidEmailError, normalizeEmail } from '../service/identity';
 import { LivePolicy } from '../service/livePolicy';
 import {
   approversFor,
@@ -416,6 +417,45 @@ resources:
     });
   });
 
+  describe('identities: one lower-cased email per person', () => {
+    const mixedCase = policyOf(`
+groups:
+  platform: [' Plat@Example.com ']
+approvers:
+  sre: [Bob@Example.COM, ALICE@example.com]
+admins: [Sec@Example.com]
+catalog:
+  aws:
+    - resource: prod
+      levels:
+        - { level: admin, kind: role, target: AdminRole, approvers: [sre], requesters: { users: [Carol@Example.com], groups: [platform] } }
+`);
+    const admin = levelById(mixedCase, 'aws/prod/admin');
+
+    it('reads every email of the config lower-cased and trimmed: groups, approvers, admins, requesters', () => {
+      assert.deepEqual(mixedCase.config.groups.platform, [PLAT]);
+      assert.deepEqual(approversFor(mixedCase, admin), [BOB, ALICE]);
+      assert.deepEqual(mixedCase.config.admins, [SEC]);
+      assert.equal(isAdmin(mixedCase, caller(SEC)), true);
+      assert.equal(mayRequest(mixedCase, CAROL, admin), true, 'requesters.users');
+      assert.equal(mayRequest(mixedCase, PLAT, admin), true, 'requesters.groups');
+    });
+
+    it('names the value that is not an email address', () => {
+      assert.deepEqual(configErrors(oneLevel('approvers: [sre]', 'admins: [bob@example.com, "sec at example.com"]')), [
+        'test.yaml: admins[1]: "sec at example.com" is not an email address (name@domain)',
+      ]);
+    });
+
+    it('normalizeEmail trims, lower-cases and refuses what is not an address, naming it', () => {
+      assert.equal(normalizeEmail('  Alice@Example.COM\t'), ALICE);
+      assert.equal(normalizeEmail(ALICE), ALICE);
+      for (const bad of ['', '   ', 'alice', 'alice@', '@example.com', 'alice smith@example.com', 'a@b@c']) {
+        assert.throws(() => normalizeEmail(bad), (error: unknown) => error instanceof InvalidEmailError && error.message === `"${bad.trim()}" is not an email address (name@domain)`, bad);
+      }
+    });
+  });
+
   describe('approvers and quorum', () => {
     it('approversFor unions the approver groups without duplicates', () => {
       // bob is in both sre and leads.
@@ -774,7 +814,7 @@ resources:
 
     it('a requester that is not an email address', () => {
       assert.deepEqual(configErrors(oneLevel('approvers: [sre]\nrequesters: { users: [alice] }')), [
-        'test.yaml: catalog.aws[0].levels[0].requesters.users[0]: must be an email address',
+        'test.yaml: catalog.aws[0].levels[0].requesters.users[0]: "alice" is not an email address (name@domain)',
       ]);
     });
 

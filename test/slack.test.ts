@@ -28,6 +28,7 @@ import {
   type ViewStateValues,
 } from '../bots/slack/blocks';
 import { interpretSlashCommand, prefillForm } from '../bots/slack/commands';
+import { SlackDirectory } from '../bots/slack/directory';
 import { createSlackNotifier } from '../bots/slack/notifier';
 import { createWebClient, slackSettingsFromEnv } from '../bots/slack/settings';
 import { ChatMessageStore } from '../db/chatMessageStore';
@@ -541,6 +542,16 @@ describe('Slack settings', () => {
     });
     assert.throws(() => slackSettingsFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1' }), /SLACK_SIGNING_SECRET is not/);
     assert.throws(() => slackSettingsFromEnv({ SLACK_SIGNING_SECRET: 's' }), /SLACK_BOT_TOKEN is not/);
+  });
+});
+
+describe('Slack directory: who a Slack user is in p0', () => {
+  it('knows a person by the lower-cased, trimmed email on their Slack profile', async () => {
+    const profiles: Record<string, string> = { U0ALICE: ' Alice@Example.COM', U0BROKEN: 'not-an-email' };
+    const client = { users: { info: ({ user }: { user: string }) => Promise.resolve({ user: { id: user, profile: { email: profiles[user] } } }) } };
+    const directory = new SlackDirectory(client as never);
+    assert.equal((await directory.personOf('U0ALICE')).email, 'alice@example.com');
+    await assert.rejects(directory.personOf('U0BROKEN'), (error: Error & { code?: string }) => error.name === 'AppError' && error.code === 'unauthenticated' && /"not-an-email"/.test(error.message));
   });
 });
 
