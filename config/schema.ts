@@ -75,6 +75,8 @@ const levelRules = {
     .optional(),
   minDuration: duration().prefault('1m'),
   maxDuration: duration().prefault('4h'),
+  /** A request's total lifetime (its duration plus every extension); default maxDuration. */
+  maxLifetime: duration().optional(),
   defaultDuration: duration().optional(),
   /** Durations offered in pickers (Slack/Teams modals, the web page). */
   durationPresets: z.array(duration()).optional(),
@@ -263,6 +265,8 @@ export const configSchema = z
     approvers: z.record(name, z.array(email).min(1)),
     /** Users who may revoke any request and see every request. Tokens issued with --admin are admins too. */
     admins: z.array(email).default([]),
+    /** Break-glass requests one person may hold that no approver has reviewed yet (active or ended). */
+    maxUnreviewedBreakGlass: z.number().int().min(1).default(1),
     /** How long a request waits for a decision before it is timed_out (a level may override it). */
     approvalTimeout: duration().prefault('24h'),
     /** Bound on provisioning + propagation; past it the grant is removed and the request fails. */
@@ -333,6 +337,9 @@ export const configSchema = z
       });
       if (rules.minDuration > rules.maxDuration) {
         ctx.addIssue({ code: 'custom', path: [...path, 'minDuration'], message: 'minDuration is longer than maxDuration' });
+      }
+      if (rules.maxLifetime !== undefined && rules.maxLifetime < rules.maxDuration) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'maxLifetime'], message: 'maxLifetime is shorter than maxDuration: a single request could outlive it' });
       }
       const within = (value: number) => value >= rules.minDuration && value <= rules.maxDuration;
       if (rules.defaultDuration !== undefined && !within(rules.defaultDuration)) {
