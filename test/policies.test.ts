@@ -10,6 +10,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
 import { extendUpdate } from '../workflows/messages';
+import { LivePolicy } from '../service/livePolicy';
+import { RequestService } from '../service/requestService';
 import type { RequestView } from '../workflows/types';
 import { Harness } from './support/harness';
 import { ensureCatalogObjects, holdings, inlinePolicyDocument } from './support/iam';
@@ -359,5 +361,54 @@ describe('a bad config', function () {
     assert.match(failure.stderr, /bad\.yaml: catalog\.aws\[0\]\.levels\[0\]\.approvers\[0\]: unknown approver group "ops"/);
     assert.doesNotMatch(failure.stderr, /\n\s+at /, 'no stack trace');
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('break-glass counting in the request service (no servers)', () => {
+  const CONFIG = `
+approvers:
+  sre: [${BOB}, ${DANA}]
+catalog:
+  aws:
+    - resource: prod
+      levels:
+        - { level: dev, kind: group, target: Developers, approvers: [sre], breakGlass: { maxDuration: 10m } }
+`;
+  const glass = { provider: 'aws', resource: 'prod', level: 'dev', duration: '5m', reason: 'outage', breakGlass: true };
+  const DAY_MS = 86_400_000;
+
+  /** A service whose store holds `stored` and whose Temporal client starts workflows without a server. */
+  function serviceOver(stored: RequestView[]): { service: RequestService; started: string[] } {
+    const started: string[] = [];
+    const client = { workflow: { start: (_type: string, options: { workflowId: string }) => Promise.resolve(started.push(options.workflowId)) } };
+    const requests = { get: () => Promise.resolve(undefined), list: () => Promise.resolve(stored) };
+    return { service: new RequestService({ client: client as never, policy: LivePolicy.fromText(CONFIG, 'test.yaml'), requests }), started };
+  }
+
+  function storedBreakGlass(overrides: Partial<RequestView>): RequestView {
+    return {
+      id: `req_${String(overrides.endedAt ?? 'active')}`, status: 'expired', requester: ONCALL, provider: 'aws', resource: 'prod', level: 'dev', kind: 'group',
+      target: 'Developers', reason: 'outage', duration: '5m', durationSeconds: 300, approvers: [BOB, DANA], approvalsRequired: 1, approvals: [],
+      createdAt: new Date().toISOString(), policyVersion: 'v1', breakGlass: true, extensions: [], version: 5, ...overrides,
+    };
+  }
+
+  it('lets only one of two simultaneous break-glass requests through, before the store shows either', async () => {
+    const { service, started } = serviceOver([]);
+    const outcomes = await Promise.allSettled([service.create({ email: ONCALL, admin: false }, glass), service.create({ email: ONCALL, admin: false }, glass)]);
+    assert.deepEqual(outcomes.map((outcome) => outcome.status).sort(), ['fulfilled', 'rejected']);
+    assert.equal(started.length, 1);
+    // Someone else is not held back by it.
+    await service.create({ email: PLAT, admin: false }, glass);
+  });
+
+  it('counts unreviewed break-glass requests while they can still be reviewed, not reviewed ones or ones past the window', async () => {
+    const reviewed = storedBreakGlass({ endedAt: new Date().toISOString(), review: { by: BOB, at: new Date().toISOString() } });
+    const pastWindow = storedBreakGlass({ endedAt: new Date(Date.now() - 31 * DAY_MS).toISOString() });
+    const normal = storedBreakGlass({ id: 'req_normal', breakGlass: undefined });
+    assert.equal((await serviceOver([reviewed, pastWindow, normal]).service.create({ email: ONCALL, admin: false }, glass)).breakGlass, true);
+    const endedYesterday = storedBreakGlass({ endedAt: new Date(Date.now() - DAY_MS).toISOString() });
+    await assert.rejects(serviceOver([endedYesterday]).service.create({ email: ONCALL, admin: false }, glass), /1 break-glass request not yet reviewed/);
+    await assert.rejects(serviceOver([storedBreakGlass({ status: 'active' })]).service.create({ email: ONCALL, admin: false }, glass), /not yet reviewed/);
   });
 });
