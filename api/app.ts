@@ -10,6 +10,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
 import { AppError } from '../service/errors';
+import { InvalidEmailError, normalizeEmail } from '../service/identity';
 import type { ReadinessReport } from '../service/health';
 import { metricsText } from '../service/metrics';
 import type { Caller } from '../service/policy';
@@ -134,8 +135,16 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
       return next(error);
     }
     if (!identity) return sendError(res, new AppError('unauthenticated', 'Invalid, expired or revoked token: get a new one (`p0 login` / `npm run token -- <email>`)'));
-    res.locals.caller = identity satisfies Caller;
-    res.locals.log = logOf(res).child({ user: identity.email });
+    let email: string;
+    try {
+      // The caller is known by the one normalised form of their email, whatever the authenticator holds.
+      email = normalizeEmail(identity.email);
+    } catch (error) {
+      if (!(error instanceof InvalidEmailError)) return next(error);
+      return sendError(res, new AppError('unauthenticated', `This token's holder ${error.message}: get a new one (\`npm run token -- <email>\`)`));
+    }
+    res.locals.caller = { email, admin: identity.admin } satisfies Caller;
+    res.locals.log = logOf(res).child({ user: email });
     next();
   });
   // Authenticated calls: an allowance per token, counted once the token is known to be real.

@@ -393,6 +393,7 @@ export const openApiDocument = {
           '400': errorResponse('Bad input (unknown field, bad duration, ...)'),
           '401': errorResponse('Missing or invalid token'),
           '404': errorResponse("This resource doesn't exist (not covered by the access policy)"),
+          '409': errorResponse('Break-glass refused: the requester already holds as many unreviewed break-glass requests as the policy allows'),
           ...withBody,
         },
       },
@@ -432,7 +433,7 @@ export const openApiDocument = {
     '/v1/requests/{id}/deny': { post: action('Deny', 'By an approver; the comment is the reason. While active, denies the pending extension.') },
     '/v1/requests/{id}/extend': {
       post: {
-        ...action('Extend', 'The requester asks for more time on active access; approved like a request (or at once by an auto-approval rule).'),
+        ...action('Extend', "The requester asks for more time on active access; approved like a request (or at once by an auto-approval rule). 409 past the request's maximum lifetime (its duration plus all extensions)."),
         requestBody: {
           required: true,
           content: jsonWithExample(
@@ -450,7 +451,7 @@ export const openApiDocument = {
     '/v1/requests/{id}/review': { post: action('Review', 'An approver reviews break-glass access after the fact.') },
     '/v1/requests/{id}/relinquish': { post: action('Relinquish', 'The requester ends active access early; answers once removal is confirmed (or after 30 s with the current state).') },
     '/v1/requests/{id}/cancel': { post: action('Cancel', 'The requester withdraws a pending request.') },
-    '/v1/requests/{id}/revoke': { post: action('Revoke', 'An admin ends access.') },
+    '/v1/requests/{id}/revoke': { post: action('Revoke', "An admin ends access; a break-glass request's approvers may too.") },
     '/v1/reconcile': {
       post: {
         summary: 'Run the orphan reconciler once (admins)',

@@ -3,6 +3,7 @@ import { AWS_GRANT_KINDS } from '../providers/aws/iamProvider';
 import { GCLOUD_GRANT_KINDS, GCLOUD_PRINCIPAL_TYPES, PROJECT_PATTERN } from '../providers/gcloud/catalog';
 import { K8S_GRANT_KINDS, K8S_SUBJECT_KINDS, K8S_SUBJECT_NAME_SOURCES, NAMESPACE_PATTERN } from '../providers/k8s/catalog';
 import { parseDurationMs } from '../service/duration';
+import { InvalidEmailError, normalizeEmail } from '../service/identity';
 
 /**
  * The product's YAML config, validated as a whole at start-up and on every reload. The access
@@ -21,7 +22,16 @@ const duration = (options: { allowZero?: boolean } = {}) =>
     }
   });
 
-const email = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address');
+/** Every address in the config is read in the one form p0 compares (service/identity.ts). */
+const email = z.string().transform((text, ctx) => {
+  try {
+    return normalizeEmail(text);
+  } catch (error) {
+    if (!(error instanceof InvalidEmailError)) throw error;
+    ctx.addIssue({ code: 'custom', message: error.message });
+    return z.NEVER;
+  }
+});
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" or "-"');
 
 const regex = z.string().transform((source, ctx) => {
@@ -65,6 +75,8 @@ const levelRules = {
     .optional(),
   minDuration: duration().prefault('1m'),
   maxDuration: duration().prefault('4h'),
+  /** A request's total lifetime (its duration plus every extension); default maxDuration. */
+  maxLifetime: duration().optional(),
   defaultDuration: duration().optional(),
   /** Durations offered in pickers (Slack/Teams modals, the web page). */
   durationPresets: z.array(duration()).optional(),
@@ -253,6 +265,8 @@ export const configSchema = z
     approvers: z.record(name, z.array(email).min(1)),
     /** Users who may revoke any request and see every request. Tokens issued with --admin are admins too. */
     admins: z.array(email).default([]),
+    /** Break-glass requests one person may hold that no approver has reviewed yet (active or ended). */
+    maxUnreviewedBreakGlass: z.number().int().min(1).default(1),
     /** How long a request waits for a decision before it is timed_out (a level may override it). */
     approvalTimeout: duration().prefault('24h'),
     /** Bound on provisioning + propagation; past it the grant is removed and the request fails. */
@@ -325,6 +339,9 @@ export const configSchema = z
       });
       if (rules.minDuration > rules.maxDuration) {
         ctx.addIssue({ code: 'custom', path: [...path, 'minDuration'], message: 'minDuration is longer than maxDuration' });
+      }
+      if (rules.maxLifetime !== undefined && rules.maxLifetime < rules.maxDuration) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'maxLifetime'], message: 'maxLifetime is shorter than maxDuration: a single request could outlive it' });
       }
       const within = (value: number) => value >= rules.minDuration && value <= rules.maxDuration;
       if (rules.defaultDuration !== undefined && !within(rules.defaultDuration)) {

@@ -45,7 +45,11 @@ export class TokenStore {
     return token;
   }
 
-  /** The token's holder, or undefined for an unknown or revoked token. */
+  /**
+   * The token's holder, or undefined for an unknown or revoked token. The email is returned as
+   * stored: the API normalises it (service/identity.ts), so tokens issued before identities were
+   * normalised still name the same person.
+   */
   async authenticate(token: string): Promise<TokenIdentity | undefined> {
     if (!token.startsWith(TOKEN_PREFIX)) return undefined;
     const row = await this.database<ApiTokenRow>('api_tokens')
@@ -55,10 +59,13 @@ export class TokenStore {
     return row ? { email: row.email, admin: Boolean(row.admin) } : undefined;
   }
 
-  /** Revokes every live token of this email; returns how many. */
+  /**
+   * Revokes every live token of this person; returns how many. Matched without regard to case or
+   * surrounding spaces: tokens issued before identities were normalised hold the email as typed.
+   */
   async revokeAllFor(email: string): Promise<number> {
     return this.database<ApiTokenRow>('api_tokens')
-      .where({ email })
+      .whereRaw('lower(trim(email)) = lower(trim(?))', [email])
       .whereNull('revoked_at')
       .update({ revoked_at: new Date().toISOString() });
   }

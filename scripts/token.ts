@@ -2,13 +2,21 @@
 import { parseArgs } from 'node:util';
 import { databaseUrlFromEnv, openDatabase } from '../db/database';
 import { TokenStore } from '../db/tokenStore';
+import { normalizeEmail } from '../service/identity';
 
 const USAGE = 'usage: npm run token -- <email> [--admin]';
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: { admin: { type: 'boolean', default: false } } });
-  const email = positionals[0];
-  if (positionals.length !== 1 || !email || !/^[^@\s]+@[^@\s]+$/.test(email)) throw new Error(`give one email address\n${USAGE}`);
+  const typed = positionals[0];
+  if (positionals.length !== 1 || typed === undefined) throw new Error(`give one email address\n${USAGE}`);
+  // The token belongs to the normalised address: Alice@Example.com and alice@example.com are one person.
+  let email: string;
+  try {
+    email = normalizeEmail(typed);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${USAGE}`, { cause: error });
+  }
   const database = await openDatabase({ url: databaseUrlFromEnv() });
   try {
     const tokens = await TokenStore.create({ database });

@@ -77,12 +77,22 @@ export interface RequestDecision {
   autoApprovedBy?: string;
   breakGlass: boolean;
   extension: { allowed: boolean; minSeconds: number; maxSeconds: number };
+  /** The request's total lifetime, its duration plus every extension, may not pass this. */
+  maxLifetimeSeconds: number;
 }
 
 export interface RequestAsk {
   duration?: string;
   reason: string;
   breakGlass?: boolean;
+  /** A scheduled start: auto-approval's business hours are judged then, when access would begin. */
+  startAt?: Date;
+}
+
+/** What the request store knows of the requester, for the rules that count past requests. */
+export interface RequesterStanding {
+  /** Their break-glass requests still waiting for an approver's review (active or ended). */
+  unreviewedBreakGlass: number;
 }
 
 const DEFAULT_RESOURCE = 'default';
@@ -110,7 +120,7 @@ export function compilePolicy(config: P0Config, version: string): Policy {
 const SHARED_LEVEL_FIELDS = new Set<string>([
   'kind', 'target', 'description', 'approvers', 'approvals', 'allowSelfApproval', 'requesters', 'minDuration', 'maxDuration',
   'defaultDuration', 'durationPresets', 'requireReason', 'reasonPattern', 'reasonPatternDescription', 'approvalTimeout',
-  'readOnly', 'breakGlass', 'allowExtension',
+  'readOnly', 'breakGlass', 'allowExtension', 'maxLifetime',
 ]);
 
 function pickScope(rules: object): Record<string, string> {
@@ -189,16 +199,26 @@ export function catalogFor(policy: Policy, email: string): CatalogEntry[] {
   }));
 }
 
-/** Applies every rule to a new request; throws AppError (400) naming the first rule it breaks. */
-export function decideRequest(policy: Policy, caller: Caller, level: AccessLevel, ask: RequestAsk, now: Date): RequestDecision {
+/**
+ * Applies every rule to a new request; throws AppError naming the first rule it breaks (400; 409
+ * for the break-glass limit, which depends on the requester's other requests).
+ */
+export function decideRequest(
+  policy: Policy,
+  caller: Caller,
+  level: AccessLevel,
+  ask: RequestAsk,
+  now: Date,
+  standing: RequesterStanding,
+): RequestDecision {
   checkReason(level, ask.reason);
   const breakGlass = ask.breakGlass === true;
-  if (breakGlass && !level.breakGlass) {
-    throw new AppError('bad_request', `breakGlass: ${level.id} does not allow break-glass access`);
-  }
+  if (breakGlass) checkBreakGlass(policy, level, ask.reason, standing);
   const maxMs = breakGlass ? Math.min(level.breakGlass!.maxDuration, level.maxDuration) : level.maxDuration;
   const durationMs = resolveDurationMs(level, ask.duration, maxMs);
-  const rule = breakGlass ? undefined : matchAutoApproval(policy, caller.email, level, durationMs, now);
+  // Access begins at a scheduled start (one in the past starts now): business hours are judged then.
+  const startsAt = ask.startAt !== undefined && ask.startAt.getTime() > now.getTime() ? ask.startAt : now;
+  const rule = breakGlass ? undefined : matchAutoApproval(policy, caller.email, level, durationMs, startsAt);
   return {
     duration: formatMs(durationMs),
     durationSeconds: durationMs / 1000,
@@ -209,17 +229,42 @@ export function decideRequest(policy: Policy, caller: Caller, level: AccessLevel
     autoApprovedBy: rule?.name,
     breakGlass,
     extension: { allowed: level.allowExtension, minSeconds: level.minDuration / 1000, maxSeconds: level.maxDuration / 1000 },
+    maxLifetimeSeconds: maxLifetimeMs(level) / 1000,
   };
 }
 
-/** An extension of an active grant: same duration bounds; auto-approved when a rule covers it now. */
+/** Break-glass skips the approvers, so it must say why, and one person cannot chain it unreviewed. */
+function checkBreakGlass(policy: Policy, level: AccessLevel, reason: string, standing: RequesterStanding): void {
+  if (!level.breakGlass) throw new AppError('bad_request', `breakGlass: ${level.id} does not allow break-glass access`);
+  if (reason.trim() === '') throw new AppError('bad_request', `reason: break-glass access to ${level.id} needs a reason: say what is broken`);
+  const limit = policy.config.maxUnreviewedBreakGlass;
+  const open = standing.unreviewedBreakGlass;
+  if (open >= limit) {
+    const requests = open === 1 ? 'request' : 'requests';
+    throw new AppError(
+      'conflict',
+      `breakGlass: you have ${open} break-glass ${requests} not yet reviewed (at most ${limit} per person): an approver must review ${open === 1 ? 'it' : 'them'} first`,
+    );
+  }
+}
+
+/** The longest a request may last in all, its extensions included: `maxLifetime`, else `maxDuration`. */
+export function maxLifetimeMs(level: AccessLevel): number {
+  return level.maxLifetime ?? level.maxDuration;
+}
+
+/**
+ * An extension of an active grant: same duration bounds, within the level's total lifetime (409
+ * past it, saying what is left); auto-approved when a rule covers it now.
+ * @param options.grantedSeconds what the request has had so far: its duration plus its extensions.
+ */
 export function decideExtension(
   policy: Policy,
   requester: string,
   level: AccessLevel | undefined,
   durationText: string,
   now: Date,
-  options: { breakGlass?: boolean } = {},
+  options: { breakGlass?: boolean; grantedSeconds?: number } = {},
 ): { duration: string; durationSeconds: number; autoApprovedBy?: string } {
   if (!level) throw new AppError('conflict', 'This access is no longer in the catalog: it cannot be extended');
   if (!mayRequest(policy, requester, level)) throw new AppError('conflict', 'This access is no longer offered to you: it cannot be extended');
@@ -227,6 +272,16 @@ export function decideExtension(
   // Break-glass stays capped at its own maximum, and only a human extends it.
   const maxMs = options.breakGlass && level.breakGlass ? Math.min(level.breakGlass.maxDuration, level.maxDuration) : level.maxDuration;
   const durationMs = resolveDurationMs(level, durationText, maxMs);
+  // Each extension within the bounds is not enough: auto-approved ones would add up without end.
+  const grantedMs = (options.grantedSeconds ?? 0) * 1000;
+  const lifetimeMs = maxLifetimeMs(level);
+  if (grantedMs + durationMs > lifetimeMs) {
+    const leftMs = Math.max(0, lifetimeMs - grantedMs);
+    throw new AppError(
+      'conflict',
+      `duration: an extension of ${formatMs(durationMs)} would make this access last ${formatMs(grantedMs + durationMs)} in all, past the maximum lifetime of ${formatMs(lifetimeMs)} of ${level.id} (${leftMs === 0 ? 'nothing left: request it anew' : `${formatMs(leftMs)} left`})`,
+    );
+  }
   const rule = options.breakGlass ? undefined : matchAutoApproval(policy, requester, level, durationMs, now);
   return { duration: formatMs(durationMs), durationSeconds: durationMs / 1000, autoApprovedBy: rule?.name };
 }

@@ -22,11 +22,30 @@ import {
   statusQuery,
   type ActorInput,
 } from '../workflows/messages';
-import { FINAL_STATUSES, initialView, REQUEST_STATUSES, type AccessRequestInput, type RequestStatus, type RequestView } from '../workflows/types';
+import {
+  BREAK_GLASS_REVIEW_WINDOW_DAYS,
+  FINAL_STATUSES,
+  grantedSeconds,
+  initialView,
+  REQUEST_STATUSES,
+  type AccessRequestInput,
+  type RequestStatus,
+  type RequestView,
+} from '../workflows/types';
 import { AppError } from './errors';
 import type { LivePolicy } from './livePolicy';
 import { errorForNonAdmins } from './providerErrors';
-import { catalogFor, decideExtension, decideRequest, findLevel, isAdmin, type Caller, type CatalogEntry, type Policy } from './policy';
+import {
+  catalogFor,
+  decideExtension,
+  decideRequest,
+  findLevel,
+  isAdmin,
+  type Caller,
+  type CatalogEntry,
+  type Policy,
+  type RequesterStanding,
+} from './policy';
 
 /** What the service reads from the store's request projection. */
 export interface RequestReader {
@@ -75,6 +94,13 @@ const extendBody = z
 
 /** How far ahead a scheduled start may be. */
 const MAX_SCHEDULE_AHEAD_MS = 30 * 86_400_000;
+/** Past this after its access ended, a break-glass request can no longer be reviewed (its workflow has closed). */
+const BREAK_GLASS_REVIEW_WINDOW_MS = BREAK_GLASS_REVIEW_WINDOW_DAYS * 86_400_000;
+/**
+ * How long this process remembers a break-glass request it started: until the worker has recorded
+ * it in the store (normally well under a second), the store cannot count it.
+ */
+const RECENT_BREAK_GLASS_MEMORY_MS = 10 * 60_000;
 
 export const listRequestsFilter = z.object({
   status: z.enum(REQUEST_STATUSES).optional(),
@@ -90,6 +116,10 @@ export class RequestService {
   private readonly taskQueue: string;
   /** Monotonic, so ids made in the same millisecond still sort in the order they were made. */
   private readonly newUlid = monotonicFactory();
+  /** Break-glass requests this process started, by requester (see RECENT_BREAK_GLASS_MEMORY_MS). */
+  private readonly recentBreakGlass = new Map<string, Array<{ id: string; startedAtMs: number }>>();
+  /** One break-glass decision at a time per requester, so two at once cannot both pass the limit. */
+  private readonly breakGlassTurns = new Map<string, Promise<unknown>>();
 
   constructor(options: RequestServiceOptions) {
     this.client = options.client;
@@ -114,11 +144,17 @@ export class RequestService {
   async create(caller: Caller, body: unknown): Promise<RequestView> {
     const parsed = createRequestBody.safeParse(body ?? {});
     if (!parsed.success) throw new AppError('bad_request', parsed.error.issues.map(describeIssue).join('; '));
-    const { provider, kind, target, resource, level: levelName, namespace, reason, duration, startAt, breakGlass } = parsed.data;
+    if (parsed.data.breakGlass !== true) return this.start(caller, parsed.data, { unreviewedBreakGlass: 0 });
+    return this.inBreakGlassTurn(caller.email, async () => this.start(caller, parsed.data, { unreviewedBreakGlass: await this.unreviewedBreakGlass(caller.email) }));
+  }
+
+  private async start(caller: Caller, body: z.infer<typeof createRequestBody>, standing: RequesterStanding): Promise<RequestView> {
+    const { provider, kind, target, resource, level: levelName, namespace, reason, duration, startAt, breakGlass } = body;
     const policy = this.policy; // one policy for the whole decision, even if the file changes meanwhile
     const now = new Date();
     const level = findLevel(policy, caller.email, { provider, kind, target, resource, level: levelName, namespace });
-    const decision = decideRequest(policy, caller, level, { duration, reason, breakGlass }, now);
+    const startAtDate = startAt === undefined ? undefined : new Date(startAt);
+    const decision = decideRequest(policy, caller, level, { duration, reason, breakGlass, startAt: startAtDate }, now, standing);
     if (startAt !== undefined && Date.parse(startAt) > now.getTime() + MAX_SCHEDULE_AHEAD_MS) {
       throw new AppError('bad_request', 'startAt: schedule at most 30 days ahead');
     }
@@ -141,6 +177,7 @@ export class RequestService {
       breakGlass: decision.breakGlass,
       startAt: startAt === undefined ? undefined : new Date(startAt).toISOString(),
       extension: decision.extension,
+      maxLifetimeSeconds: decision.maxLifetimeSeconds,
       policyVersion: policy.version,
       approvalTimeoutSeconds: decision.approvalTimeoutSeconds,
       verifyTimeoutSeconds: Math.round(policy.config.verifyTimeout / 1000),
@@ -151,7 +188,42 @@ export class RequestService {
       workflowId: input.id,
       args: [input],
     });
+    if (input.breakGlass) this.rememberBreakGlass(input.requester, input.id, now.getTime());
     return initialView(input);
+  }
+
+  /**
+   * The requester's break-glass requests no approver has reviewed yet: from the store, plus those
+   * this process started that the store does not show yet. One still reviewable counts whatever
+   * its state (active, ended); past the review window its workflow has closed and it no longer can.
+   */
+  private async unreviewedBreakGlass(requester: string): Promise<number> {
+    const own = await this.requests.list({ requester });
+    const reviewableSinceMs = Date.now() - BREAK_GLASS_REVIEW_WINDOW_MS;
+    const unreviewed = own.filter(
+      (view) => view.breakGlass === true && view.review === undefined && (view.endedAt === undefined || Date.parse(view.endedAt) > reviewableSinceMs),
+    );
+    const stored = new Set(own.map((view) => view.id));
+    const notStoredYet = (this.recentBreakGlass.get(requester) ?? []).filter((recent) => !stored.has(recent.id));
+    return unreviewed.length + notStoredYet.length;
+  }
+
+  private rememberBreakGlass(requester: string, id: string, startedAtMs: number): void {
+    const keptSinceMs = startedAtMs - RECENT_BREAK_GLASS_MEMORY_MS;
+    const recent = (this.recentBreakGlass.get(requester) ?? []).filter((entry) => entry.startedAtMs > keptSinceMs);
+    this.recentBreakGlass.set(requester, [...recent, { id, startedAtMs }]);
+  }
+
+  /** Runs `decide` after every earlier break-glass decision of this requester in this process. */
+  private async inBreakGlassTurn<T>(requester: string, decide: () => Promise<T>): Promise<T> {
+    const previous = this.breakGlassTurns.get(requester) ?? Promise.resolve();
+    const turn = previous.catch(() => undefined).then(decide);
+    this.breakGlassTurns.set(requester, turn);
+    try {
+      return await turn;
+    } finally {
+      if (this.breakGlassTurns.get(requester) === turn) this.breakGlassTurns.delete(requester);
+    }
   }
 
   /** More time on an active grant, decided by today's policy for its level (auto-approved or not). */
@@ -163,7 +235,10 @@ export class RequestService {
     if (current.requester !== caller.email) throw new AppError('forbidden', 'Only the requester can extend this access');
     const policy = this.policy;
     const level = policy.levels.find((candidate) => candidate.provider === current.provider && candidate.resource === current.resource && candidate.level === current.level);
-    const extension = decideExtension(policy, caller.email, level, parsed.data.duration, new Date(), { breakGlass: current.breakGlass });
+    const extension = decideExtension(policy, caller.email, level, parsed.data.duration, new Date(), {
+      breakGlass: current.breakGlass,
+      grantedSeconds: grantedSeconds(current),
+    });
     return this.sendUpdate(caller, id, extendUpdate, {
       actor: caller.email,
       comment: parsed.data.comment ?? parsed.data.reason,
@@ -224,10 +299,14 @@ export class RequestService {
     return this.sendUpdate(caller, id, reviewUpdate, { actor: caller.email, comment }, { evenIfEnded: true });
   }
 
+  /** Admins revoke anything; a break-glass request's approvers may revoke it too (they need not wait for an admin). */
   async revoke(caller: Caller, id: string, comment?: string): Promise<RequestView> {
     if (!isAdmin(this.policy, caller)) {
-      if (!(await this.read(id))) throw notFound(id); // an unknown id is still a 404, not a 403
-      throw new AppError('forbidden', 'Only an admin can revoke access');
+      const view = await this.read(id);
+      if (!view) throw notFound(id); // an unknown id is still a 404, not a 403
+      if (!(view.breakGlass === true && view.approvers.includes(caller.email))) {
+        throw new AppError('forbidden', 'Only an admin can revoke this access (an approver can revoke break-glass access)');
+      }
     }
     return this.sendUpdate(caller, id, revokeUpdate, { actor: caller.email, comment });
   }

@@ -8,6 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import { extendUpdate } from '../workflows/messages';
+import { LivePolicy } from '../service/livePolicy';
+import { RequestService } from '../service/requestService';
 import type { RequestView } from '../workflows/types';
 import { Harness } from './support/harness';
 import { ensureCatalogObjects, holdings, inlinePolicyDocument } from './support/iam';
@@ -18,6 +22,7 @@ const DANA = 'dana@example.com';
 const PLAT = 'plat@example.com'; // platform team
 const ONCALL = 'oncall@example.com'; // platform + oncall
 const CAROL = 'carol@example.com'; // in no group
+const ALICE = 'alice@example.com'; // approver (leads); spelled 'Alice@Example.com' as a requester
 
 const POLICY_CONFIG = `
 groups:
@@ -25,6 +30,7 @@ groups:
   oncall: [${ONCALL}]
 approvers:
   sre: [${BOB}, ${DANA}]
+  leads: [${ALICE}, ${BOB}]
 admins: [sec@example.com]
 approvalTimeout: 60s
 verifyTimeout: 30s
@@ -56,7 +62,14 @@ catalog:
           approvers: [sre]
           minDuration: 1s
           maxDuration: 1h
-          breakGlass: { maxDuration: 10s }
+          breakGlass: { maxDuration: 1m }
+        - level: alice-readonly
+          kind: policy
+          target: ReadOnlyAccess
+          approvers: [leads]
+          requesters: { users: ['Alice@Example.com'] }
+          minDuration: 1s
+          maxDuration: 1h
 autoApproval:
   - name: oncall-readonly
     requesterGroups: [oncall]
@@ -92,6 +105,17 @@ describe('access policies, enforced end to end', function () {
     const active = await h.waitFor(PLAT, created.id, ['active']);
     assert.deepEqual(active.approvals.map((approval) => approval.by), [BOB, DANA]);
     await h.act(PLAT, created.id, 'relinquish');
+  });
+
+  it('knows Alice@Example.com and alice@example.com as one person: she cannot approve her own request', async () => {
+    const created = await h.request('Alice@Example.com', { provider: 'aws', resource: 'prod', level: 'alice-readonly', reason: 'look', duration: '1m' });
+    const self = await h.act(ALICE, created.id, 'approve');
+    assert.equal(self.status, 403, JSON.stringify(self.body));
+    assert.equal(self.body.error?.message, 'You cannot approve your own request');
+    assert.equal(created.requester, ALICE);
+    assert.equal((await h.act(ALICE, created.id, 'cancel')).status, 200, 'she is the requester in either spelling');
+    const me = await h.call<{ user: { email: string } }>(' ALICE@Example.COM', 'GET', '/v1/me');
+    assert.equal(me.body.user.email, ALICE, 'a token issued as typed belongs to the lower-cased address');
   });
 
   it('refuses a reason that does not match the pattern, naming what is expected', async () => {
@@ -133,6 +157,75 @@ describe('access policies, enforced end to end', function () {
     await sleep(500);
     assert.equal((await h.waitFor(PLAT, other.id, ['pending'])).status, 'pending');
     await h.act(PLAT, other.id, 'cancel');
+  });
+
+  it("caps auto-approved extensions at the level's maxDuration in all, in the service and in the workflow", async () => {
+    // readonly: maxDuration 1h; the rule approves 30m or less. Without a cap, extensions would go on forever.
+    const created = await h.request(ONCALL, { provider: 'aws', resource: 'prod', level: 'readonly', reason: 'look', duration: '20m' });
+    const active = await h.waitFor(ONCALL, created.id, ['active']);
+    const answers: Array<{ status: number; message?: string }> = [];
+    for (let extension = 0; extension < 5; extension += 1) {
+      const answer = await h.call<{ request: RequestView; error?: { message: string } }>(ONCALL, 'POST', `/v1/requests/${created.id}/extend`, { duration: '10m' });
+      answers.push({ status: answer.status, message: answer.body.error?.message });
+    }
+    assert.deepEqual(answers.map((answer) => answer.status), [200, 200, 200, 200, 409], JSON.stringify(answers));
+    assert.equal(
+      answers[4]!.message,
+      'duration: an extension of 10m would make this access last 70m in all, past the maximum lifetime of 1h of aws/prod/readonly (nothing left: request it anew)',
+    );
+    const extended = await h.waitFor(ONCALL, created.id, ['active']);
+    assert.deepEqual(extended.extensions.map((extension) => extension.approvedBy), Array(4).fill(['policy:oncall-readonly']));
+    assert.equal(Date.parse(extended.expiresAt!) - Date.parse(active.expiresAt!), 40 * 60_000);
+
+    // The workflow holds the cap it was started with: an update sent past the service is refused too.
+    const connection = await Connection.connect({ address: h.temporalAddress });
+    try {
+      const handle = new Client({ connection }).workflow.getHandle(created.id);
+      const bypass = await handle
+        .executeUpdate(extendUpdate, { args: [{ actor: ONCALL, duration: '1m', durationSeconds: 60, autoApprovedBy: 'oncall-readonly' }] })
+        .then(() => undefined, (error: unknown) => error);
+      assert.ok(bypass instanceof WorkflowUpdateFailedError, `accepted: ${String(bypass)}`);
+      assert.equal((bypass.cause as Error).message, 'An extension of 60s would take this access past its maximum lifetime of 3600s (0s left)');
+    } finally {
+      await connection.close();
+    }
+    await h.act(ONCALL, created.id, 'relinquish');
+  });
+
+  const GLASS = { provider: 'aws', kind: 'group', target: 'Developers', duration: '10s', breakGlass: true } as const;
+
+  it('break-glass needs a reason, even where normal requests do not', async () => {
+    const noReason = await h.call<{ error: { message: string } }>(ONCALL, 'POST', '/v1/requests', { ...GLASS, reason: ' ' });
+    assert.equal(noReason.status, 400);
+    assert.equal(noReason.body.error.message, 'reason: break-glass access to aws/prod/dev needs a reason: say what is broken');
+  });
+
+  it('break-glass is limited to one unreviewed request per person, active or ended', async () => {
+    const first = await h.request(ONCALL, { ...GLASS, reason: 'database down INC-3' });
+    // At once, before the worker may have recorded the first one: still refused.
+    const chained = await h.call<{ error: { message: string } }>(ONCALL, 'POST', '/v1/requests', { ...GLASS, reason: 'still down' });
+    assert.equal(chained.status, 409, JSON.stringify(chained.body));
+    assert.equal(chained.body.error.message, 'breakGlass: you have 1 break-glass request not yet reviewed (at most 1 per person): an approver must review it first');
+    await h.waitFor(ONCALL, first.id, ['active']);
+    await h.act(ONCALL, first.id, 'relinquish');
+    // Ended but not reviewed: still counted.
+    assert.equal((await h.call(ONCALL, 'POST', '/v1/requests', { ...GLASS, reason: 'again' })).status, 409);
+    assert.equal((await h.act(DANA, first.id, 'review', 'checked with the team')).status, 200);
+    const next = await h.request(ONCALL, { ...GLASS, reason: 'again, reviewed now' });
+    await h.waitFor(ONCALL, next.id, ['active']);
+    await h.act(ONCALL, next.id, 'relinquish');
+    assert.equal((await h.act(BOB, next.id, 'review', 'fine')).status, 200);
+  });
+
+  it('break-glass access may be revoked by its approvers, not only by admins', async () => {
+    const glass = await h.request(ONCALL, { ...GLASS, duration: '1m', reason: 'cache stampede INC-4' });
+    await h.waitFor(ONCALL, glass.id, ['active']);
+    assert.equal((await h.act(CAROL, glass.id, 'revoke')).status, 403, 'not an approver');
+    const revoked = await h.act(BOB, glass.id, 'revoke', 'not an emergency');
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    assert.equal((await h.waitFor(ONCALL, glass.id, ['revoked'])).decision?.by, BOB);
+    assert.deepEqual((await holdings(h.iam, userNames.get(ONCALL)!)).groups, []);
+    assert.equal((await h.act(DANA, glass.id, 'review', 'revoked: not an emergency')).status, 200);
   });
 
   it('grants break-glass access at once, capped, marked loudly, and reviewed afterwards', async () => {
@@ -268,5 +361,54 @@ describe('a bad config', function () {
     assert.match(failure.stderr, /bad\.yaml: catalog\.aws\[0\]\.levels\[0\]\.approvers\[0\]: unknown approver group "ops"/);
     assert.doesNotMatch(failure.stderr, /\n\s+at /, 'no stack trace');
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('break-glass counting in the request service (no servers)', () => {
+  const CONFIG = `
+approvers:
+  sre: [${BOB}, ${DANA}]
+catalog:
+  aws:
+    - resource: prod
+      levels:
+        - { level: dev, kind: group, target: Developers, approvers: [sre], breakGlass: { maxDuration: 10m } }
+`;
+  const glass = { provider: 'aws', resource: 'prod', level: 'dev', duration: '5m', reason: 'outage', breakGlass: true };
+  const DAY_MS = 86_400_000;
+
+  /** A service whose store holds `stored` and whose Temporal client starts workflows without a server. */
+  function serviceOver(stored: RequestView[]): { service: RequestService; started: string[] } {
+    const started: string[] = [];
+    const client = { workflow: { start: (_type: string, options: { workflowId: string }) => Promise.resolve(started.push(options.workflowId)) } };
+    const requests = { get: () => Promise.resolve(undefined), list: () => Promise.resolve(stored) };
+    return { service: new RequestService({ client: client as never, policy: LivePolicy.fromText(CONFIG, 'test.yaml'), requests }), started };
+  }
+
+  function storedBreakGlass(overrides: Partial<RequestView>): RequestView {
+    return {
+      id: `req_${String(overrides.endedAt ?? 'active')}`, status: 'expired', requester: ONCALL, provider: 'aws', resource: 'prod', level: 'dev', kind: 'group',
+      target: 'Developers', reason: 'outage', duration: '5m', durationSeconds: 300, approvers: [BOB, DANA], approvalsRequired: 1, approvals: [],
+      createdAt: new Date().toISOString(), policyVersion: 'v1', breakGlass: true, extensions: [], version: 5, ...overrides,
+    };
+  }
+
+  it('lets only one of two simultaneous break-glass requests through, before the store shows either', async () => {
+    const { service, started } = serviceOver([]);
+    const outcomes = await Promise.allSettled([service.create({ email: ONCALL, admin: false }, glass), service.create({ email: ONCALL, admin: false }, glass)]);
+    assert.deepEqual(outcomes.map((outcome) => outcome.status).sort(), ['fulfilled', 'rejected']);
+    assert.equal(started.length, 1);
+    // Someone else is not held back by it.
+    await service.create({ email: PLAT, admin: false }, glass);
+  });
+
+  it('counts unreviewed break-glass requests while they can still be reviewed, not reviewed ones or ones past the window', async () => {
+    const reviewed = storedBreakGlass({ endedAt: new Date().toISOString(), review: { by: BOB, at: new Date().toISOString() } });
+    const pastWindow = storedBreakGlass({ endedAt: new Date(Date.now() - 31 * DAY_MS).toISOString() });
+    const normal = storedBreakGlass({ id: 'req_normal', breakGlass: undefined });
+    assert.equal((await serviceOver([reviewed, pastWindow, normal]).service.create({ email: ONCALL, admin: false }, glass)).breakGlass, true);
+    const endedYesterday = storedBreakGlass({ endedAt: new Date(Date.now() - DAY_MS).toISOString() });
+    await assert.rejects(serviceOver([endedYesterday]).service.create({ email: ONCALL, admin: false }, glass), /1 break-glass request not yet reviewed/);
+    await assert.rejects(serviceOver([storedBreakGlass({ status: 'active' })]).service.create({ email: ONCALL, admin: false }, glass), /not yet reviewed/);
   });
 });

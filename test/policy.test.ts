@@ -12,6 +12,7 @@ import pino from 'pino';
 import { ConfigError, parseConfig } from '../config/load';
 import { AppError, RESOURCE_NOT_FOUND_MESSAGE, type ErrorCode } from '../service/errors';
 import { parseDurationMs } from '../service/duration';
+import { InvalidEmailError, normalizeEmail } from '../service/identity';
 import { LivePolicy } from '../service/livePolicy';
 import { watchPolicy } from '../service/runtime';
 import {
@@ -224,8 +225,14 @@ function find(email: string, ref: Omit<LevelRef, 'provider'> & { provider?: stri
   return findLevel(org, email, { provider: 'aws', ...ref });
 }
 
-function decide(email: string, id: string, ask: { duration?: string; reason?: string; breakGlass?: boolean }, policy = org, now = WEDNESDAY_NOON_UTC) {
-  return decideRequest(policy, caller(email), levelById(policy, id), { reason: '', ...ask }, now);
+function decide(
+  email: string,
+  id: string,
+  { unreviewedBreakGlass = 0, ...ask }: { duration?: string; reason?: string; breakGlass?: boolean; startAt?: Date; unreviewedBreakGlass?: number },
+  policy = org,
+  now = WEDNESDAY_NOON_UTC,
+) {
+  return decideRequest(policy, caller(email), levelById(policy, id), { reason: '', ...ask }, now, { unreviewedBreakGlass });
 }
 
 describe('access policy (pure evaluation)', () => {
@@ -419,6 +426,45 @@ resources:
     });
   });
 
+  describe('identities: one lower-cased email per person', () => {
+    const mixedCase = policyOf(`
+groups:
+  platform: [' Plat@Example.com ']
+approvers:
+  sre: [Bob@Example.COM, ALICE@example.com]
+admins: [Sec@Example.com]
+catalog:
+  aws:
+    - resource: prod
+      levels:
+        - { level: admin, kind: role, target: AdminRole, approvers: [sre], requesters: { users: [Carol@Example.com], groups: [platform] } }
+`);
+    const admin = levelById(mixedCase, 'aws/prod/admin');
+
+    it('reads every email of the config lower-cased and trimmed: groups, approvers, admins, requesters', () => {
+      assert.deepEqual(mixedCase.config.groups.platform, [PLAT]);
+      assert.deepEqual(approversFor(mixedCase, admin), [BOB, ALICE]);
+      assert.deepEqual(mixedCase.config.admins, [SEC]);
+      assert.equal(isAdmin(mixedCase, caller(SEC)), true);
+      assert.equal(mayRequest(mixedCase, CAROL, admin), true, 'requesters.users');
+      assert.equal(mayRequest(mixedCase, PLAT, admin), true, 'requesters.groups');
+    });
+
+    it('names the value that is not an email address', () => {
+      assert.deepEqual(configErrors(oneLevel('approvers: [sre]', 'admins: [bob@example.com, "sec at example.com"]')), [
+        'test.yaml: admins[1]: "sec at example.com" is not an email address (name@domain)',
+      ]);
+    });
+
+    it('normalizeEmail trims, lower-cases and refuses what is not an address, naming it', () => {
+      assert.equal(normalizeEmail('  Alice@Example.COM\t'), ALICE);
+      assert.equal(normalizeEmail(ALICE), ALICE);
+      for (const bad of ['', '   ', 'alice', 'alice@', '@example.com', 'alice smith@example.com', 'a@b@c']) {
+        assert.throws(() => normalizeEmail(bad), (error: unknown) => error instanceof InvalidEmailError && error.message === `"${bad.trim()}" is not an email address (name@domain)`, bad);
+      }
+    });
+  });
+
   describe('approvers and quorum', () => {
     it('approversFor unions the approver groups without duplicates', () => {
       // bob is in both sre and leads.
@@ -539,7 +585,7 @@ resources:
       assert.equal(decision.duration, '1h', 'the 2h default is capped at 1h');
       assert.deepEqual(decision.approvers, [SEC], 'the approvers still review it afterwards');
       assert.equal(
-        appError(() => decide(ONCALL, 'aws/prod/emergency', { breakGlass: true, duration: '2h' }), 'bad_request'),
+        appError(() => decide(ONCALL, 'aws/prod/emergency', { breakGlass: true, reason: 'prod down', duration: '2h' }), 'bad_request'),
         'duration: 2h is outside what aws/prod/emergency allows (1m to 1h)',
       );
       // The same level asked for normally keeps its own bounds and needs approval.
@@ -553,10 +599,37 @@ resources:
 autoApproval:
   - name: anything
 `);
-      const glass = decide(ONCALL, 'aws/prod/emergency', { breakGlass: true }, policy);
+      const glass = decide(ONCALL, 'aws/prod/emergency', { breakGlass: true, reason: 'prod down' }, policy);
       assert.equal(glass.breakGlass, true);
       assert.equal(glass.autoApprovedBy, undefined);
       assert.equal(decide(ONCALL, 'aws/prod/emergency', {}, policy).autoApprovedBy, 'anything', 'the rule does cover it');
+    });
+
+    it('needs a reason, even on a level that does not require one for normal requests', () => {
+      for (const reason of ['', '  ']) {
+        assert.equal(
+          appError(() => decide(ONCALL, 'aws/prod/emergency', { breakGlass: true, reason }), 'bad_request'),
+          'reason: break-glass access to aws/prod/emergency needs a reason: say what is broken',
+        );
+      }
+      assert.equal(decide(ONCALL, 'aws/prod/emergency', { reason: '' }).breakGlass, false, 'asked for normally, no reason is needed');
+    });
+
+    it('is refused while the requester has maxUnreviewedBreakGlass (default 1) break-glass requests not yet reviewed', () => {
+      assert.equal(decide(ONCALL, 'aws/prod/emergency', { breakGlass: true, reason: 'prod down', unreviewedBreakGlass: 0 }).breakGlass, true);
+      assert.equal(
+        appError(() => decide(ONCALL, 'aws/prod/emergency', { breakGlass: true, reason: 'prod down', unreviewedBreakGlass: 1 }), 'conflict'),
+        'breakGlass: you have 1 break-glass request not yet reviewed (at most 1 per person): an approver must review it first',
+      );
+      const two = policyOf(`${ORG}\nmaxUnreviewedBreakGlass: 2\n`);
+      assert.equal(decide(ONCALL, 'aws/prod/emergency', { breakGlass: true, reason: 'again', unreviewedBreakGlass: 1 }, two).breakGlass, true);
+      assert.equal(
+        appError(() => decide(ONCALL, 'aws/prod/emergency', { breakGlass: true, reason: 'again', unreviewedBreakGlass: 2 }, two), 'conflict'),
+        'breakGlass: you have 2 break-glass requests not yet reviewed (at most 2 per person): an approver must review them first',
+      );
+      // Normal requests are not limited by it.
+      assert.equal(decide(ONCALL, 'aws/prod/emergency', { unreviewedBreakGlass: 5 }).breakGlass, false);
+      assert.deepEqual(configErrors(`${ORG}\nmaxUnreviewedBreakGlass: 0\n`), ['test.yaml: maxUnreviewedBreakGlass: Too small: expected number to be >=1']);
     });
   });
 
@@ -595,6 +668,17 @@ autoApproval:
       assert.equal(names('aws/sandbox/poweruser'), 'exact');
       assert.equal(names('aws/sandbox/admin'), undefined);
       assert.equal(names('aws/prod/admin'), undefined, 'a pattern matches the whole id, and "." is a dot');
+    });
+
+    it('businessHours: a scheduled request is judged at its startAt, not when it is made', () => {
+      const evening = new Date('2026-01-14T20:00:00Z'); // 21:00 in Berlin: outside
+      const thursdayMorning = new Date('2026-01-15T08:00:00Z'); // 09:00 in Berlin: inside
+      const saturday = new Date('2026-01-17T10:00:00Z');
+      const ask = (startAt?: Date, now = evening) => decide(ONCALL, 'aws/prod/readonly', { duration: '1h', startAt }, rules, now).autoApprovedBy;
+      assert.equal(ask(), undefined, 'asked at 21:00 for now');
+      assert.equal(ask(thursdayMorning), 'oncall-readonly-office-hours', 'asked at 21:00 for 09:00 tomorrow');
+      assert.equal(ask(saturday, new Date('2026-01-14T10:00:00Z')), undefined, 'asked in office hours for a Saturday');
+      assert.equal(ask(new Date('2026-01-14T10:00:00Z')), undefined, 'a start in the past starts now, and is judged now');
     });
 
     it('businessHours: within the window, on the listed days, in the named time zone', () => {
@@ -747,6 +831,47 @@ catalog:
       assert.equal(decideExtension(rules, ONCALL, readonly, '1h', new Date('2026-01-14T20:00:00Z')).autoApprovedBy, undefined, '21:00 in Berlin');
     });
 
+    it("caps the request's total lifetime (duration plus every extension) at the level's maxDuration", () => {
+      const poweruser = levelById(rules, 'aws/sandbox/poweruser'); // maxDuration 8h
+      const hours = (count: number) => count * 3600;
+      assert.equal(decideExtension(rules, PLAT, poweruser, '2h', WEDNESDAY_NOON_UTC, { grantedSeconds: hours(6) }).durationSeconds, hours(2), 'up to the cap itself');
+      assert.equal(
+        appError(() => decideExtension(rules, PLAT, poweruser, '3h', WEDNESDAY_NOON_UTC, { grantedSeconds: hours(6) }), 'conflict'),
+        'duration: an extension of 3h would make this access last 9h in all, past the maximum lifetime of 8h of aws/sandbox/poweruser (2h left)',
+      );
+      assert.equal(
+        appError(() => decideExtension(rules, PLAT, poweruser, '1m', WEDNESDAY_NOON_UTC, { grantedSeconds: hours(8) }), 'conflict'),
+        'duration: an extension of 1m would make this access last 481m in all, past the maximum lifetime of 8h of aws/sandbox/poweruser (nothing left: request it anew)',
+      );
+      // Five auto-approved one-hour extensions of a one-hour grant: the rule approves each, the cap stops the eighth hour.
+      let granted = hours(1);
+      const outcomes: string[] = [];
+      for (let extension = 0; extension < 8; extension += 1) {
+        try {
+          const decided = decideExtension(rules, PLAT, poweruser, '1h', WEDNESDAY_NOON_UTC, { grantedSeconds: granted });
+          granted += decided.durationSeconds;
+          outcomes.push(decided.autoApprovedBy ?? 'human');
+        } catch (error) {
+          outcomes.push((error as AppError).code);
+        }
+      }
+      assert.deepEqual(outcomes, [...Array<string>(7).fill('platform-sandbox'), 'conflict']);
+      assert.equal(granted, hours(8));
+    });
+
+    it('maxLifetime sets a longer total lifetime than maxDuration; shorter is a config error', () => {
+      const longer = policyOf(oneLevel('approvers: [sre]\nmaxDuration: 2h\nmaxLifetime: 12h'));
+      const admin = levelById(longer, 'aws/prod/admin');
+      assert.equal(decideExtension(longer, ALICE, admin, '2h', WEDNESDAY_NOON_UTC, { grantedSeconds: 10 * 3600 }).duration, '2h');
+      appError(() => decideExtension(longer, ALICE, admin, '2h', WEDNESDAY_NOON_UTC, { grantedSeconds: 11 * 3600 }), 'conflict');
+      assert.equal(decide(ALICE, 'aws/prod/admin', {}, longer).maxLifetimeSeconds, 12 * 3600);
+      assert.equal(decide(PLAT, 'aws/prod/admin', { reason: 'INC-1' }).maxLifetimeSeconds, 2 * 3600, 'default: the level maxDuration');
+      assert.deepEqual(configErrors(oneLevel('approvers: [sre]\nmaxDuration: 2h\nmaxLifetime: 1h')), [
+        'test.yaml: catalog.aws[0].levels[0].maxLifetime: maxLifetime is shorter than maxDuration: a single request could outlive it',
+      ]);
+      assert.deepEqual(longer.levels[0]?.scope, {}, 'maxLifetime is a rule, not a provider field');
+    });
+
     it('decideRequest hands the workflow the extension rules of the level', () => {
       assert.deepEqual(decide(PLAT, 'aws/prod/admin', { reason: 'INC-1' }).extension, { allowed: true, minSeconds: 60, maxSeconds: 7200 });
       assert.deepEqual(decide(ALICE, 'aws/staging/dev', {}).extension, { allowed: false, minSeconds: 1, maxSeconds: 4 * 3600 });
@@ -777,7 +902,7 @@ resources:
 
     it('a requester that is not an email address', () => {
       assert.deepEqual(configErrors(oneLevel('approvers: [sre]\nrequesters: { users: [alice] }')), [
-        'test.yaml: catalog.aws[0].levels[0].requesters.users[0]: must be an email address',
+        'test.yaml: catalog.aws[0].levels[0].requesters.users[0]: "alice" is not an email address (name@domain)',
       ]);
     });
 
@@ -869,7 +994,7 @@ resources:
 
     it("keeps the README's flow: alice asks for group Developers by kind and target, bob approves alone", () => {
       const level = findLevel(example, ALICE, { provider: 'aws', kind: 'group', target: 'Developers' });
-      const decision = decideRequest(example, caller(ALICE), level, { reason: 'debug INC-42', duration: '15m' }, WEDNESDAY_NOON_UTC);
+      const decision = decideRequest(example, caller(ALICE), level, { reason: 'debug INC-42', duration: '15m' }, WEDNESDAY_NOON_UTC, { unreviewedBreakGlass: 0 });
       assert.equal(decision.approvalsRequired, 1);
       assert.ok(decision.approvers.includes(BOB), decision.approvers.join(', '));
       assert.equal(decision.autoApprovedBy, undefined, 'it waits for bob');

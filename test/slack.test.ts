@@ -28,6 +28,7 @@ import {
   type ViewStateValues,
 } from '../bots/slack/blocks';
 import { interpretSlashCommand, prefillForm } from '../bots/slack/commands';
+import { SlackDirectory } from '../bots/slack/directory';
 import { createSlackNotifier } from '../bots/slack/notifier';
 import { createWebClient, slackSettingsFromEnv } from '../bots/slack/settings';
 import { ChatMessageStore } from '../db/chatMessageStore';
@@ -325,6 +326,23 @@ describe('Slack app, end to end over signed HTTP', function () {
 
   // A decision made in an Update handler that ends the request (deny, cancel) is notified after the
   // main body's first wait for notifications: the workflow waits for those too before completing.
+  it("lets a break-glass request's approver revoke it from their message", async () => {
+    const taken = await h.request(ALICE.email, { provider: 'aws', resource: 'prod', level: 'dev', duration: '5m', reason: 'outage INC-9', breakGlass: true });
+    await h.waitFor(ALICE.email, taken.id, ['active']);
+    const bobs = await fake.waitFor("bob's DM with Revoke", () => {
+      const message = dmMessage(BOB, taken.id);
+      return message && buttonsOf(message).includes(ACTION.revoke) ? message : undefined;
+    });
+    assert.deepEqual(buttonsOf(bobs), [ACTION.revoke, ACTION.review]);
+    const clicked = await slack.interaction(fake.clickButton(BOB, bobs, ACTION.revoke));
+    assert.equal(clicked.status, 200);
+    const revoked = await h.waitFor(ALICE.email, taken.id, ['revoked']);
+    assert.equal(revoked.decision?.by, BOB.email);
+    assert.ok(!(await holdings(h.iam, aliceIamUser)).groups.includes('Developers'), 'the IAM membership is gone');
+    await fake.waitFor("bob's message says it ended", () => /Ended: revoked by bob@example.com/.test(messageText(bobs)));
+    assert.equal((await h.act(DANA.email, taken.id, 'review', 'revoked by bob')).status, 200);
+  });
+
   it('updates every message when a request is denied', async () => {
     const fields = fake.slashCommand(ALICE, 'request aws policy ReadOnlyAccess --reason "read" --duration 5m');
     await slack.command(fields);
@@ -544,6 +562,16 @@ describe('Slack settings', () => {
   });
 });
 
+describe('Slack directory: who a Slack user is in p0', () => {
+  it('knows a person by the lower-cased, trimmed email on their Slack profile', async () => {
+    const profiles: Record<string, string> = { U0ALICE: ' Alice@Example.COM', U0BROKEN: 'not-an-email' };
+    const client = { users: { info: ({ user }: { user: string }) => Promise.resolve({ user: { id: user, profile: { email: profiles[user] } } }) } };
+    const directory = new SlackDirectory(client as never);
+    assert.equal((await directory.personOf('U0ALICE')).email, 'alice@example.com');
+    await assert.rejects(directory.personOf('U0BROKEN'), (error: Error & { code?: string }) => error.name === 'AppError' && error.code === 'unauthenticated' && /"not-an-email"/.test(error.message));
+  });
+});
+
 describe('Slack Block Kit builders and words (pure)', () => {
   const entry = (overrides: Partial<CatalogEntry> & Pick<CatalogEntry, 'provider' | 'resource' | 'level'>): CatalogEntry => ({
     id: `${overrides.provider}/${overrides.resource}/${overrides.level}`,
@@ -655,6 +683,11 @@ describe('Slack Block Kit builders and words (pure)', () => {
     assert.match(statusLine('extension_requested', extension), /extension of 30 minutes waiting for approval/);
     const breakGlass = view({ status: 'expired', breakGlass: true, endedAt: '2026-05-04T12:10:00.000Z' });
     assert.deepEqual(buttonsOf(approverMessage('expired', breakGlass)), [ACTION.review]);
+    // While break-glass access is held, its approvers may also end it.
+    const heldBreakGlass = view({ status: 'active', breakGlass: true, activeAt: '2026-05-04T12:02:00.000Z', expiresAt: '2026-05-04T12:12:00.000Z' });
+    assert.deepEqual(buttonsOf(approverMessage('active', heldBreakGlass)), [ACTION.revoke, ACTION.review]);
+    assert.deepEqual(buttonsOf(approverMessage('active', { ...heldBreakGlass, review: { by: 'bob@example.com', at: '2026-05-04T12:05:00.000Z' } })), [ACTION.revoke]);
+    assert.deepEqual(buttonsOf(approverMessage('active', view({ status: 'active', activeAt: '2026-05-04T12:02:00.000Z', expiresAt: '2026-05-04T13:02:00.000Z' }))), [], 'not for approved access');
     assert.match(statusLine('granted', view({ status: 'provisioning', approvals: [{ by: 'bob@example.com', at: '2026-05-04T12:01:00.000Z' }] })), /verifying that it works/);
   });
 

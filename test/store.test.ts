@@ -226,6 +226,14 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.equal(await tokens.authenticate(''), undefined);
       });
 
+      it('revokes the tokens of a person stored in any case (tokens issued before identities were normalised)', async () => {
+        const typed = await tokens.issue('Alice@Example.com', { admin: false });
+        const normalised = await tokens.issue('alice@example.com', { admin: false });
+        assert.equal(await tokens.revokeAllFor('alice@example.com'), 2, 'revoking finds both, whatever their case');
+        assert.equal(await tokens.authenticate(typed), undefined);
+        assert.equal(await tokens.authenticate(normalised), undefined);
+      });
+
       it('stores only the sha256 of a token, never the token', async () => {
         const token = await tokens.issue('alice@example.com', { admin: false });
         const rows = await database<{ token_hash: string }>('api_tokens').select('*');

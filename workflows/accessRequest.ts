@@ -37,7 +37,9 @@ import {
   type RejectionType,
 } from './messages';
 import {
+  BREAK_GLASS_REVIEW_WINDOW_DAYS,
   FINAL_STATUSES,
+  grantedSeconds,
   initialView,
   type AccessRequestInput,
   type Approval,
@@ -70,7 +72,7 @@ const DECIDE_SYNCHRONOUSLY = 'decide-synchronously';
 /** The subject of an extension asked for before extensions had ids. */
 const LEGACY_EXTENSION_SUBJECT = 'extension';
 /** Break-glass requests stay open this long after access ends, for the approvers' review. */
-const BREAK_GLASS_REVIEW_WINDOW = '30 days';
+const BREAK_GLASS_REVIEW_WINDOW = `${BREAK_GLASS_REVIEW_WINDOW_DAYS} days`;
 
 /** Writes to our own database: retried until they succeed, so the audit trail has no gaps. */
 const { recordEvent } = proxyActivities<Activities>({
@@ -395,6 +397,11 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
         if (view.pendingExtension) reject(REJECTION.wrongState, `An extension of ${view.pendingExtension.duration} is already waiting for approval`);
         if (durationSeconds < input.extension.minSeconds || durationSeconds > input.extension.maxSeconds) {
           reject(REJECTION.notAllowed, `An extension must be between ${input.extension.minSeconds}s and ${input.extension.maxSeconds}s`);
+        }
+        // Each extension within its bounds is not enough: auto-approved ones would add up without end.
+        if (input.maxLifetimeSeconds !== undefined && grantedSeconds(view) + durationSeconds > input.maxLifetimeSeconds) {
+          const leftSeconds = Math.max(0, input.maxLifetimeSeconds - grantedSeconds(view));
+          reject(REJECTION.notAllowed, `An extension of ${durationSeconds}s would take this access past its maximum lifetime of ${input.maxLifetimeSeconds}s (${leftSeconds}s left)`);
         }
       },
     },

@@ -37,7 +37,7 @@ export const denyUpdate = defineUpdate<RequestView, [DecisionInput]>('deny');
 export const relinquishUpdate = defineUpdate<RequestView, [ActorInput]>('relinquish');
 /** The requester withdraws a request that is still pending. */
 export const cancelUpdate = defineUpdate<RequestView, [ActorInput]>('cancel');
-/** An admin ends access; the request service checks that the actor is an admin. */
+/** An admin, or a break-glass request's approver, ends access; the request service checks who may. */
 export const revokeUpdate = defineUpdate<RequestView, [ActorInput]>('revoke');
 
 /** The requester asks for more time on an active grant; the request service has applied the policy. */

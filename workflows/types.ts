@@ -130,6 +130,8 @@ export interface AccessRequestInput {
   scope?: Record<string, string>;
   /** Extension rules, fixed when the request was decided. */
   extension: { allowed: boolean; minSeconds: number; maxSeconds: number };
+  /** The total lifetime (duration plus every extension) may not pass this; absent in requests made before the cap. */
+  maxLifetimeSeconds?: number;
   policyVersion: string;
   /** How long the request may wait for a decision before it is `timed_out`. */
   approvalTimeoutSeconds: number;
@@ -147,6 +149,14 @@ export interface AuditEvent {
   actor: string;
   at: string;
   details?: Record<string, unknown>;
+}
+
+/** How long a break-glass request stays open after its access ends, waiting for the approvers' review. */
+export const BREAK_GLASS_REVIEW_WINDOW_DAYS = 30;
+
+/** What the request has been granted in all: its duration plus every applied extension. */
+export function grantedSeconds(view: Pick<RequestView, 'durationSeconds' | 'extensions'>): number {
+  return view.extensions.reduce((sum, extension) => sum + extension.durationSeconds, view.durationSeconds);
 }
 
 /** The view of a request that has just been made; the workflow starts from it. */

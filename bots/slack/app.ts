@@ -49,7 +49,7 @@ const DEFAULT_SUBMIT_BUDGET_MS = 2_000;
 const SERVER_ERROR_MESSAGE = 'Something went wrong on the server; it has been logged. Try again in a moment.';
 
 /** The part of the request service the Slack channel uses. */
-export type SlackRequestService = Pick<RequestService, 'resources' | 'create' | 'get' | 'approve' | 'deny' | 'relinquish' | 'cancel' | 'review'>;
+export type SlackRequestService = Pick<RequestService, 'resources' | 'create' | 'get' | 'approve' | 'deny' | 'relinquish' | 'cancel' | 'review' | 'revoke'>;
 
 export interface SlackAppOptions {
   service: SlackRequestService;
@@ -256,6 +256,7 @@ export function createSlackRouter(options: SlackAppOptions): express.Router {
   app.action<BlockButtonAction>(ACTION.relinquish, buttonAction((requests, caller, id) => requests.relinquish(caller, id)));
   app.action<BlockButtonAction>(ACTION.cancel, buttonAction((requests, caller, id) => requests.cancel(caller, id)));
   app.action<BlockButtonAction>(ACTION.review, buttonAction((requests, caller, id) => requests.review(caller, id)));
+  app.action<BlockButtonAction>(ACTION.revoke, buttonAction((requests, caller, id) => requests.revoke(caller, id)));
 
   // Deny asks for a reason first.
   app.action<BlockButtonAction>(ACTION.deny, async ({ ack, body, action, respond }) => {

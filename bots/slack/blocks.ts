@@ -34,6 +34,7 @@ export const ACTION = {
   relinquish: 'p0_relinquish',
   cancel: 'p0_cancel',
   review: 'p0_review',
+  revoke: 'p0_revoke',
 } as const;
 
 /** What the request modal holds (or was pre-filled with). */
@@ -374,6 +375,10 @@ export function approverMessage(event: string, view: RequestView, options: Messa
     const value = decisionButtonValue(view.id, extension?.id);
     buttons.push(button(ACTION.approve, extension ? 'Approve extension' : 'Approve', value, 'primary'));
     buttons.push(button(ACTION.deny, extension ? 'Deny extension' : 'Deny', value, 'danger'));
+  }
+  // Break-glass skipped the approvers: they may end it at once rather than wait for an admin.
+  if (view.breakGlass && ['approved', 'provisioning', 'active'].includes(view.status)) {
+    buttons.push(button(ACTION.revoke, 'Revoke', view.id, 'danger', confirm('Revoke this access now?', `${view.requester}'s ${describeAccess(view)} access ends now.`, 'Revoke')));
   }
   if (view.breakGlass && view.review === undefined && view.status !== 'pending') {
     buttons.push(button(ACTION.review, 'Mark reviewed', view.id));

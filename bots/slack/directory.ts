@@ -6,6 +6,7 @@
  */
 import type { webApi } from '@slack/bolt';
 import { AppError } from '../../service/errors';
+import { InvalidEmailError, normalizeEmail } from '../../service/identity';
 
 export interface SlackPerson {
   /** Slack user id, e.g. U0123ABCD. */
@@ -44,12 +45,20 @@ export class SlackDirectory {
     return this.cached(this.byId, userId, async () => {
       const answer = (await this.client.users.info({ user: userId })) as { user?: SlackUser };
       const user = answer.user;
-      const email = user?.profile?.email;
-      if (!user || user.deleted || user.is_bot || !email) {
+      const profileEmail = user?.profile?.email;
+      if (!user || user.deleted || user.is_bot || !profileEmail) {
         throw new AppError(
           'unauthenticated',
           "p0 cannot see an email address on your Slack profile, and your email is who you are in p0. Ask your p0 administrator to check the Slack app's users:read.email scope.",
         );
+      }
+      let email: string;
+      try {
+        // Who they are in p0: the one normalised form, the same as their API token's.
+        email = normalizeEmail(profileEmail);
+      } catch (error) {
+        if (!(error instanceof InvalidEmailError)) throw error;
+        throw new AppError('unauthenticated', `The email on your Slack profile cannot be your identity in p0: ${error.message}. Ask your Slack administrator to fix it.`);
       }
       return { id: userId, email, timeZone: user.tz };
     });
@@ -57,6 +66,7 @@ export class SlackDirectory {
 
   /** The Slack user with this email, or undefined when the workspace has none. */
   findByEmail(email: string): Promise<SlackPerson | undefined> {
+    // p0's emails are normalised already (config, tokens); lower-casing here only keys the cache.
     return this.cached(this.byEmail, email.toLowerCase(), async () => {
       try {
         const answer = (await this.client.users.lookupByEmail({ email })) as { user?: SlackUser };
