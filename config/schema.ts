@@ -366,6 +366,15 @@ export const configSchema = z
     }));
     config.resources.forEach((resource, index) => checkLevel(resource, ['resources', index]));
     config.autoApproval.forEach((rule, index) => {
+      // A rule of only a name approves every request: what a half-written list of rules looks like.
+      const conditions = [rule.requesterGroups?.length, rule.readOnly, rule.maxDuration !== undefined, rule.businessHours, rule.levels?.length];
+      if (!conditions.some(Boolean)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['autoApproval', index],
+          message: `rule "${rule.name}" has no condition, so it would approve every request: add requesterGroups, readOnly: true, maxDuration, businessHours or levels (levels: ['*'] if every level is meant)`,
+        });
+      }
       rule.requesterGroups?.forEach((group, groupIndex) => {
         if (!(group in config.groups)) {
           ctx.addIssue({ code: 'custom', path: ['autoApproval', index, 'requesterGroups', groupIndex], message: `unknown group "${group}"` });

@@ -12,7 +12,7 @@ import { GrantLeaseStore } from '../db/grantLeaseStore';
 import { ReconcileEventStore } from '../db/reconcileEventStore';
 import { RequestStore } from '../db/requestStore';
 import { TokenStore } from '../db/tokenStore';
-import { LivePolicy } from './livePolicy';
+import { describePolicyChange, LivePolicy } from './livePolicy';
 
 export interface Runtime {
   policy: LivePolicy;
@@ -50,7 +50,11 @@ export async function openRuntime(options: { configPath?: string; databaseUrl?: 
 
 /** Reloads the policy when its file changes, logging what happened. */
 export function watchPolicy(policy: LivePolicy, logger: Logger): void {
-  policy.onChange((next) => logger.info({ policyVersion: next.version }, 'config reloaded'));
+  let previousVersion = policy.current().version;
+  policy.onChange((next, change) => {
+    logger.info({ policyVersion: next.version, previousVersion, change }, `config reloaded: ${describePolicyChange(change)}`);
+    previousVersion = next.version;
+  });
   policy.watch((error) => logger.error(`config change refused, keeping the previous one:\n${error.message}`));
 }
 
