@@ -3,6 +3,7 @@ import { AWS_GRANT_KINDS } from '../providers/aws/iamProvider';
 import { GCLOUD_GRANT_KINDS, GCLOUD_PRINCIPAL_TYPES, PROJECT_PATTERN } from '../providers/gcloud/catalog';
 import { K8S_GRANT_KINDS, K8S_SUBJECT_KINDS, K8S_SUBJECT_NAME_SOURCES, NAMESPACE_PATTERN } from '../providers/k8s/catalog';
 import { parseDurationMs } from '../service/duration';
+import { SHELL_SAFE_NAME, SHELL_SAFE_NAME_DESCRIPTION } from '../service/requestGrammar';
 
 /**
  * The product's YAML config, validated as a whole at start-up and on every reload. The access
@@ -23,6 +24,11 @@ const duration = (options: { allowZero?: boolean } = {}) =>
 
 const email = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address');
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" or "-"');
+
+/** A name shell completion may offer (a target, a context): no character a shell would interpret. */
+const plainName = z.string().superRefine((text, ctx) => {
+  if (!SHELL_SAFE_NAME.test(text)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is not a plain name: ${SHELL_SAFE_NAME_DESCRIPTION}` });
+});
 
 const regex = z.string().transform((source, ctx) => {
   try {
@@ -51,7 +57,7 @@ const timeZone = z.string().refine((zone) => {
  * `kind` values (and any fields of its own) through `catalogSection` below.
  */
 const levelRules = {
-  target: z.string().min(1),
+  target: plainName,
   description: z.string().optional(),
   /** Approver groups (keys of the top-level `approvers`). */
   approvers: z.array(z.string()).min(1),
@@ -265,7 +271,7 @@ export const configSchema = z
         gcloud: catalogSection(GCLOUD_GRANT_KINDS, { resource: { project: z.string().regex(PROJECT_PATTERN, 'a Google Cloud project id (e.g. my-project) or number').optional() } }),
         /** `context` omitted = the kubeconfig's current context; `namespace` omitted = cluster-wide (kind cluster-role only). */
         k8s: catalogSection(K8S_GRANT_KINDS, {
-          resource: { context: z.string().min(1).optional() },
+          resource: { context: plainName.optional() },
           level: { namespace: z.string().regex(NAMESPACE_PATTERN, 'a Kubernetes namespace name (lowercase letters, digits and "-")').optional() },
         }),
       })

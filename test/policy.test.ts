@@ -868,6 +868,22 @@ resources:
       assert.equal(policyOf(oneLevel('approvers: [sre]', 'autoApproval: [{ name: short, maxDuration: 15m }]')).config.autoApproval.length, 1);
     });
 
+    it('a catalog name with shell characters (completion offers names to a shell), naming the entry', () => {
+      const plain = 'use letters, digits and . _ : / @ + = , - only (no spaces or shell characters such as $ ` ; | & < > ( ) * ? quotes or \\)';
+      assert.deepEqual(configErrors(oneLevel('approvers: [sre]').replace('target: AdminRole', "target: '$(touch /tmp/x)'")), [
+        `test.yaml: catalog.aws[0].levels[0].target: "$(touch /tmp/x)" is not a plain name: ${plain}`,
+      ]);
+      assert.deepEqual(configErrors(oneLevel('approvers: [sre]', 'resources: [{ provider: aws, kind: role, target: "a b", approvers: [sre] }]')), [
+        `test.yaml: resources[0].target: "a b" is not a plain name: ${plain}`,
+      ]);
+      const k8s = `approvers: { sre: [${BOB}] }\ncatalog:\n  k8s:\n    - resource: prod\n      context: 'ctx;reboot'\n      levels: [{ level: view, kind: cluster-role, target: view, approvers: [sre] }]\n`;
+      assert.deepEqual(configErrors(k8s), [`test.yaml: catalog.k8s[0].context: "ctx;reboot" is not a plain name: ${plain}`]);
+      // ARNs, custom role paths and system: roles are plain names.
+      for (const target of ['arn:aws:iam::123456789012:role/ops/Deploy', 'projects/p-1/roles/custom.viewer', 'system:aggregate-to-view']) {
+        assert.equal(policyOf(oneLevel('approvers: [sre]').replace('target: AdminRole', `target: '${target}'`)).levels[0]!.target, target);
+      }
+    });
+
     it('YAML that does not parse names the file', () => {
       const [line] = configErrors('approvers: { sre: [bob@example.com]\n');
       assert.ok(line?.startsWith('test.yaml: '), line);
