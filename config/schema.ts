@@ -302,6 +302,10 @@ export const configSchema = z
       .object({
         /** Ask approvers in this channel (its id, e.g. C0123456789; invite the app to it) instead of by direct message. */
         approvalChannel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'a Slack channel id such as C0123456789 (channel details, at the bottom of About)').optional(),
+        /** The one workspace whose members may use p0 (required with Slack on; docs/slack.md says where to find it). */
+        teamId: z.string().regex(/^T[A-Z0-9]{2,}$/, 'a Slack workspace (team) id such as T0123456789').optional(),
+        /** On Enterprise Grid: the organization whose members may use p0 (instead of, or as well as, teamId). */
+        enterpriseId: z.string().regex(/^E[A-Z0-9]{2,}$/, 'a Slack Enterprise Grid organization id such as E0123456789').optional(),
       })
       .strict()
       .prefault({}),
