@@ -27,16 +27,22 @@ export interface ApiOptions {
   tokens: TokenAuthenticator;
   logger: Logger;
   /**
-   * Chat channels' own endpoints (Slack's /slack/events), mounted before the JSON body parser:
-   * they read the raw body to check the platform's signature.
+   * Chat channels' own endpoints (Slack's /slack/events), mounted before the JSON body parser (they
+   * read the raw body to check the platform's signature) and behind the per-IP rate limit.
    */
-  channels?: readonly express.RequestHandler[];
+  channels?: readonly ChannelEndpoint[];
   /** The reconciler's on-demand run and audit trail (admins only); absent: those routes answer 404. */
   reconcile?: ReconcileService;
   /** What GET /readyz reports (Temporal and the database); without it /readyz says ready. */
   readiness?: () => Promise<ReadinessReport>;
   /** Requests a minute per token, and failed or unauthenticated calls a minute per client IP; default API_RATE_LIMIT_PER_MINUTE or 600. */
   rateLimitPerMinute?: number;
+}
+
+/** A chat platform's endpoint: its path and the handler that checks the platform's signature. */
+export interface ChannelEndpoint {
+  path: string;
+  handler: express.RequestHandler;
 }
 
 /** Generous: a person, a CLI polling with --wait, or the test suite never gets near it. */
@@ -69,7 +75,12 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
     if (req.originalUrl.length <= MAX_URL_LENGTH) return next();
     sendError(res, new AppError('uri_too_long', `The URL is longer than ${MAX_URL_LENGTH} characters`));
   });
-  for (const channel of channels) app.use(channel);
+  // Chat platforms send no bearer token: their endpoints are limited per client IP, counted before
+  // the body is read or its signature checked (a bearer header buys no fresh allowance here).
+  if (channels.length > 0) {
+    const channelLimit = ipRateLimit(rateLimitPerMinute ?? rateLimitFromEnv());
+    for (const channel of channels) app.all(channel.path, channelLimit, channel.handler);
+  }
 
   // Operators' routes: no token, no rate limit (probes and scrapers call them often).
   app.get('/healthz', (_req, res) => {
@@ -333,6 +344,19 @@ function sendRateLimited(res: Response, limit: number, rule: string): void {
   const wait = retryAfter === undefined ? 'in a minute' : `in ${String(retryAfter)} s`;
   logOf(res).warn({ limit, rule }, 'rate limited');
   sendError(res, new AppError('rate_limited', `Too many requests: ${rule}. Try again ${wait}`));
+}
+
+/** At most `limit` calls a minute from one client address: for the chat apps' unauthenticated webhooks. */
+function ipRateLimit(limit: number): express.RequestHandler {
+  return rateLimit({
+    windowMs: 60_000,
+    limit,
+    identifier: 'channel-ip',
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown')}`,
+    handler: (_req, res) => sendRateLimited(res, limit, `at most ${limit} a minute from one address`),
+  });
 }
 
 /**

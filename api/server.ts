@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createSlackRouter, SLACK_EVENTS_PATH } from '../bots/slack/app';
-import { slackSettingsFromEnv, type SlackSettings } from '../bots/slack/settings';
+import { slackSettingsFromEnv, workspacePinOf, type SlackSettings } from '../bots/slack/settings';
 import { checkReadiness, databaseCheck, temporalCheck } from '../service/health';
 import { countRequestsFrom } from '../service/metrics';
 import { ReconcileService } from '../service/reconcileService';
@@ -38,7 +38,10 @@ export async function startApi(options: {
   const service = new RequestService({ client, policy: runtime.policy, requests: runtime.requests, taskQueue: options.taskQueue });
   const reconcile = new ReconcileService({ client, policy: runtime.policy, events: runtime.reconcileEvents, taskQueue: options.taskQueue });
   const slack = options.slack === undefined ? slackSettingsFromEnv() : (options.slack ?? undefined);
-  const channels = slack ? [createSlackRouter({ service, settings: slack, logger })] : [];
+  // Refuse to start a Slack app that would believe any workspace; a reload that drops the pin refuses every request.
+  if (slack) workspacePinOf(runtime.policy.current().config.slack);
+  const workspace = () => runtime.policy.current().config.slack;
+  const channels = slack ? [{ path: SLACK_EVENTS_PATH, handler: createSlackRouter({ service, settings: slack, logger, workspace }) }] : [];
   if (slack) logger.info({ path: SLACK_EVENTS_PATH, slackApiUrl: slack.apiUrl }, 'Slack app enabled');
   // Readiness asks once and answers: no gRPC retry interceptor, whose backoff timers would also
   // outlive a closed connection and throw from a timer ("Channel has been shut down").

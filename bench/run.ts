@@ -38,7 +38,7 @@ approvalTimeout: 1h
 verifyTimeout: 2m
 resources:
   - { provider: aws, kind: group, target: Developers, approvers: [sre], minDuration: 1s, maxDuration: 2h }
-${approval === 'auto' ? 'autoApproval:\n  - { name: bench }\n' : ''}aws:
+${approval === 'auto' ? 'autoApproval:\n  - { name: bench, levels: ["*"] }\n' : ''}aws:
   propagation: { settleDelay: 0s, consecutiveReads: 1, pollInterval: 100ms }
 `;
 

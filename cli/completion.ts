@@ -4,7 +4,7 @@
  * the catalog, request ids from the API.
  */
 import type { Command } from 'commander';
-import { REQUEST_OPTIONS } from '../service/requestGrammar';
+import { REQUEST_OPTIONS, SHELL_SAFE_NAME } from '../service/requestGrammar';
 import type { ApiClient } from './api';
 
 export const SHELLS = ['bash', 'zsh'] as const;
@@ -40,16 +40,25 @@ export function completionScript(shell: Shell, program: Command): string {
         name === 'request'
           ? REQUEST_OPTIONS.filter((option) => option.channels.includes('cli')).map((option) => option.name)
           : command.options.map((option) => option.long).filter((long): long is string => Boolean(long));
-      return `    "${name}") options="${[...options, '--help'].join(' ')}" ;;`;
+      return `    "${name}") p0_options=(${[...options, '--help'].join(' ')}) ;;`;
     })
     .join('\n');
   const nestedCases = nested.map(({ name }) => `    "${name}") command="${name}"; first=3 ;;`).join('\n');
-  const bash = `_p0_complete() {
+  // Candidates reach COMPREPLY one line each, compared as plain text: never through compgen -W or an
+  // unquoted $(...), which would expand a name such as $(touch /tmp/x) from the API and run it.
+  const bash = `_p0_reply() {
+  local cur="$1" candidate
+  COMPREPLY=()
+  while IFS= read -r candidate; do
+    [[ "$candidate" == "$cur"* ]] && COMPREPLY+=("$candidate")
+  done
+}
+_p0_complete() {
   local cur="\${COMP_WORDS[COMP_CWORD]}"
   local command="\${COMP_WORDS[1]}"
   local first=2
   if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=( $(compgen -W "${commands.map((command) => command.name()).join(' ')} --help --version" -- "$cur") )
+    _p0_reply "$cur" < <(printf '%s\\n' ${commands.map((command) => command.name()).join(' ')} --help --version)
     return
   fi
   if [ "$COMP_CWORD" -gt 2 ]; then
@@ -57,16 +66,15 @@ export function completionScript(shell: Shell, program: Command): string {
 ${nestedCases}
     esac
   fi
-  local options=""
+  local -a p0_options=()
   case "$command" in
 ${cases}
   esac
   if [[ "$cur" == -* ]]; then
-    COMPREPLY=( $(compgen -W "$options" -- "$cur") )
+    _p0_reply "$cur" < <(printf '%s\\n' "\${p0_options[@]}")
     return
   fi
-  local IFS=$'\\n'
-  COMPREPLY=( $(compgen -W "$(p0 __complete "$command" "\${COMP_WORDS[@]:first:COMP_CWORD-first}" 2>/dev/null)" -- "$cur") )
+  _p0_reply "$cur" < <(p0 __complete "$command" "\${COMP_WORDS[@]:first:COMP_CWORD-first}" 2>/dev/null)
 }
 complete -F _p0_complete p0
 `;
@@ -82,8 +90,15 @@ autoload -U +X bashcompinit && bashcompinit
 ${bash}`;
 }
 
-/** Candidates for the next word of `p0 <command> <words...>`; empty when there is nothing to offer. */
+/**
+ * Candidates for the next word of `p0 <command> <words...>`; empty when there is nothing to offer.
+ * Names from the API that a shell would interpret are never offered (the config refuses them too).
+ */
 export async function completeWords(api: () => ApiClient, command: string, words: string[]): Promise<string[]> {
+  return (await candidatesFor(api, command, words)).filter((candidate) => SHELL_SAFE_NAME.test(candidate));
+}
+
+async function candidatesFor(api: () => ApiClient, command: string, words: string[]): Promise<string[]> {
   if (command === 'completion') return words.length === 0 ? [...SHELLS] : [];
   // `p0 reconcile` takes only options, or the word `events`.
   if (command === 'reconcile') return words.some((word) => !word.startsWith('-')) ? [] : ['events'];

@@ -4,6 +4,7 @@ import { GCLOUD_GRANT_KINDS, GCLOUD_PRINCIPAL_TYPES, PROJECT_PATTERN } from '../
 import { K8S_GRANT_KINDS, K8S_SUBJECT_KINDS, K8S_SUBJECT_NAME_SOURCES, NAMESPACE_PATTERN } from '../providers/k8s/catalog';
 import { parseDurationMs } from '../service/duration';
 import { InvalidEmailError, normalizeEmail } from '../service/identity';
+import { SHELL_SAFE_NAME, SHELL_SAFE_NAME_DESCRIPTION } from '../service/requestGrammar';
 
 /**
  * The product's YAML config, validated as a whole at start-up and on every reload. The access
@@ -34,6 +35,11 @@ const email = z.string().transform((text, ctx) => {
 });
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" or "-"');
 
+/** A name shell completion may offer (a target, a context): no character a shell would interpret. */
+const plainName = z.string().superRefine((text, ctx) => {
+  if (!SHELL_SAFE_NAME.test(text)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is not a plain name: ${SHELL_SAFE_NAME_DESCRIPTION}` });
+});
+
 const regex = z.string().transform((source, ctx) => {
   try {
     new RegExp(source);
@@ -61,7 +67,7 @@ const timeZone = z.string().refine((zone) => {
  * `kind` values (and any fields of its own) through `catalogSection` below.
  */
 const levelRules = {
-  target: z.string().min(1),
+  target: plainName,
   description: z.string().optional(),
   /** Approver groups (keys of the top-level `approvers`). */
   approvers: z.array(z.string()).min(1),
@@ -279,7 +285,7 @@ export const configSchema = z
         gcloud: catalogSection(GCLOUD_GRANT_KINDS, { resource: { project: z.string().regex(PROJECT_PATTERN, 'a Google Cloud project id (e.g. my-project) or number').optional() } }),
         /** `context` omitted = the kubeconfig's current context; `namespace` omitted = cluster-wide (kind cluster-role only). */
         k8s: catalogSection(K8S_GRANT_KINDS, {
-          resource: { context: z.string().min(1).optional() },
+          resource: { context: plainName.optional() },
           level: { namespace: z.string().regex(NAMESPACE_PATTERN, 'a Kubernetes namespace name (lowercase letters, digits and "-")').optional() },
         }),
       })
@@ -312,6 +318,10 @@ export const configSchema = z
       .object({
         /** Ask approvers in this channel (its id, e.g. C0123456789; invite the app to it) instead of by direct message. */
         approvalChannel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'a Slack channel id such as C0123456789 (channel details, at the bottom of About)').optional(),
+        /** The one workspace whose members may use p0 (required with Slack on; docs/slack.md says where to find it). */
+        teamId: z.string().regex(/^T[A-Z0-9]{2,}$/, 'a Slack workspace (team) id such as T0123456789').optional(),
+        /** On Enterprise Grid: the organization whose members may use p0 (instead of, or as well as, teamId). */
+        enterpriseId: z.string().regex(/^E[A-Z0-9]{2,}$/, 'a Slack Enterprise Grid organization id such as E0123456789').optional(),
       })
       .strict()
       .prefault({}),
@@ -385,6 +395,15 @@ export const configSchema = z
     }));
     config.resources.forEach((resource, index) => checkLevel(resource, ['resources', index]));
     config.autoApproval.forEach((rule, index) => {
+      // A rule of only a name approves every request: what a half-written list of rules looks like.
+      const conditions = [rule.requesterGroups?.length, rule.readOnly, rule.maxDuration !== undefined, rule.businessHours, rule.levels?.length];
+      if (!conditions.some(Boolean)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['autoApproval', index],
+          message: `rule "${rule.name}" has no condition, so it would approve every request: add requesterGroups, readOnly: true, maxDuration, businessHours or levels (levels: ['*'] if every level is meant)`,
+        });
+      }
       rule.requesterGroups?.forEach((group, groupIndex) => {
         if (!(group in config.groups)) {
           ctx.addIssue({ code: 'custom', path: ['autoApproval', index, 'requesterGroups', groupIndex], message: `unknown group "${group}"` });

@@ -98,6 +98,14 @@ const ALIASES: Record<string, string> = { '--resource': '--account' };
 
 export const DEFAULT_WAIT_TIMEOUT = '10m';
 
+/**
+ * A name a shell reads as one plain word: nothing to expand, quote, glob or separate. Catalog names
+ * (targets, contexts) must be such names, and shell completion offers only such names, so a name
+ * from the API can never run as a command on TAB (`$(touch /tmp/x)`).
+ */
+export const SHELL_SAFE_NAME = /^[A-Za-z0-9._:/@+=,-]+$/;
+export const SHELL_SAFE_NAME_DESCRIPTION = 'use letters, digits and . _ : / @ + = , - only (no spaces or shell characters such as $ ` ; | & < > ( ) * ? quotes or \\)';
+
 /** The usage line of the request command in a channel, for error messages and help. */
 export function requestUsage(channel: RequestChannel = 'cli'): string {
   const options = REQUEST_OPTIONS.filter((option) => option.channels.includes(channel) && !option.notInUsage).map(

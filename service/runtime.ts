@@ -13,7 +13,7 @@ import { GrantLeaseStore } from '../db/grantLeaseStore';
 import { ReconcileEventStore } from '../db/reconcileEventStore';
 import { RequestStore } from '../db/requestStore';
 import { TokenStore } from '../db/tokenStore';
-import { LivePolicy } from './livePolicy';
+import { describePolicyChange, LivePolicy } from './livePolicy';
 import type { Policy } from './policy';
 
 export interface Runtime {
@@ -56,8 +56,10 @@ export function watchPolicy(policy: LivePolicy, logger: Logger): void {
     for (const warning of configWarnings(current.config)) logger.warn({ policyVersion: current.version }, warning);
   };
   warnAbout(policy.current());
-  policy.onChange((next) => {
-    logger.info({ policyVersion: next.version }, 'config reloaded');
+  let previousVersion = policy.current().version;
+  policy.onChange((next, change) => {
+    logger.info({ policyVersion: next.version, previousVersion, change }, `config reloaded: ${describePolicyChange(change)}`);
+    previousVersion = next.version;
     warnAbout(next);
   });
   policy.watch((error) => logger.error(`config change refused, keeping the previous one:\n${error.message}`));

@@ -209,7 +209,7 @@ describe('p0 reconcile', function () {
   it('completes the events subcommand and each level\'s options', async () => {
     assert.deepEqual((await home.run(['__complete', 'reconcile'], await as(ADMIN))).stdout, 'events\n');
     const bash = await home.run(['completion', 'bash']);
-    assert.match(bash.stdout, /"reconcile"\) options="--dry-run --report-only --json --help"/);
-    assert.match(bash.stdout, /"reconcile events"\) options="--request --limit --json --help"/);
+    assert.match(bash.stdout, /"reconcile"\) p0_options=\(--dry-run --report-only --json --help\)/);
+    assert.match(bash.stdout, /"reconcile events"\) p0_options=\(--request --limit --json --help\)/);
   });
 });

@@ -379,6 +379,13 @@ describe('fault-injection infrastructure', function () {
         namespace,
         body: { metadata: { name: 'pod-reader' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] },
       });
+      // The product binds pod-reader in this namespace: exactly the RBAC `npm run k8s-rbac` prints for that.
+      await kube.grantProduct(`
+approvers: { sre: [bob@example.com] }
+catalog:
+  k8s:
+    - { resource: cluster, context: ${TEST_CONTEXT}, levels: [{ level: pods, kind: role, target: pod-reader, namespace: ${namespace}, approvers: [sre] }] }
+`);
     });
     afterEach(async () => {
       await proxy?.stop();

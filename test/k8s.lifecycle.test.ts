@@ -30,7 +30,7 @@ describe('Kubernetes access request lifecycle', function () {
       namespace,
       body: { metadata: { name: 'pod-reader' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] },
     });
-    h = await Harness.start(`
+    const config = `
 approvers:
   sre: [${BOB}]
 approvalTimeout: 60s
@@ -46,7 +46,10 @@ k8s:
   kubeconfig: ${JSON.stringify(kube.productKubeconfig)}
   subject: { kind: User, prefix: 'oidc:' }
   propagation: { settleDelay: 0s, consecutiveReads: 2, pollInterval: 200ms }
-`);
+`;
+    // The product runs with exactly the RBAC `npm run k8s-rbac` prints for this catalog.
+    await kube.grantProduct(config);
+    h = await Harness.start(config);
   });
   after(() => h?.stop());
 

@@ -1,8 +1,9 @@
 /**
  * The Kubernetes provider against a real kube-apiserver (RBAC on, etcd behind it), driven the way the
  * activities drive it: inspect -> grant -> isGranted until true; revoke -> isGranted until false.
- * "Granted" is checked with alice's own token, not just with the product's read-back. The
- * reconciler's view (listMarked, removeMarked) runs with the product's documented RBAC too.
+ * "Granted" is checked with alice's own token, not just with the product's read-back. The product
+ * runs with exactly the RBAC `npm run k8s-rbac` prints for this file's catalog (PROVIDER_CONFIG),
+ * the reconciler's view (listMarked, removeMarked) too; and that RBAC lets it bind nothing else.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -11,10 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { V1RoleBinding } from '@kubernetes/client-node';
 import { ulid } from 'ulid';
+import YAML from 'yaml';
+import { parseConfig } from '../config/load';
 import { ProviderInputError, type GrantSpec, type MarkedGrant } from '../providers/provider';
 import { checksFromRules } from '../providers/k8s/accessChecks';
 import { bindingNameFor, reasonCitesBinding, requestIdLabelValue, subjectFor } from '../providers/k8s/binding';
 import { classifyKubernetesError } from '../providers/k8s/errors';
+import { productRbac } from '../providers/k8s/productRbac';
 import { createKubernetesRbacProvider, type KubernetesRbacProvider, type KubernetesSettings } from '../providers/k8s/rbacProvider';
 import { KUBE_USERS, sharedKubernetes, TEST_CONTEXT, type KubeClients, type RunningKubernetes } from './support/kubernetes';
 
@@ -32,6 +36,25 @@ describe('Kubernetes provider (real kube-apiserver)', function () {
   const namespace = `prov-${suffix}`;
   const otherNamespace = `prov-own-${suffix}`;
   const namespaceReader = `p0-test-namespace-reader-${suffix}`;
+  const markedNamespace = `marked-${suffix}`;
+  /** What this file's tests ask the product to grant: its catalog decides the product's RBAC. */
+  const PROVIDER_CONFIG = `
+approvers: { sre: [bob@example.com] }
+catalog:
+  k8s:
+    - resource: test-cluster
+      context: ${TEST_CONTEXT}
+      levels:
+        - { level: pods, kind: role, target: pod-reader, namespace: ${namespace}, approvers: [sre] }
+        - { level: own-pods, kind: role, target: pod-reader, namespace: ${otherNamespace}, approvers: [sre] }
+        - { level: marked-pods, kind: role, target: pod-reader, namespace: ${markedNamespace}, approvers: [sre] }
+        - { level: namespaces, kind: cluster-role, target: ${namespaceReader}, approvers: [sre] }
+        - { level: namespaces-here, kind: cluster-role, target: ${namespaceReader}, namespace: ${namespace}, approvers: [sre] }
+        - { level: empty, kind: role, target: empty, namespace: ${namespace}, approvers: [sre] }
+        - { level: broken, kind: role, target: no-such-role, namespace: ${namespace}, approvers: [sre] }
+        - { level: broken-cluster, kind: cluster-role, target: no-such-cluster-role, approvers: [sre] }
+        - { level: gone, kind: role, target: pod-reader, namespace: missing-${suffix}, approvers: [sre] }
+`;
 
   const settings = (overrides: Partial<KubernetesSettings> = {}): KubernetesSettings => ({
     kubeconfig: kube.productKubeconfig,
@@ -72,6 +95,41 @@ describe('Kubernetes provider (real kube-apiserver)', function () {
     await admin.rbac.createClusterRole({
       body: { metadata: { name: namespaceReader }, rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list'] }] },
     });
+    await admin.core.createNamespace({ body: { metadata: { name: markedNamespace } } });
+    await admin.rbac.createNamespacedRole({ namespace: markedNamespace, body: { metadata: { name: 'pod-reader' }, rules: POD_READER_RULES } });
+    // The namespace the catalog names but nobody created: its Role cannot be applied (nor by kubectl).
+    assert.deepEqual((await kube.grantProduct(PROVIDER_CONFIG)).skipped, [`Role p0-jit in namespace missing-${suffix}`, `RoleBinding p0-jit in namespace missing-${suffix}`]);
+  });
+
+  it("may bind only the catalog's roles: cluster-admin, or a role the catalog does not name, is forbidden", async () => {
+    const product = kube.as(KUBE_USERS.product).rbac;
+    await admin.rbac.createNamespacedRole({ namespace, body: { metadata: { name: 'not-in-catalog' }, rules: POD_READER_RULES } });
+    // (The test server runs no controllers, so `edit` and `view` are empty: anyone may bind an empty role.)
+    await admin.rbac.createClusterRole({ body: { metadata: { name: `not-in-catalog-${suffix}` }, rules: POD_READER_RULES } });
+    const ref = (kind: 'Role' | 'ClusterRole', name: string) => ({ apiGroup: 'rbac.authorization.k8s.io', kind, name });
+    const toProduct = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: KUBE_USERS.product }];
+    const outcome = (call: Promise<unknown>) => call.then(() => 'allowed', (error: { code?: number }) => `refused ${error.code}`);
+    const name = `escalate-${suffix}`;
+    const attempts: Record<string, Promise<unknown>> = {
+      'cluster-admin cluster-wide': product.createClusterRoleBinding({ body: { metadata: { name }, roleRef: ref('ClusterRole', 'cluster-admin'), subjects: toProduct } }),
+      'cluster-admin in a catalog namespace': product.createNamespacedRoleBinding({ namespace, body: { metadata: { name }, roleRef: ref('ClusterRole', 'cluster-admin'), subjects: toProduct } }),
+      'a Role outside the catalog': product.createNamespacedRoleBinding({ namespace, body: { metadata: { name: `${name}-2` }, roleRef: ref('Role', 'not-in-catalog'), subjects: toProduct } }),
+      'a ClusterRole the catalog does not name': product.createClusterRoleBinding({ body: { metadata: { name: `${name}-3` }, roleRef: ref('ClusterRole', `not-in-catalog-${suffix}`), subjects: toProduct } }),
+      'its own ClusterRole widened': product.replaceClusterRole({ name: 'p0-jit', body: { metadata: { name: 'p0-jit' }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] } }),
+      'a new Role': product.createNamespacedRole({ namespace, body: { metadata: { name: `${name}-5` }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] } }),
+    };
+    for (const [what, call] of Object.entries(attempts)) assert.equal(await outcome(call), 'refused 403', what);
+
+    // An existing cluster-admin binding cannot be widened to the product either (update runs the same check).
+    const standing = await admin.rbac.createClusterRoleBinding({ body: { metadata: { name: `standing-${suffix}` }, roleRef: ref('ClusterRole', 'cluster-admin'), subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'ops@example.com' }] } });
+    assert.equal(await outcome(product.replaceClusterRoleBinding({ name: `standing-${suffix}`, body: { ...standing, subjects: [...standing.subjects!, ...toProduct] } })), 'refused 403');
+    await admin.rbac.deleteClusterRoleBinding({ name: `standing-${suffix}` });
+
+    // What the catalog does name, it may bind, where the catalog binds it.
+    const allowed = await product.createClusterRoleBinding({ body: { metadata: { name: `${name}-ok` }, roleRef: ref('ClusterRole', namespaceReader), subjects: toProduct } });
+    await product.deleteClusterRoleBinding({ name: allowed.metadata!.name! });
+    const allowedHere = await product.createNamespacedRoleBinding({ namespace, body: { metadata: { name: `${name}-ok` }, roleRef: ref('Role', 'pod-reader'), subjects: toProduct } });
+    await product.deleteNamespacedRoleBinding({ name: allowedHere.metadata!.name!, namespace });
   });
 
   it('grants a RoleBinding that SubjectAccessReview allows and alice can use, and revoking ends it', async () => {
@@ -240,14 +298,8 @@ describe('Kubernetes provider (real kube-apiserver)', function () {
   });
 
   describe('marked bindings (for the reconciler)', () => {
-    const markedNamespace = `marked-${suffix}`;
     const podReader = { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' };
     const toAlice = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: KUBE_USERS.alice }];
-
-    before(async () => {
-      await admin.core.createNamespace({ body: { metadata: { name: markedNamespace } } });
-      await admin.rbac.createNamespacedRole({ namespace: markedNamespace, body: { metadata: { name: 'pod-reader' }, rules: POD_READER_RULES } });
-    });
 
     it('lists exactly the bindings labelled as ours, with the exact request id, and removes one at a time', async () => {
       // An id no label can hold: the label gets the binding name, the annotation the exact id.
@@ -299,7 +351,7 @@ describe('Kubernetes provider (real kube-apiserver)', function () {
       const keys = listed.map((grant) => JSON.stringify(grant.ref));
       assert.equal(new Set(keys).size, keys.length, 'each binding once, however many catalog entries name its cluster');
       const listedNames = new Set(listed.map((grant) => grant.ref.name));
-      for (const name of [...unmarked.map((binding) => binding.name), plainClusterWide, 'p0-jit-test']) assert.ok(!listedNames.has(name), `${name} is not ours`);
+      for (const name of [...unmarked.map((binding) => binding.name), plainClusterWide, 'p0-jit']) assert.ok(!listedNames.has(name), `${name} is not ours`);
 
       await reconciling.removeMarked(expected[0]!);
 
@@ -379,6 +431,42 @@ describe('Kubernetes provider (real kube-apiserver)', function () {
 });
 
 describe('Kubernetes provider pieces', () => {
+  it("docs/kubernetes.md shows what npm run k8s-rbac prints for the page's own example catalog", () => {
+    const markdown = fs.readFileSync(path.join(__dirname, '..', 'docs', 'kubernetes.md'), 'utf8');
+    const blocks = [...markdown.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    const example = blocks.find((block) => block.startsWith('catalog:\n  k8s:'));
+    const shown = blocks.find((block) => /^kind: ClusterRole$/m.test(block) && /^ {2}name: p0-jit$/m.test(block));
+    assert.ok(example && shown, 'the page has the example catalog and the printed RBAC');
+    const config = parseConfig(`approvers: { sre: [bob@example.com], security: [sec@example.com, bob@example.com] }\n${example.replace(/^k8s:[\s\S]*$/m, '')}`, 'docs example');
+    const [printed, ...more] = productRbac(config.catalog.k8s, { kind: 'ServiceAccount', namespace: 'p0', name: 'p0-jit' });
+    assert.deepEqual(more, []);
+    assert.deepEqual(YAML.parseAllDocuments(shown).map((document) => document.toJSON() as unknown), JSON.parse(JSON.stringify(printed!.objects)));
+  });
+
+  it('gives bind only on the catalog roles, where the catalog binds them, and nothing cluster-wide to bind without cluster-wide levels', () => {
+    const [onlyNamespaced] = productRbac(
+      [{ resource: 'c', levels: [{ kind: 'role', target: 'pod-reader', namespace: 'a' }, { kind: 'cluster-role', target: 'deployer', namespace: 'b' }] }],
+      { kind: 'User', name: 'p0-jit' },
+    );
+    const clusterRole = onlyNamespaced!.objects.find((object) => object.kind === 'ClusterRole')!;
+    assert.deepEqual(clusterRole.rules!.filter((rule) => rule.verbs.some((verb) => ['bind', 'create', 'update', 'escalate', '*'].includes(verb))), [
+      { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+    ]);
+    const roles = onlyNamespaced!.objects.filter((object) => object.kind === 'Role');
+    assert.deepEqual(
+      roles.map((role) => [role.metadata.namespace, role.rules!.filter((rule) => rule.verbs.includes('bind'))]),
+      [
+        ['a', [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['bind'], resourceNames: ['pod-reader'] }]],
+        ['b', [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['deployer'] }]],
+      ],
+    );
+    // One set of objects per cluster.
+    assert.deepEqual(
+      productRbac([{ resource: 'x', context: 'one', levels: [] }, { resource: 'y', context: 'two', levels: [] }], { kind: 'User', name: 'p' }).map((cluster) => cluster.context),
+      ['one', 'two'],
+    );
+  });
+
   it('names bindings as valid, deterministic DNS labels', () => {
     assert.equal(bindingNameFor('req_01JQ3V5K7D9X2M4N6P8R0S2T4V'), 'p0-req-01jq3v5k7d9x2m4n6p8r0s2t4v');
     assert.equal(bindingNameFor('01JQ3V5K7D9X2M4N6P8R0S2T4V'), 'p0-01jq3v5k7d9x2m4n6p8r0s2t4v');

@@ -8,12 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { isDeepStrictEqual } from 'node:util';
 import pino from 'pino';
 import { ConfigError, parseConfig } from '../config/load';
 import { AppError, RESOURCE_NOT_FOUND_MESSAGE, type ErrorCode } from '../service/errors';
 import { parseDurationMs } from '../service/duration';
 import { InvalidEmailError, normalizeEmail } from '../service/identity';
-import { LivePolicy } from '../service/livePolicy';
+import { describePolicyChange, LivePolicy, type PolicyChange } from '../service/livePolicy';
 import { watchPolicy } from '../service/runtime';
 import {
   approversFor,
@@ -160,6 +161,8 @@ autoApproval:
     levels: ['aws/sandbox/*']
     maxDuration: 4h
 `;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function policyOf(yaml: string): Policy {
   return compilePolicy(parseConfig(yaml, 'test.yaml'), 'v1');
@@ -597,7 +600,7 @@ catalog:
     it('is never auto-approved, even when a rule covers the level', () => {
       const policy = policyOf(`${ORG}
 autoApproval:
-  - name: anything
+  - { name: anything, levels: ['*'] }
 `);
       const glass = decide(ONCALL, 'aws/prod/emergency', { breakGlass: true, reason: 'prod down' }, policy);
       assert.equal(glass.breakGlass, true);
@@ -776,7 +779,7 @@ groups:
 approvers:
   sre: [bob@example.com]
 autoApproval:
-  - name: anything
+  - { name: anything, levels: ['*'] }
 catalog:
   aws:
     - resource: prod
@@ -983,6 +986,32 @@ resources:
       ]);
     });
 
+    it('an auto-approval rule with no condition (it would approve every request), naming the rule', () => {
+      const unconditional = 'test.yaml: autoApproval[0]: rule "anything" has no condition, so it would approve every request: add requesterGroups, readOnly: true, maxDuration, businessHours or levels (levels: [\'*\'] if every level is meant)';
+      assert.deepEqual(configErrors(oneLevel('approvers: [sre]', 'autoApproval:\n  - name: anything')), [unconditional]);
+      // `readOnly: false` and empty lists restrict nothing either.
+      assert.deepEqual(configErrors(oneLevel('approvers: [sre]', 'autoApproval: [{ name: anything, readOnly: false }]')), [unconditional]);
+      // Any one condition is enough, and `levels: ['*']` says "everything" on purpose.
+      assert.equal(policyOf(oneLevel('approvers: [sre]', "autoApproval: [{ name: anything, levels: ['*'] }]")).config.autoApproval.length, 1);
+      assert.equal(policyOf(oneLevel('approvers: [sre]', 'autoApproval: [{ name: short, maxDuration: 15m }]')).config.autoApproval.length, 1);
+    });
+
+    it('a catalog name with shell characters (completion offers names to a shell), naming the entry', () => {
+      const plain = 'use letters, digits and . _ : / @ + = , - only (no spaces or shell characters such as $ ` ; | & < > ( ) * ? quotes or \\)';
+      assert.deepEqual(configErrors(oneLevel('approvers: [sre]').replace('target: AdminRole', "target: '$(touch /tmp/x)'")), [
+        `test.yaml: catalog.aws[0].levels[0].target: "$(touch /tmp/x)" is not a plain name: ${plain}`,
+      ]);
+      assert.deepEqual(configErrors(oneLevel('approvers: [sre]', 'resources: [{ provider: aws, kind: role, target: "a b", approvers: [sre] }]')), [
+        `test.yaml: resources[0].target: "a b" is not a plain name: ${plain}`,
+      ]);
+      const k8s = `approvers: { sre: [${BOB}] }\ncatalog:\n  k8s:\n    - resource: prod\n      context: 'ctx;reboot'\n      levels: [{ level: view, kind: cluster-role, target: view, approvers: [sre] }]\n`;
+      assert.deepEqual(configErrors(k8s), [`test.yaml: catalog.k8s[0].context: "ctx;reboot" is not a plain name: ${plain}`]);
+      // ARNs, custom role paths and system: roles are plain names.
+      for (const target of ['arn:aws:iam::123456789012:role/ops/Deploy', 'projects/p-1/roles/custom.viewer', 'system:aggregate-to-view']) {
+        assert.equal(policyOf(oneLevel('approvers: [sre]').replace('target: AdminRole', `target: '${target}'`)).levels[0]!.target, target);
+      }
+    });
+
     it('YAML that does not parse names the file', () => {
       const [line] = configErrors('approvers: { sre: [bob@example.com]\n');
       assert.ok(line?.startsWith('test.yaml: '), line);
@@ -1021,39 +1050,113 @@ resources:
     });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    it('load() gives the policy a version, the same for the same text', () => {
+    it('load() gives the policy a version, the same for the same text', async () => {
       const live = LivePolicy.load(file);
       assert.match(live.current().version, /^[0-9a-f]{12}$/);
       assert.equal(LivePolicy.load(file).current().version, live.current().version);
       assert.equal(LivePolicy.fromText(VERSION_ONE, 'other.yaml').current().version, live.current().version);
-      assert.equal(live.reload(), false, 'nothing changed');
+      assert.equal(await live.reload(), false, 'nothing changed');
     });
 
-    it('reload() after a change gives a new version and the new levels', () => {
+    it('reload() after a change gives a new version and the new levels', async () => {
       const live = LivePolicy.load(file);
       const before = live.current();
       const heard: string[] = [];
       live.onChange((policy) => heard.push(policy.version));
       fs.writeFileSync(file, VERSION_TWO);
-      assert.equal(live.reload(), true);
+      assert.equal(await live.reload(), true);
       assert.notEqual(live.current().version, before.version);
       assert.deepEqual(heard, [live.current().version]);
       assert.deepEqual(live.current().levels.map((level) => level.id), ['aws/prod/admin', 'aws/prod/readonly']);
       assert.deepEqual(before.levels.map((level) => level.id), ['aws/prod/admin'], 'a policy already handed out is unchanged');
     });
 
-    it('an invalid change is refused with a ConfigError and the previous policy stays', () => {
+    it('an invalid change is refused with a ConfigError and the previous policy stays', async () => {
       const live = LivePolicy.load(file);
       const before = live.current();
       fs.writeFileSync(file, oneLevel('approvers: [ops]'));
-      assert.throws(
-        () => live.reload(),
+      await assert.rejects(
+        live.reload(),
         (error: unknown) => error instanceof ConfigError && error.message === `${file}: catalog.aws[0].levels[0].approvers[0]: unknown approver group "ops" (defined: sre)`,
       );
       assert.equal(live.current(), before);
       // Fixed again: taken.
       fs.writeFileSync(file, VERSION_TWO);
-      assert.equal(live.reload(), true);
+      assert.equal(await live.reload(), true);
+    });
+
+    it('a file being written is never taken half-written: only a whole file, unchanged for the stability window', async () => {
+      // The example config written the way an editor or `cp` writes it: truncated, then filled in
+      // pieces. Every line-prefix written here validates on its own (one of them, `- name:` and
+      // `requesterGroups: [oncall]` without `readOnly`, would auto-approve prod admin for on-call).
+      const whole = fs.readFileSync(path.join(__dirname, '..', 'config', 'p0.example.yaml'), 'utf8');
+      const wholeConfig = parseConfig(whole, 'whole.yaml');
+      const lines = whole.split('\n');
+      const prefixes = lines
+        .map((_, count) => lines.slice(0, count).join('\n'))
+        .filter((prefix) => {
+          try {
+            return !isDeepStrictEqual(parseConfig(prefix, 'prefix.yaml'), wholeConfig);
+          } catch {
+            return false;
+          }
+        });
+      assert.ok(prefixes.length >= 20, `only ${prefixes.length} prefixes validate`);
+      const live = LivePolicy.load(file);
+      const taken: Policy[] = [];
+      const refused: Error[] = [];
+      live.onChange((policy) => taken.push(policy));
+      live.watch((error) => refused.push(error), { intervalMs: 20, stableMs: 300 });
+      try {
+        for (const prefix of prefixes) {
+          fs.writeFileSync(file, prefix);
+          await sleep(25);
+        }
+        fs.writeFileSync(file, whole);
+        const deadline = Date.now() + 5_000;
+        while (!isDeepStrictEqual(live.current().config, wholeConfig)) {
+          assert.ok(Date.now() < deadline, 'the whole file was never taken');
+          await sleep(50);
+        }
+        const partial = taken.filter((policy) => !isDeepStrictEqual(policy.config, wholeConfig));
+        assert.deepEqual(partial.map((policy) => policy.levels.length), [], 'a half-written file became the live policy');
+        assert.equal(taken.length, 1);
+        assert.deepEqual(refused, [], 'a file still being written is waited for, not refused');
+      } finally {
+        live.close();
+      }
+    });
+
+    it('onChange hears what changed: levels, auto-approval rules and groups added, removed or changed', async () => {
+      const live = LivePolicy.load(file);
+      const heard: PolicyChange[] = [];
+      live.onChange((_policy, change) => heard.push(change));
+      fs.writeFileSync(
+        file,
+        `
+groups: { platform: [${PLAT}], oncall: [${ONCALL}] }
+approvers: { sre: [${BOB}] }
+autoApproval: [{ name: oncall-short, requesterGroups: [oncall], maxDuration: 15m }]
+catalog:
+  aws:
+    - resource: prod
+      levels:
+        - { level: admin, kind: role, target: AdminRole, approvers: [sre], maxDuration: 2h }
+        - { level: readonly, kind: policy, target: ReadOnlyAccess, approvers: [sre], readOnly: true }
+`,
+      );
+      assert.equal(await live.reload(), true);
+      assert.deepEqual(heard, [
+        {
+          levels: { added: ['aws/prod/readonly'], removed: [], changed: ['aws/prod/admin'] },
+          autoApproval: { added: ['oncall-short'], removed: [], changed: [] },
+          approvers: { added: [], removed: [], changed: ['sre'] },
+          groups: { added: ['oncall'], removed: [], changed: [] },
+          admins: { added: [], removed: [] },
+          settings: [],
+        },
+      ]);
+      assert.equal(describePolicyChange(heard[0]!), 'levels added aws/prod/readonly, changed aws/prod/admin; auto-approval rules added oncall-short; approver groups changed sre; groups added oncall');
     });
 
     it('a missing file is a ConfigError naming it', () => {

@@ -7,11 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Knex } from 'knex';
+import pino from 'pino';
 import YAML from 'yaml';
-import { SLACK_EVENTS_PATH } from '../bots/slack/app';
+import { createApiApp } from '../api/app';
+import { createSlackRouter, SLACK_EVENTS_PATH } from '../bots/slack/app';
 import {
   ACTION,
   approverMessage,
@@ -30,9 +34,10 @@ import {
 import { interpretSlashCommand, prefillForm } from '../bots/slack/commands';
 import { SlackDirectory } from '../bots/slack/directory';
 import { createSlackNotifier } from '../bots/slack/notifier';
-import { createWebClient, slackSettingsFromEnv } from '../bots/slack/settings';
+import { createWebClient, slackSettingsFromEnv, workspacePinOf } from '../bots/slack/settings';
 import { ChatMessageStore } from '../db/chatMessageStore';
 import { openDatabase } from '../db/database';
+import { AppError } from '../service/errors';
 import type { CatalogEntry } from '../service/policy';
 import { parseRequestCommandLine, RequestGrammarError, requestUsage } from '../service/requestGrammar';
 import type { RequestView } from '../workflows/types';
@@ -40,6 +45,7 @@ import {
   buttonValuesOf,
   buttonsOf,
   ephemeralTexts,
+  FAKE_TEAM_ID,
   FakeSlack,
   findElement,
   messageText,
@@ -63,6 +69,13 @@ const BOB: FakeSlackUser = { id: 'U0BOB', email: 'bob@example.com', name: 'bob' 
 const DANA: FakeSlackUser = { id: 'U0DANA', email: 'dana@example.com', name: 'dana' };
 const CAROL: FakeSlackUser = { id: 'U0CAROL', email: 'carol@example.com', name: 'carol' };
 const MALLORY: FakeSlackUser = { id: 'U0MALLORY', email: 'mallory@example.com', name: 'mallory' };
+// Accounts p0 must not take as who they say they are.
+const GUEST: FakeSlackUser = { id: 'U0GUEST', email: `guest-${process.pid}@example.com`, name: 'guest', isRestricted: true };
+const SINGLE_GUEST: FakeSlackUser = { id: 'U0SINGLE', email: `single-${process.pid}@example.com`, name: 'single', isUltraRestricted: true };
+const STRANGER: FakeSlackUser = { id: 'U0STRANGER', email: `stranger-${process.pid}@partner.example`, name: 'stranger', teamId: 'T0PARTNER', isStranger: true };
+const OTHER_TEAM_MEMBER: FakeSlackUser = { id: 'U0ELSEWHERE', email: `elsewhere-${process.pid}@example.com`, name: 'elsewhere', teamId: 'T0SISTER' };
+/** Someone in another workspace the app is installed in, who gave their account alice's email. */
+const ALICE_ELSEWHERE: FakeSlackUser = { id: 'U0EVIL', email: ALICE.email, name: 'alice', teamId: 'T0OTHER' };
 
 const CONFIG = `
 groups:
@@ -105,6 +118,8 @@ catalog:
           maxDuration: 1h
 aws:
   propagation: { settleDelay: 0s, consecutiveReads: 2, pollInterval: 100ms }
+slack:
+  teamId: ${FAKE_TEAM_ID}
 `;
 
 describe('Slack app, end to end over signed HTTP', function () {
@@ -115,7 +130,7 @@ describe('Slack app, end to end over signed HTTP', function () {
   let aliceIamUser: string;
 
   before(async () => {
-    fake = await FakeSlack.start({ botToken: BOT_TOKEN, users: [ALICE, BOB, DANA, CAROL, MALLORY] });
+    fake = await FakeSlack.start({ botToken: BOT_TOKEN, users: [ALICE, BOB, DANA, CAROL, MALLORY, GUEST, SINGLE_GUEST, STRANGER, OTHER_TEAM_MEMBER, ALICE_ELSEWHERE] });
     h = await Harness.start(CONFIG, { slack: { botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: fake.apiUrl } });
     slack = new SlackEventsClient(`${h.apiUrl}/slack/events`, SIGNING_SECRET);
     await ensureCatalogObjects(h.iam);
@@ -423,6 +438,53 @@ describe('Slack app, end to end over signed HTTP', function () {
     assert.equal(fake.responses.length, before.responses);
   });
 
+  it('refuses a command or a click from another Slack workspace, saying why, and starts nothing', async () => {
+    const before = (await requestsOf(ALICE.email)).length;
+    const lookups = fake.callsTo('users.info').length;
+    const command = await slack.command(fake.slashCommand(ALICE_ELSEWHERE, 'request aws group Developers --reason x --duration 5m', 'C0OTHER', 'T0OTHER'));
+    assert.equal(command.status, 200);
+    assert.equal(command.body.response_type, 'ephemeral');
+    assert.match(command.body.text ?? '', /only serves its own Slack workspace/);
+
+    const message: FakeMessage = {
+      channel: 'C0OTHER',
+      ts: '1700000000.000001',
+      text: 'an approval request',
+      blocks: [{ type: 'actions', elements: [{ type: 'button', action_id: ACTION.approve, value: 'req_01ARZ3NDEKTSV4RRFFQ69G5FAV', text: { type: 'plain_text', text: 'Approve' } }] }],
+      updates: 0,
+    };
+    const click = fake.clickButton(ALICE_ELSEWHERE, message, ACTION.approve, 'T0OTHER');
+    assert.equal((await slack.interaction(click)).status, 200);
+    const reply = await fake.waitFor('the refusal of the click', () => fake.responses.find((post) => String(click.response_url).endsWith(post.path)));
+    assert.equal(reply.body.response_type, 'ephemeral');
+    assert.match(reply.body.text ?? '', /only serves its own Slack workspace/);
+    assert.equal(fake.callsTo('users.info').length, lookups, 'refused before anyone is looked up');
+    assert.equal((await requestsOf(ALICE.email)).length, before);
+  });
+
+  it('refuses guests, Slack Connect outsiders and accounts of another workspace, saying why', async () => {
+    const refusals: Array<[FakeSlackUser, RegExp]> = [
+      [GUEST, /guest accounts cannot use p0/i],
+      [SINGLE_GUEST, /guest accounts cannot use p0/i],
+      [STRANGER, /another organization \(Slack Connect\)/],
+      [OTHER_TEAM_MEMBER, /belongs to another Slack workspace/],
+    ];
+    for (const [user, why] of refusals) {
+      const fields = fake.slashCommand(user, 'request aws group Developers --reason x --duration 5m');
+      assert.equal((await slack.command(fields)).status, 200);
+      const reply = await fake.waitFor(`the answer to ${user.name}`, () => fake.responses.find((post) => fields.response_url!.endsWith(post.path)));
+      assert.equal(reply.body.response_type, 'ephemeral');
+      assert.match(reply.body.text ?? '', why);
+      assert.equal((await requestsOf(user.email)).length, 0, `${user.name} started a request`);
+    }
+    // The modal is not opened for them either.
+    const modal = fake.slashCommand(GUEST, 'request');
+    assert.equal((await slack.command(modal)).status, 200);
+    const reply = await fake.waitFor('the answer to the guest', () => fake.responses.find((post) => modal.response_url!.endsWith(post.path)));
+    assert.match(reply.body.text ?? '', /guest accounts cannot use p0/i);
+    assert.equal(fake.viewOpenedWith(modal.trigger_id!), undefined);
+  });
+
   it('acknowledged every command and interaction above within 3 seconds', function () {
     assert.ok(slack.timings.length > 0, 'no interaction was measured: run the whole file, not one test');
     const slow = slack.timings.filter((timing) => timing.elapsedMs >= 3000);
@@ -549,7 +611,90 @@ describe('Slack app manifest (docs/slack-app-manifest.yaml)', () => {
   });
 });
 
+describe('/slack/events limits (the real Bolt app in the API, no Temporal behind it)', function () {
+  this.timeout(30_000);
+  let fake: FakeSlack;
+  const servers: http.Server[] = [];
+
+  before(async () => {
+    fake = await FakeSlack.start({ botToken: BOT_TOKEN, users: [ALICE] });
+  });
+  after(async () => {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    await fake?.stop();
+  });
+
+  /** The API app with only the Slack channel working; `/p0 help` needs nothing else. */
+  async function startApp(rateLimitPerMinute: number): Promise<string> {
+    const logger = pino({ level: 'silent' });
+    const slackRouter = createSlackRouter({
+      service: {} as never,
+      settings: { botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: fake.apiUrl },
+      logger,
+      workspace: () => ({ teamId: FAKE_TEAM_ID }),
+    });
+    const app = createApiApp({ service: {} as never, tokens: {} as never, logger, channels: [{ path: SLACK_EVENTS_PATH, handler: slackRouter }], rateLimitPerMinute });
+    const server = await new Promise<http.Server>((resolve) => {
+      const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+    });
+    servers.push(server);
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}${SLACK_EVENTS_PATH}`;
+  }
+
+  it('is behind the per-IP rate limit, counted before the signature check', async () => {
+    const slack = new SlackEventsClient(await startApp(3), SIGNING_SECRET);
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      assert.equal((await slack.command(fake.slashCommand(ALICE, 'help'), { secret: 'wrong-secret' })).status, 401);
+    }
+    const limited = await slack.command(fake.slashCommand(ALICE, 'help'));
+    assert.equal(limited.status, 429);
+    assert.equal((limited.body as { error?: { code?: string } }).error?.code, 'rate_limited');
+  });
+
+  it('refuses a body over 64 KiB with 413 before reading it all or checking its signature', async () => {
+    const slack = new SlackEventsClient(await startApp(1000), SIGNING_SECRET);
+    assert.equal((await slack.command(fake.slashCommand(ALICE, 'help'))).status, 200);
+    const big = await slack.command(fake.slashCommand(ALICE, `help ${'x'.repeat(70 * 1024)}`));
+    assert.equal(big.status, 413);
+  });
+});
+
+describe('Slack directory (who is who, against the fake Slack)', function () {
+  this.timeout(30_000);
+  let fake: FakeSlack;
+  before(async () => {
+    fake = await FakeSlack.start({ botToken: BOT_TOKEN, users: [ALICE] });
+  });
+  after(() => fake?.stop());
+
+  it('asks Slack again after 2 minutes, so a deactivated account or one made a guest stops working soon', async () => {
+    let now = 1_000_000;
+    const directory = new SlackDirectory(createWebClient({ botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: fake.apiUrl }), {
+      workspace: () => ({ teamId: FAKE_TEAM_ID }),
+      now: () => now,
+    });
+    assert.equal((await directory.personOf(ALICE.id)).email, ALICE.email);
+    fake.addUser({ ...ALICE, isRestricted: true });
+    now += 119_000;
+    assert.equal((await directory.personOf(ALICE.id)).email, ALICE.email, 'still the remembered answer');
+    now += 2_000;
+    await assert.rejects(directory.personOf(ALICE.id), (error: unknown) => error instanceof AppError && error.code === 'forbidden' && /guest accounts cannot use p0/i.test(error.message));
+  });
+
+  it('takes the email in lower case, the one form p0 compares', async () => {
+    fake.addUser({ id: 'U0UPPER', email: 'Upper.Case@Example.com' });
+    const directory = new SlackDirectory(createWebClient({ botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: fake.apiUrl }), { workspace: () => ({ teamId: FAKE_TEAM_ID }) });
+    assert.equal((await directory.personOf('U0UPPER')).email, 'upper.case@example.com');
+  });
+});
+
 describe('Slack settings', () => {
+  it('needs the workspace pinned in the config (slack.teamId or slack.enterpriseId)', () => {
+    assert.throws(() => workspacePinOf({}), /set slack\.teamId/);
+    assert.deepEqual(workspacePinOf({ teamId: 'T0P0TEST' }), { teamId: 'T0P0TEST' });
+    assert.deepEqual(workspacePinOf({ enterpriseId: 'E0P0TEST' }), { enterpriseId: 'E0P0TEST' });
+  });
+
   it('is off without the variables, on with both, and refuses half a configuration', () => {
     assert.equal(slackSettingsFromEnv({}), undefined);
     assert.deepEqual(slackSettingsFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', SLACK_API_URL: 'http://127.0.0.1:9/api' }), {

@@ -38,15 +38,18 @@ import {
   type ViewStateValues,
 } from './blocks';
 import { interpretSlashCommand, prefillForm, type RequestPrefill } from './commands';
-import { SlackDirectory } from './directory';
+import { NO_PIN_MESSAGE, SlackDirectory } from './directory';
 import { slackLogger } from './logging';
-import { createWebClient, webClientOptions, type SlackSettings } from './settings';
+import { createWebClient, webClientOptions, type SlackSettings, type SlackWorkspacePin } from './settings';
 
 /** Where Slack sends slash commands and interactions (the manifest's URLs end with it). */
 export const SLACK_EVENTS_PATH = '/slack/events';
 /** How long a modal submission waits for the request service before answering Slack without it. */
 const DEFAULT_SUBMIT_BUDGET_MS = 2_000;
 const SERVER_ERROR_MESSAGE = 'Something went wrong on the server; it has been logged. Try again in a moment.';
+/** Slash commands and interactions are small; anything bigger is refused (413) before its signature is checked. */
+export const SLACK_MAX_BODY_BYTES = 64 * 1024;
+export const OTHER_WORKSPACE_MESSAGE = 'This p0 only serves its own Slack workspace: requests from other workspaces are refused.';
 
 /** The part of the request service the Slack channel uses. */
 export type SlackRequestService = Pick<RequestService, 'resources' | 'create' | 'get' | 'approve' | 'deny' | 'relinquish' | 'cancel' | 'review' | 'revoke'>;
@@ -55,6 +58,8 @@ export interface SlackAppOptions {
   service: SlackRequestService;
   settings: SlackSettings;
   logger: Logger;
+  /** The workspace p0 serves (the config's slack.teamId / slack.enterpriseId, read at each request). */
+  workspace: () => SlackWorkspacePin | undefined;
   /** See DEFAULT_SUBMIT_BUDGET_MS. */
   submitBudgetMs?: number;
 }
@@ -69,7 +74,7 @@ export function createSlackRouter(options: SlackAppOptions): express.Router {
   const submitBudgetMs = options.submitBudgetMs ?? DEFAULT_SUBMIT_BUDGET_MS;
   const boltLogger = slackLogger(logger);
   const client = createWebClient(settings, { retries: 1, logger: boltLogger });
-  const directory = new SlackDirectory(client);
+  const directory = new SlackDirectory(client, { workspace: options.workspace });
 
   const router = express.Router();
   const receiver = new ExpressReceiver({
@@ -78,6 +83,8 @@ export function createSlackRouter(options: SlackAppOptions): express.Router {
     endpoints: SLACK_EVENTS_PATH,
     router,
     logger: boltLogger,
+    // Read (and refused past the limit) before the signature is checked: Bolt's default is 4 MB.
+    bodyLimit: SLACK_MAX_BODY_BYTES,
   });
   const app = new App({
     receiver,
@@ -91,6 +98,16 @@ export function createSlackRouter(options: SlackAppOptions): express.Router {
   app.error((error) => {
     logger.error({ err: error }, 'Slack listener failed');
     return Promise.resolve();
+  });
+
+  // Before every listener: a correctly signed request may still come from another workspace the app
+  // is installed in. Refused with a message only the sender sees, before anyone is looked up.
+  app.use(async (args) => {
+    const pin = options.workspace();
+    const origin = originOf(args.body);
+    if (pin && isPinned(origin, pin)) return args.next();
+    logger.warn({ origin, pinned: pin ?? null }, 'Slack request from another workspace refused');
+    await refuse(args as unknown as Refusable, pin ? OTHER_WORKSPACE_MESSAGE : NO_PIN_MESSAGE);
   });
 
   async function callerOf(userId: string): Promise<Caller> {
@@ -281,6 +298,50 @@ export function createSlackRouter(options: SlackAppOptions): express.Router {
   });
 
   return router;
+}
+
+/** Where a payload says it comes from: its workspace, the acting user's workspace, the organization. */
+interface PayloadOrigin {
+  teams: string[];
+  enterprises: string[];
+}
+
+function originOf(body: unknown): PayloadOrigin {
+  const payload = (body ?? {}) as {
+    team_id?: unknown;
+    enterprise_id?: unknown;
+    team?: { id?: unknown } | null;
+    enterprise?: { id?: unknown } | null;
+    user?: { team_id?: unknown } | null;
+  };
+  const strings = (values: unknown[]) => values.filter((value): value is string => typeof value === 'string' && value !== '');
+  return {
+    teams: strings([payload.team_id, payload.team?.id, payload.user?.team_id]),
+    enterprises: strings([payload.enterprise_id, payload.enterprise?.id]),
+  };
+}
+
+/** Every workspace (and organization) the payload names is the pinned one, and it names one. */
+function isPinned(origin: PayloadOrigin, pin: SlackWorkspacePin): boolean {
+  if (!pin.teamId && !pin.enterpriseId) return false;
+  const matches = (ids: string[], pinned: string | undefined) => pinned === undefined || (ids.length > 0 && ids.every((id) => id === pinned));
+  return matches(origin.teams, pin.teamId) && matches(origin.enterprises, pin.enterpriseId);
+}
+
+/** The parts of Bolt's middleware arguments a refusal answers through (which exist depends on the payload). */
+interface Refusable {
+  body: { type?: string; command?: string };
+  ack?: (answer?: object) => Promise<void>;
+  respond?: RespondFn;
+}
+
+/** Tells only the sender why nothing happens: in the command's answer, the modal, or an ephemeral reply. */
+async function refuse({ body, ack, respond }: Refusable, text: string): Promise<void> {
+  if (!ack) return;
+  if (body.command !== undefined) return ack({ response_type: 'ephemeral', text: `:no_entry: ${text}` });
+  if (body.type === 'view_submission') return ack({ response_action: 'update', view: failedModal(text) });
+  await ack();
+  if (respond) await respond({ response_type: 'ephemeral', replace_original: false, text: `:no_entry: ${text}` });
 }
 
 function parseDenyContext(text: string): DenyContext | undefined {

@@ -2,15 +2,23 @@
  * Who is who in Slack. A Slack user's email address (`users.info`, scope users:read.email) is their
  * identity in p0, the same one the API's tokens and Teams carry; the other way round, an email finds
  * the person to message (`users.lookupByEmail`) and their direct-message channel
- * (`conversations.open`). Answers are cached: they rarely change, and an interaction has seconds.
+ * (`conversations.open`).
+ *
+ * Only full members of the pinned workspace are taken at their word: guests (`is_restricted`,
+ * `is_ultra_restricted`), people from other organizations in Slack Connect channels (`is_stranger`)
+ * and accounts whose home workspace is another one are refused, whatever email they show.
+ * Answers are cached for two minutes only: long enough for the few calls of one interaction, short
+ * enough that a deactivated account, or one turned into a guest, stops working soon.
  */
 import type { webApi } from '@slack/bolt';
 import { AppError } from '../../service/errors';
 import { InvalidEmailError, normalizeEmail } from '../../service/identity';
+import type { SlackWorkspacePin } from './settings';
 
 export interface SlackPerson {
   /** Slack user id, e.g. U0123ABCD. */
   id: string;
+  /** Lower-cased: the one form p0 compares identities in. */
   email: string;
   /** IANA time zone from the Slack profile, when Slack has one. */
   timeZone?: string;
@@ -18,28 +26,52 @@ export interface SlackPerson {
 
 interface SlackUser {
   id?: string;
+  team_id?: string;
   deleted?: boolean;
   is_bot?: boolean;
+  is_restricted?: boolean;
+  is_ultra_restricted?: boolean;
+  is_stranger?: boolean;
+  enterprise_user?: { enterprise_id?: string };
   tz?: string;
   profile?: { email?: string };
 }
 
-const DEFAULT_TTL_MS = 10 * 60_000;
+export const DEFAULT_TTL_MS = 2 * 60_000;
+
+export const GUEST_MESSAGE = 'Guest accounts cannot use p0: only full members of the workspace can. Ask your p0 administrator if you need access.';
+export const STRANGER_MESSAGE = 'You are from another organization (Slack Connect): p0 only serves members of its own workspace.';
+export const OTHER_TEAM_MESSAGE = 'Your Slack account belongs to another Slack workspace: p0 only serves members of its own workspace.';
+export const NO_PIN_MESSAGE = "p0's Slack workspace is not configured (slack.teamId), so nobody can be recognised. Ask your p0 administrator.";
+
+export interface SlackDirectoryOptions {
+  /** The workspace whose members personOf accepts; without one, personOf accepts nobody. */
+  workspace?: () => SlackWorkspacePin | undefined;
+  ttlMs?: number;
+  now?: () => number;
+}
 
 export class SlackDirectory {
   private readonly byId = new Map<string, { person: Promise<SlackPerson>; until: number }>();
   private readonly byEmail = new Map<string, { person: Promise<SlackPerson | undefined>; until: number }>();
   private readonly dmChannels = new Map<string, Promise<string>>();
+  private readonly workspace: () => SlackWorkspacePin | undefined;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly client: webApi.WebClient,
-    private readonly ttlMs = DEFAULT_TTL_MS,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: SlackDirectoryOptions = {},
+  ) {
+    this.workspace = options.workspace ?? (() => undefined);
+    this.ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
+    this.now = options.now ?? Date.now;
+  }
 
   /**
    * The person behind a Slack user id, with the email p0 knows them by.
-   * @throws AppError (unauthenticated) when Slack shows no usable email for them.
+   * @throws AppError unauthenticated when Slack shows no usable email for them; forbidden for a
+   * guest, a Slack Connect outsider or a member of another workspace.
    */
   personOf(userId: string): Promise<SlackPerson> {
     return this.cached(this.byId, userId, async () => {
@@ -51,6 +83,13 @@ export class SlackDirectory {
           'unauthenticated',
           "p0 cannot see an email address on your Slack profile, and your email is who you are in p0. Ask your p0 administrator to check the Slack app's users:read.email scope.",
         );
+      }
+      const pin = this.workspace();
+      if (!pin || (!pin.teamId && !pin.enterpriseId)) throw new AppError('forbidden', NO_PIN_MESSAGE);
+      if (user.is_stranger) throw new AppError('forbidden', STRANGER_MESSAGE);
+      if (user.is_restricted || user.is_ultra_restricted) throw new AppError('forbidden', GUEST_MESSAGE);
+      if ((pin.teamId && user.team_id !== pin.teamId) || (pin.enterpriseId && user.enterprise_user?.enterprise_id !== pin.enterpriseId)) {
+        throw new AppError('forbidden', OTHER_TEAM_MESSAGE);
       }
       let email: string;
       try {

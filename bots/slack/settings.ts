@@ -15,6 +15,16 @@ export interface SlackSettings {
   apiUrl?: string;
 }
 
+/**
+ * The Slack workspace (team) or Enterprise Grid organization p0 serves, from the config's `slack`
+ * section. A request signed with p0's signing secret can still come from another workspace the app
+ * is installed in, whose people choose their own email addresses: only the pinned one is believed.
+ */
+export interface SlackWorkspacePin {
+  teamId?: string;
+  enterpriseId?: string;
+}
+
 export class SlackSettingsError extends Error {
   override readonly name = 'SlackSettingsError';
 }
@@ -55,4 +65,14 @@ export function webClientOptions(settings: SlackSettings, options: { retries?: n
 
 export function createWebClient(settings: SlackSettings, options: { retries?: number; logger?: webApi.Logger } = {}): webApi.WebClient {
   return new webApi.WebClient(settings.botToken, { ...webClientOptions(settings, options), ...(options.logger ? { logger: options.logger } : {}) });
+}
+
+/** The pin in the config's `slack` section; a Slack app without one would believe any workspace. */
+export function workspacePinOf(slack: SlackWorkspacePin): SlackWorkspacePin {
+  if (!slack.teamId && !slack.enterpriseId) {
+    throw new SlackSettingsError(
+      'Slack is on but the config pins no workspace: set slack.teamId to your workspace id (T..., see docs/slack.md), or slack.enterpriseId on Enterprise Grid',
+    );
+  }
+  return { ...(slack.teamId ? { teamId: slack.teamId } : {}), ...(slack.enterpriseId ? { enterpriseId: slack.enterpriseId } : {}) };
 }

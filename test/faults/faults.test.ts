@@ -110,6 +110,8 @@ describe('zero standing access under faults', function () {
       .catch((error: unknown) => {
         if ((error as { code?: number }).code !== 409) throw error; // left by an earlier run on the same cluster
       });
+    // The product runs with exactly the RBAC `npm run k8s-rbac` prints for this catalog.
+    await kube.grantProduct(configFor(direct()));
   });
 
   after(async () => {

@@ -19,6 +19,14 @@ export interface FakeSlackUser {
   email: string;
   name?: string;
   tz?: string;
+  /** The workspace the account belongs to (users.info `team_id`); default FAKE_TEAM_ID. */
+  teamId?: string;
+  /** Multi-channel guest (`is_restricted`). */
+  isRestricted?: boolean;
+  /** Single-channel guest (`is_ultra_restricted`). */
+  isUltraRestricted?: boolean;
+  /** Someone from another organization in a Slack Connect channel (`is_stranger`). */
+  isStranger?: boolean;
 }
 
 export interface RecordedCall {
@@ -203,12 +211,12 @@ export class FakeSlack {
 
   // ---- what Slack sends to the app ---------------------------------------------------------------
 
-  /** The form fields of a slash command typed by `user`. */
-  slashCommand(user: FakeSlackUser, text: string, channel = 'C0GENERAL'): Record<string, string> {
+  /** The form fields of a slash command typed by `user` (in workspace `team`). */
+  slashCommand(user: FakeSlackUser, text: string, channel = 'C0GENERAL', team = FAKE_TEAM_ID): Record<string, string> {
     this.counter += 1;
     return {
       token: 'deprecated-verification-token',
-      team_id: FAKE_TEAM_ID,
+      team_id: team,
       team_domain: 'p0-test',
       channel_id: channel,
       channel_name: 'general',
@@ -222,19 +230,19 @@ export class FakeSlack {
     };
   }
 
-  /** `user` clicks the button `actionId` on a message the app posted. */
-  clickButton(user: FakeSlackUser, message: FakeMessage, actionId: string): InteractionPayload {
+  /** `user` clicks the button `actionId` on a message the app posted (in workspace `team`). */
+  clickButton(user: FakeSlackUser, message: FakeMessage, actionId: string, team = FAKE_TEAM_ID): InteractionPayload {
     const found = findElement(message.blocks, actionId);
     if (!found) throw new Error(`fake Slack: no button ${actionId} on message ${message.channel}/${message.ts}: ${JSON.stringify(message.blocks)}`);
     this.counter += 1;
     return {
       type: 'block_actions',
-      user: { id: user.id, username: user.name ?? user.id, name: user.name ?? user.id, team_id: FAKE_TEAM_ID },
+      user: { id: user.id, username: user.name ?? user.id, name: user.name ?? user.id, team_id: user.teamId ?? team },
       api_app_id: 'A0P0TEST',
       token: 'deprecated-verification-token',
       container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
       trigger_id: `trigger.${this.counter}`,
-      team: { id: FAKE_TEAM_ID, domain: 'p0-test' },
+      team: { id: team, domain: 'p0-test' },
       channel: { id: message.channel, name: message.channel.startsWith('D') ? 'directmessage' : 'approvals' },
       message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks },
       response_url: this.newResponseUrl(),
@@ -537,10 +545,13 @@ export function signSlackRequest(signingSecret: string, timestamp: number, body:
 function slackUser(user: FakeSlackUser): Record<string, unknown> {
   return {
     id: user.id,
-    team_id: FAKE_TEAM_ID,
+    team_id: user.teamId ?? FAKE_TEAM_ID,
     name: user.name ?? user.id,
     deleted: false,
     is_bot: false,
+    is_restricted: user.isRestricted ?? false,
+    is_ultra_restricted: user.isUltraRestricted ?? false,
+    ...(user.isStranger ? { is_stranger: true } : {}),
     tz: user.tz ?? 'UTC',
     profile: { email: user.email, real_name: user.name ?? user.id },
   };

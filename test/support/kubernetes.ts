@@ -6,8 +6,9 @@
  * binaries come from scripts/ensure-kube-apiserver.sh (built once into the tool cache); a machine
  * without them fails the tests that need Kubernetes, it never skips them.
  *
- * The product talks to it as the token user `p0-jit`, bound to the ClusterRole that
- * docs/kubernetes.md tells operators to create, so the documented RBAC is exactly what is tested.
+ * The product talks to it as the token user `p0-jit`, which starts with no RBAC at all: each test
+ * file calls grantProduct(config) with its config, which applies exactly what `npm run k8s-rbac`
+ * prints for that catalog, so the RBAC operators are told to apply is what is tested.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -22,6 +23,9 @@ import {
   KubeConfig,
   RbacAuthorizationV1Api,
   type V1ClusterRole,
+  type V1ClusterRoleBinding,
+  type V1Role,
+  type V1RoleBinding,
 } from '@kubernetes/client-node';
 import YAML from 'yaml';
 import { freePort } from './net';
@@ -59,6 +63,12 @@ export interface RunningKubernetes {
   productKubeconfig: string;
   /** API clients authenticated as one of KUBE_USERS (the product's own come from its kubeconfig). */
   as(user: KubeUser): KubeClients;
+  /**
+   * Gives the product exactly the RBAC `npm run k8s-rbac -- --user p0-jit` prints for this config
+   * (applied as admin, replacing what an earlier test file applied). Objects for a namespace that
+   * does not exist cannot be applied (kubectl apply refuses them too) and are returned instead.
+   */
+  grantProduct(configText: string): Promise<{ skipped: string[] }>;
   stop(): Promise<void>;
 }
 
@@ -134,8 +144,7 @@ export async function startKubernetes(): Promise<RunningKubernetes> {
         authorization: config.makeApiClient(AuthorizationV1Api),
       };
     };
-    await grantProductRbac(as(KUBE_USERS.admin).rbac);
-    return { server, productKubeconfig, as, stop: () => Promise.resolve(stopNow()) };
+    return { server, productKubeconfig, as, grantProduct: (configText) => grantProductRbac(as(KUBE_USERS.admin).rbac, dir, configText), stop: () => Promise.resolve(stopNow()) };
   } catch (error) {
     stopNow();
     throw error;
@@ -273,30 +282,44 @@ function kubeConfigFor(server: string, caFile: string, user: string, token: stri
   return config;
 }
 
-/**
- * Creates the ClusterRole docs/kubernetes.md documents for the product and binds it to the product's
- * token user (the docs bind it to a service account; the rules are what matter).
- */
-async function grantProductRbac(adminRbac: RbacAuthorizationV1Api): Promise<void> {
-  const role = documentedProductClusterRole();
-  await adminRbac.createClusterRole({ body: role });
-  await adminRbac.createClusterRoleBinding({
-    body: {
-      metadata: { name: 'p0-jit-test' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata!.name! },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: KUBE_USERS.product }],
-    },
-  });
+/** What `npm run k8s-rbac` prints for the config, for the product's token user. */
+export async function productRbacYaml(configText: string, dir = os.tmpdir()): Promise<string> {
+  const configFile = path.join(fs.mkdtempSync(path.join(dir, 'rbac-')), 'p0.yaml');
+  fs.writeFileSync(configFile, configText);
+  try {
+    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'k8s-rbac.ts'), '--config', configFile, '--user', KUBE_USERS.product], {
+      cwd: REPO_ROOT,
+      maxBuffer: 1 << 20,
+    });
+    return stdout;
+  } finally {
+    fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
+  }
 }
 
-/** The ClusterRole named p0-jit in docs/kubernetes.md's YAML blocks. */
-export function documentedProductClusterRole(): V1ClusterRole {
-  const markdown = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'kubernetes.md'), 'utf8');
-  for (const [, block] of markdown.matchAll(/```yaml\n([\s\S]*?)```/g)) {
-    for (const document of YAML.parseAllDocuments(block!)) {
-      const object = document.toJSON() as V1ClusterRole | null;
-      if (object?.kind === 'ClusterRole' && object.metadata?.name === 'p0-jit') return object;
+async function grantProductRbac(adminRbac: RbacAuthorizationV1Api, dir: string, configText: string): Promise<{ skipped: string[] }> {
+  const skipped: string[] = [];
+  const yaml = await productRbacYaml(configText, dir);
+  for (const document of YAML.parseAllDocuments(yaml)) {
+    const object = document.toJSON() as (V1ClusterRole & V1ClusterRoleBinding & V1Role & V1RoleBinding) | null;
+    if (!object) continue;
+    const name = object.metadata!.name!;
+    const namespace = object.metadata!.namespace!;
+    const calls = {
+      ClusterRole: { create: () => adminRbac.createClusterRole({ body: object }), replace: () => adminRbac.replaceClusterRole({ name, body: object }) },
+      ClusterRoleBinding: { create: () => adminRbac.createClusterRoleBinding({ body: object }), replace: () => adminRbac.replaceClusterRoleBinding({ name, body: object }) },
+      Role: { create: () => adminRbac.createNamespacedRole({ namespace, body: object }), replace: () => adminRbac.replaceNamespacedRole({ name, namespace, body: object }) },
+      RoleBinding: { create: () => adminRbac.createNamespacedRoleBinding({ namespace, body: object }), replace: () => adminRbac.replaceNamespacedRoleBinding({ name, namespace, body: object }) },
+    }[object.kind as 'ClusterRole' | 'ClusterRoleBinding' | 'Role' | 'RoleBinding'];
+    if (!calls) throw new Error(`npm run k8s-rbac printed a ${object.kind}`);
+    try {
+      await calls.create();
+    } catch (error) {
+      const code = (error as { code?: number }).code;
+      if (code === 409) await calls.replace();
+      else if (code === 404 && namespace) skipped.push(`${object.kind} ${name} in namespace ${namespace}`);
+      else throw error;
     }
   }
-  throw new Error('docs/kubernetes.md has no YAML block with the ClusterRole p0-jit');
+  return { skipped };
 }
