@@ -543,10 +543,15 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     await record(status, endRequested?.by ?? SYSTEM_ACTOR, { comment: endRequested?.comment, ...removal });
   }
 
-  async function removeGrant(spec: GrantSpec): Promise<{ removedAtProvider: boolean; removal: string }> {
+  /**
+   * The end event's details say how the removal went; `alert: 'removal_unconfirmed'` when the
+   * principal the grant was made to could not be confirmed (nothing was removed: someone must look).
+   * Only the recorded details change, not the commands, so old histories replay unchanged.
+   */
+  async function removeGrant(spec: GrantSpec): Promise<{ removedAtProvider: boolean; removal: string; alert?: string }> {
     const result = await revoke(spec);
     if (result.removedAtProvider) await verifyRevocation(spec);
-    return { removedAtProvider: result.removedAtProvider, removal: result.reason };
+    return { removedAtProvider: result.removedAtProvider, removal: result.reason, ...(result.alert ? { alert: result.alert } : {}) };
   }
 }
 

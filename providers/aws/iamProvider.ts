@@ -1,8 +1,11 @@
 /**
  * AWS access through IAM users: a role grant is an inline user policy allowing sts:AssumeRole on the
  * role until `notAfter`, a policy grant attaches a managed policy, a group grant adds the user to a
- * group. The requester's email finds their IAM user (see userDirectory.ts). A `permission-set` grant is
- * an IAM Identity Center account assignment instead, handed to identityCenter.ts.
+ * group. The requester's email finds their IAM user (see userDirectory.ts) once, when the grant is
+ * first made; from then on the activities hand back the user recorded with the lease
+ * (`spec.recordedPrincipal`), and every call acts on exactly that user. A role grant's end also
+ * denies the sessions the requester obtained before it (see roleGrantPolicy.ts). A `permission-set`
+ * grant is an IAM Identity Center account assignment instead, handed to identityCenter.ts.
  */
 import {
   AddUserToGroupCommand,
@@ -12,6 +15,7 @@ import {
   GetGroupCommand,
   GetPolicyCommand,
   GetRoleCommand,
+  GetRolePolicyCommand,
   GetUserPolicyCommand,
   IAMClient,
   paginateListAttachedUserPolicies,
@@ -19,16 +23,25 @@ import {
   paginateListPolicies,
   paginateListUserPolicies,
   paginateListUsers,
+  PutRolePolicyCommand,
   PutUserPolicyCommand,
   RemoveUserFromGroupCommand,
   SimulatePrincipalPolicyCommand,
 } from '@aws-sdk/client-iam';
-import { ProviderInputError, type GrantInspection, type GrantSpec, type MarkedGrant, type PropagationSettings, type Provider } from '../provider';
+import { PrincipalUnconfirmedError, ProviderInputError, type GrantInspection, type GrantSpec, type MarkedGrant, type PropagationSettings, type Provider } from '../provider';
 import { AWS_REQUEST_HANDLER, classifyAwsError, isNoSuchEntity } from './errors';
 import { createIdentityCenterAssignments, IDENTITY_CENTER_GRANT_KIND, type IdentityCenterAssignments, type IdentityCenterSettings } from './identityCenter';
-import { allowsAssumingRole, requestIdOfRoleGrantPolicy, roleGrantPolicyDocument, roleGrantPolicyName } from './roleGrantPolicy';
+import {
+  allowsAssumingRole,
+  deniesSessionsBefore,
+  requestIdOfRoleGrantPolicy,
+  REVOKED_SESSIONS_POLICY_NAME,
+  revokedSessionsDocument,
+  roleGrantPolicyDocument,
+  roleGrantPolicyName,
+} from './roleGrantPolicy';
 import { TtlCache } from './ttlCache';
-import { IamUserDirectory, type IamUser, type UserLookup } from './userDirectory';
+import { iamUserRef, IamUserDirectory, type IamUser, type UserLookup } from './userDirectory';
 
 export interface AwsSettings {
   region: string;
@@ -51,6 +64,8 @@ type IamUserGrantKind = (typeof IAM_USER_GRANT_KINDS)[number];
 
 /** Users, roles, groups and policies rarely change; a minute spares IAM a scan per activity attempt. */
 const LOOKUP_CACHE_TTL_MS = 60_000;
+/** Writes of the role's revoked-sessions policy (read, merge, write, read back) before giving up to a retry. */
+const REVOKED_SESSIONS_WRITE_ATTEMPTS = 3;
 
 /** A role, group or managed policy as IAM names it (canonical case) and its ARN. */
 interface IamEntity {
@@ -93,7 +108,7 @@ export class AwsIamProvider implements Provider {
   async inspect(spec: GrantSpec): Promise<GrantInspection> {
     if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).inspect(spec);
     const grant = await this.resolve(spec, 'strict');
-    return { resourceKey: resourceKeyOf(grant), present: await this.readBack(grant) };
+    return { resourceKey: resourceKeyOf(grant), present: await this.readBack(grant), principal: iamUserRef(grant.user) };
   }
 
   async grant(spec: GrantSpec): Promise<void> {
@@ -109,7 +124,7 @@ export class AwsIamProvider implements Provider {
             new PutUserPolicyCommand({
               UserName,
               PolicyName: grant.policyName,
-              PolicyDocument: roleGrantPolicyDocument(grant.role!.arn, spec.notAfter),
+              PolicyDocument: roleGrantPolicyDocument(grant.role!.arn, spec.notAfter, spec.principal.toLowerCase(), Date.now()),
             }),
           );
           break;
@@ -125,9 +140,18 @@ export class AwsIamProvider implements Provider {
     }
   }
 
-  /** Removes what the grant created; anything already gone (NoSuchEntity) counts as removed. */
+  /**
+   * Removes what the grant created; anything already gone (NoSuchEntity) counts as removed. A role
+   * grant's end first denies the requester's earlier sessions on the role: those outlive the inline
+   * policy, and they must end even when the user can no longer be confirmed.
+   */
   async revoke(spec: GrantSpec): Promise<void> {
     if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).revoke(spec);
+    if (kindOf(spec) === 'role') {
+      const role = await this.findRole(spec.target);
+      // No role, no sessions of it: nothing to deny.
+      if (role) await this.denyEarlierSessions(role, spec.principal.toLowerCase());
+    }
     const grant = await this.resolve(spec, 'lenient');
     if (!grant) return;
     const UserName = grant.user.name;
@@ -150,7 +174,15 @@ export class AwsIamProvider implements Provider {
 
   async isGranted(spec: GrantSpec): Promise<boolean> {
     if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).isGranted(spec);
-    const grant = await this.resolve(spec, 'lenient');
+    let grant: ResolvedGrant | undefined;
+    try {
+      grant = await this.resolve(spec, 'lenient');
+    } catch (error) {
+      // The recorded user was deleted (or replaced): it holds nothing. A look-up that became
+      // ambiguous (no recorded user) is different: nobody knows who holds it, so it stays an error.
+      if (error instanceof PrincipalUnconfirmedError && spec.recordedPrincipal) return false;
+      throw error;
+    }
     if (!grant || !(await this.readBack(grant))) return false;
     // The simulator needs an action and a resource. A role grant has exactly one (sts:AssumeRole on the
     // role); a group or managed policy can carry any actions, and the membership or attachment read
@@ -208,8 +240,9 @@ export class AwsIamProvider implements Provider {
   }
 
   /**
-   * Looks up the principal and the target. `strict` (inspect, grant) throws ProviderInputError when
-   * either does not exist. `lenient` (revoke, isGranted) answers undefined instead: nothing can be
+   * Looks up the principal and the target. The principal is the recorded user when the spec carries
+   * one (confirmed by its unique id; PrincipalUnconfirmedError when it is gone), else the email's
+   * look-up. `strict` (inspect, grant) throws ProviderInputError when either does not exist. `lenient` (revoke, isGranted) answers undefined instead: nothing can be
    * granted to a user or through a group or policy that does not exist, and the workflow removes and
    * re-reads a grant after every failure, including "no such user", so that clean-up must succeed.
    * A role is the exception: its grant is an inline policy on the user that outlives the role, so a
@@ -220,7 +253,11 @@ export class AwsIamProvider implements Provider {
   private async resolve(spec: GrantSpec, mode: 'strict' | 'lenient'): Promise<ResolvedGrant | undefined> {
     const kind = kindOf(spec);
     const strict = mode === 'strict';
-    const user = strict ? await this.users.resolve(spec.principal) : await this.users.find(spec.principal);
+    const user = spec.recordedPrincipal
+      ? await this.users.recorded(spec.recordedPrincipal)
+      : strict
+        ? await this.users.resolve(spec.principal)
+        : await this.users.find(spec.principal);
     if (!user) return undefined;
     const target = spec.target;
     switch (kind) {
@@ -276,6 +313,43 @@ export class AwsIamProvider implements Provider {
       // The user was deleted since it was looked up: it holds nothing.
       if (isNoSuchEntity(error)) return false;
       throw classifyAwsError(error, `reading back ${describe(grant)}`);
+    }
+  }
+
+  /**
+   * Denies `sourceIdentity`'s sessions of the role issued before now (the role's p0-revoked-sessions
+   * policy), read back: two requests ending together could each write over the other's entry, so a
+   * write that does not read back is tried again, and failing that, the activity's retry.
+   */
+  private async denyEarlierSessions(role: IamEntity, sourceIdentity: string): Promise<void> {
+    const RoleName = role.name;
+    const what = `denying ${sourceIdentity}'s earlier sessions of IAM role ${RoleName}`;
+    try {
+      const { Role } = await this.iam.send(new GetRoleCommand({ RoleName }));
+      const maxSessionSeconds = Role?.MaxSessionDuration ?? 3600;
+      for (let attempt = 1; attempt <= REVOKED_SESSIONS_WRITE_ATTEMPTS; attempt += 1) {
+        const endedAt = new Date().toISOString();
+        const current = await this.revokedSessionsPolicy(RoleName);
+        const PolicyDocument = revokedSessionsDocument(current, sourceIdentity, endedAt, maxSessionSeconds);
+        await this.iam.send(new PutRolePolicyCommand({ RoleName, PolicyName: REVOKED_SESSIONS_POLICY_NAME, PolicyDocument }));
+        const written = await this.revokedSessionsPolicy(RoleName);
+        if (written && deniesSessionsBefore(written, sourceIdentity, endedAt)) return;
+      }
+    } catch (error) {
+      if (isNoSuchEntity(error)) return; // the role was deleted meanwhile: its sessions end with it
+      throw classifyAwsError(error, what);
+    }
+    throw new Error(`${what}: the policy ${REVOKED_SESSIONS_POLICY_NAME} kept being changed by someone else; trying again`);
+  }
+
+  /** The role's revoked-sessions policy as IAM returns it (URL-encoded), or undefined. */
+  private async revokedSessionsPolicy(RoleName: string): Promise<string | undefined> {
+    try {
+      const { PolicyDocument } = await this.iam.send(new GetRolePolicyCommand({ RoleName, PolicyName: REVOKED_SESSIONS_POLICY_NAME }));
+      return PolicyDocument;
+    } catch (error) {
+      if (isNoSuchEntity(error)) return undefined;
+      throw error;
     }
   }
 
