@@ -533,6 +533,14 @@ describe('AwsIamProvider (moto)', function () {
       assert.deepEqual(input.ActionNames, ['sts:AssumeRole']);
       assert.deepEqual(input.ResourceArns, [`arn:aws:iam::${ACCOUNT}:role/AdminRole`]);
       assert.equal(input.ContextEntries?.[0]?.ContextKeyName, 'aws:CurrentTime');
+      // The grant's other conditions: without these keys the simulator would answer implicitDeny.
+      assert.deepEqual(
+        input.ContextEntries?.slice(1).map(({ ContextKeyName, ContextKeyType, ContextKeyValues }) => ({ ContextKeyName, ContextKeyType, ContextKeyValues })),
+        [
+          { ContextKeyName: 'sts:SourceIdentity', ContextKeyType: 'string', ContextKeyValues: [spec.principal] },
+          { ContextKeyName: 'sts:DurationSeconds', ContextKeyType: 'numeric', ContextKeyValues: ['900'] },
+        ],
+      );
     });
 
     it('is not consulted before the grant exists, nor for groups and policies', async function () {

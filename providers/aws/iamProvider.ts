@@ -39,6 +39,7 @@ import {
   revokedSessionsDocument,
   roleGrantPolicyDocument,
   roleGrantPolicyName,
+  STS_MIN_SESSION_SECONDS,
 } from './roleGrantPolicy';
 import { TtlCache } from './ttlCache';
 import { iamUserRef, IamUserDirectory, type IamUser, type UserLookup } from './userDirectory';
@@ -187,7 +188,7 @@ export class AwsIamProvider implements Provider {
     // The simulator needs an action and a resource. A role grant has exactly one (sts:AssumeRole on the
     // role); a group or managed policy can carry any actions, and the membership or attachment read
     // back above is already what IAM evaluates, so they are not simulated.
-    if (this.simulatePrincipalPolicy && grant.kind === 'role' && grant.role) return this.simulateAssumeRole(grant.user, grant.role);
+    if (this.simulatePrincipalPolicy && grant.kind === 'role' && grant.role) return this.simulateAssumeRole(grant.user, grant.role, spec.principal.toLowerCase());
     return true;
   }
 
@@ -358,7 +359,8 @@ export class AwsIamProvider implements Provider {
     throw new ProviderInputError(`IAM Identity Center is not set up for this AWS provider, so the permission set ${spec.target} cannot be granted`);
   }
 
-  private async simulateAssumeRole(user: IamUser, role: IamEntity): Promise<boolean> {
+  /** Simulates the shortest session the grant allows, named after the requester as the grant requires. */
+  private async simulateAssumeRole(user: IamUser, role: IamEntity, sourceIdentity: string): Promise<boolean> {
     try {
       const { EvaluationResults = [] } = await this.iam.send(
         new SimulatePrincipalPolicyCommand({
@@ -367,7 +369,11 @@ export class AwsIamProvider implements Provider {
           ResourceArns: [role.arn],
           // The grant's DateLessThan condition reads the clock; a key the simulation is not given counts
           // as missing, which would make every role grant look denied.
-          ContextEntries: [{ ContextKeyName: 'aws:CurrentTime', ContextKeyType: 'date', ContextKeyValues: [new Date().toISOString()] }],
+          ContextEntries: [
+            { ContextKeyName: 'aws:CurrentTime', ContextKeyType: 'date', ContextKeyValues: [new Date().toISOString()] },
+            { ContextKeyName: 'sts:SourceIdentity', ContextKeyType: 'string', ContextKeyValues: [sourceIdentity] },
+            { ContextKeyName: 'sts:DurationSeconds', ContextKeyType: 'numeric', ContextKeyValues: [String(STS_MIN_SESSION_SECONDS)] },
+          ],
         }),
       );
       return EvaluationResults.length > 0 && EvaluationResults.every((result) => result.EvalDecision === 'allowed');
