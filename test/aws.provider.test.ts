@@ -20,6 +20,8 @@ import {
   UntagUserCommand,
   GetUserCommand,
   GetRolePolicyCommand,
+  ListRolePoliciesCommand,
+  DeleteUserPolicyCommand,
   PutRolePolicyCommand,
   CreateUserCommand,
   DeleteUserCommand,
@@ -28,6 +30,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { PrincipalUnconfirmedError, ProviderInputError, type GrantSpec } from '../providers/provider';
 import { classifyAwsError } from '../providers/aws/errors';
+import { revokedSessionsPolicyName } from '../providers/aws/roleGrantPolicy';
 import { AwsIamProvider, createAwsIamProvider, type AwsSettings } from '../providers/aws/iamProvider';
 import { holdings, inlinePolicyDocument } from './support/iam';
 import { bootstrapAdmin, createIamUser, iamClientFor, MOTO_ADMIN_BOOTSTRAP_CALLS, startMoto, type RunningMoto } from './support/moto';
@@ -194,18 +197,23 @@ describe('AwsIamProvider (moto)', function () {
     assert.equal(await durationCap(120), 900);
   });
 
-  describe('role sessions end with the request (p0-revoked-sessions on the role)', function () {
-    async function revokedSessions(roleName: string): Promise<Array<{ Effect: string; Action: string; Resource: string; Condition: { StringEquals: Record<string, string>; DateLessThan: Record<string, string> } }>> {
-      try {
-        const { PolicyDocument } = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: 'p0-revoked-sessions' }));
-        return (JSON.parse(decodeURIComponent(PolicyDocument!)) as { Statement: [] }).Statement;
-      } catch (error) {
-        if ((error as { name?: string }).name === 'NoSuchEntityException' || (error as { name?: string }).name === 'NoSuchEntity') return [];
-        throw error;
+  describe('role sessions end with the request (p0-revoked-sessions-<hash> on the role)', function () {
+    type DenyStatement = { Effect: string; Action: string; Resource: string; Condition: { StringEquals?: Record<string, string>; DateLessThan: Record<string, string> } };
+
+    /** The role's revoked-sessions policies, by name, each with its one statement. */
+    async function revokedSessions(roleName: string): Promise<Map<string, DenyStatement>> {
+      const found = new Map<string, DenyStatement>();
+      const { PolicyNames = [] } = await iam.send(new ListRolePoliciesCommand({ RoleName: roleName }));
+      for (const PolicyName of PolicyNames.filter((name) => name.startsWith('p0-revoked-sessions-'))) {
+        const { PolicyDocument } = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName }));
+        const statements = (JSON.parse(decodeURIComponent(PolicyDocument!)) as { Statement: DenyStatement[] }).Statement;
+        assert.equal(statements.length, 1, PolicyName);
+        found.set(PolicyName, statements[0]!);
       }
+      return found;
     }
 
-    it('denies the requester\'s sessions issued before the end, replaces an older entry for them, and leaves others', async function () {
+    it('denies each requester\'s sessions issued before the end in a policy of their own; a later end replaces an earlier one', async function () {
       await iam.send(new CreateRoleCommand({ RoleName: 'SessionRole', AssumeRolePolicyDocument: ALLOW_ALL_STS, MaxSessionDuration: 3600 }));
       const alice = newEmail('alice');
       const bob = newEmail('bob');
@@ -215,45 +223,66 @@ describe('AwsIamProvider (moto)', function () {
       const bobGrant = specFor('role', 'SessionRole', bob);
       await provider.grant(aliceGrant);
       await provider.grant(bobGrant);
-      assert.deepEqual(await revokedSessions('SessionRole'), [], 'nothing is denied while the grants last');
+      assert.deepEqual([...(await revokedSessions('SessionRole')).keys()], [], 'nothing is denied while the grants last');
 
       const beforeEnd = Date.now();
       await provider.revoke(aliceGrant);
       const afterEnd = Date.now();
-      const [entry, ...others] = await revokedSessions('SessionRole');
-      assert.deepEqual(others, []);
-      assert.deepEqual({ ...entry, Condition: { ...entry!.Condition, DateLessThan: {} } }, {
+      const first = await revokedSessions('SessionRole');
+      assert.deepEqual([...first.keys()], [revokedSessionsPolicyName(alice)]);
+      const entry = first.get(revokedSessionsPolicyName(alice))!;
+      const endedAt = Date.parse(entry.Condition.DateLessThan['aws:TokenIssueTime']!);
+      assert.deepEqual({ ...entry, Condition: { ...entry.Condition, DateLessThan: {} } }, {
+        Sid: 'P0JitRevokedSessions',
         Effect: 'Deny',
         Action: '*',
         Resource: '*',
         Condition: { StringEquals: { 'aws:SourceIdentity': alice }, DateLessThan: {} },
       });
-      const endedAt = Date.parse(entry!.Condition.DateLessThan['aws:TokenIssueTime']!);
-      assert.ok(endedAt >= beforeEnd - 1000 && endedAt <= afterEnd + 1000, `${entry!.Condition.DateLessThan['aws:TokenIssueTime']}`);
+      assert.ok(endedAt >= beforeEnd - 1000 && endedAt <= afterEnd + 1000, entry.Condition.DateLessThan['aws:TokenIssueTime']);
 
       await provider.revoke(bobGrant);
       const second = specFor('role', 'SessionRole', alice);
       await provider.grant(second);
       await new Promise((resolve) => setTimeout(resolve, 1100));
       await provider.revoke(second);
-      const entries = await revokedSessions('SessionRole');
-      assert.deepEqual(entries.map((statement) => statement.Condition.StringEquals['aws:SourceIdentity']).sort(), [alice, bob].sort(), 'one entry per identity');
-      const aliceEntry = entries.find((statement) => statement.Condition.StringEquals['aws:SourceIdentity'] === alice)!;
-      assert.ok(Date.parse(aliceEntry.Condition.DateLessThan['aws:TokenIssueTime']!) > endedAt, 'the later end replaces the earlier one');
+      const both = await revokedSessions('SessionRole');
+      assert.deepEqual([...both.keys()].sort(), [revokedSessionsPolicyName(alice), revokedSessionsPolicyName(bob)].sort(), 'one policy per identity');
+      assert.equal(both.get(revokedSessionsPolicyName(bob))!.Condition.StringEquals?.['aws:SourceIdentity'], bob);
+      assert.ok(Date.parse(both.get(revokedSessionsPolicyName(alice))!.Condition.DateLessThan['aws:TokenIssueTime']!) > endedAt, 'the later end replaces the earlier one');
     });
 
-    it('prunes entries older than the role\'s longest session: every session they denied has expired', async function () {
+    it('deletes other requesters\' denies older than the role\'s longest session (every session they denied has expired), and leaves the role\'s own policies', async function () {
       await iam.send(new CreateRoleCommand({ RoleName: 'PrunedRole', AssumeRolePolicyDocument: ALLOW_ALL_STS, MaxSessionDuration: 3600 }));
-      const stale = { Effect: 'Deny', Action: '*', Resource: '*', Condition: { StringEquals: { 'aws:SourceIdentity': 'old@example.com' }, DateLessThan: { 'aws:TokenIssueTime': new Date(Date.now() - 2 * 3600_000).toISOString() } } };
-      const recent = { ...stale, Condition: { StringEquals: { 'aws:SourceIdentity': 'recent@example.com' }, DateLessThan: { 'aws:TokenIssueTime': new Date(Date.now() - 600_000).toISOString() } } };
-      await iam.send(new PutRolePolicyCommand({ RoleName: 'PrunedRole', PolicyName: 'p0-revoked-sessions', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [stale, recent] }) }));
+      const deny = (identity: string, msAgo: number) => JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Deny', Action: '*', Resource: '*', Condition: { StringEquals: { 'aws:SourceIdentity': identity }, DateLessThan: { 'aws:TokenIssueTime': new Date(Date.now() - msAgo).toISOString() } } }],
+      });
+      await iam.send(new PutRolePolicyCommand({ RoleName: 'PrunedRole', PolicyName: revokedSessionsPolicyName('old@example.com'), PolicyDocument: deny('old@example.com', 2 * 3600_000) }));
+      await iam.send(new PutRolePolicyCommand({ RoleName: 'PrunedRole', PolicyName: revokedSessionsPolicyName('recent@example.com'), PolicyDocument: deny('recent@example.com', 600_000) }));
+      await iam.send(new PutRolePolicyCommand({ RoleName: 'PrunedRole', PolicyName: 'team-policy', PolicyDocument: policyDocument('s3:Get*') }));
       const email = newEmail('pruner');
       await createIamUser(iam, email);
       const spec = specFor('role', 'PrunedRole', email);
       await provider.grant(spec);
       await provider.revoke(spec);
-      const identities = (await revokedSessions('PrunedRole')).map((statement) => statement.Condition.StringEquals['aws:SourceIdentity']).sort();
-      assert.deepEqual(identities, [email, 'recent@example.com'].sort());
+      assert.deepEqual([...(await revokedSessions('PrunedRole')).keys()].sort(), [revokedSessionsPolicyName(email), revokedSessionsPolicyName('recent@example.com')].sort());
+      const { PolicyNames = [] } = await iam.send(new ListRolePoliciesCommand({ RoleName: 'PrunedRole' }));
+      assert.ok(PolicyNames.includes('team-policy'));
+    });
+
+    it('still denies the requester\'s earlier sessions when their IAM user can no longer be confirmed', async function () {
+      const email = newEmail('gone-sessions');
+      const userName = await createIamUser(iam, email);
+      const spec = specFor('role', 'AdminRole', email);
+      const { principal } = await provider.inspect(spec);
+      const recorded = { ...spec, recordedPrincipal: principal };
+      await provider.grant(recorded);
+      await iam.send(new DeleteUserPolicyCommand({ UserName: userName, PolicyName: `p0-${spec.requestId}` }));
+      await iam.send(new DeleteUserCommand({ UserName: userName }));
+      await assert.rejects(provider.revoke(recorded), PrincipalUnconfirmedError);
+      const denies = await revokedSessions('AdminRole');
+      assert.equal(denies.get(revokedSessionsPolicyName(email))?.Condition.StringEquals?.['aws:SourceIdentity'], email);
     });
   });
 

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { DeleteUserCommand, GetRolePolicyCommand, RemoveUserFromGroupCommand, TagUserCommand, UntagUserCommand } from '@aws-sdk/client-iam';
 import { register } from 'prom-client';
+import { revokedSessionsPolicyName } from '../providers/aws/roleGrantPolicy';
 import { Harness } from './support/harness';
 import { addToGroup, ensureCatalogObjects, holdings, newRequester } from './support/iam';
 import { createIamUser } from './support/moto';
@@ -140,7 +141,7 @@ describe('recorded principal that vanished, and role sessions at the end of a re
     assert.equal(relinquished.body.request.status, 'relinquished');
     const endedAt = Date.parse(relinquished.body.request.endedAt!);
 
-    const { PolicyDocument } = await h.iam.send(new GetRolePolicyCommand({ RoleName: 'AdminRole', PolicyName: 'p0-revoked-sessions' }));
+    const { PolicyDocument } = await h.iam.send(new GetRolePolicyCommand({ RoleName: 'AdminRole', PolicyName: revokedSessionsPolicyName(email) }));
     const statements = (JSON.parse(decodeURIComponent(PolicyDocument!)) as { Statement: Array<{ Effect: string; Condition: { StringEquals: Record<string, string>; DateLessThan: Record<string, string> } }> }).Statement;
     const ours = statements.find((statement) => statement.Condition.StringEquals?.['aws:SourceIdentity'] === email);
     assert.ok(ours, JSON.stringify(statements));

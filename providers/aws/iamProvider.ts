@@ -10,6 +10,7 @@
 import {
   AddUserToGroupCommand,
   AttachUserPolicyCommand,
+  DeleteRolePolicyCommand,
   DeleteUserPolicyCommand,
   DetachUserPolicyCommand,
   GetGroupCommand,
@@ -21,6 +22,7 @@ import {
   paginateListAttachedUserPolicies,
   paginateListGroupsForUser,
   paginateListPolicies,
+  paginateListRolePolicies,
   paginateListUserPolicies,
   paginateListUsers,
   PutRolePolicyCommand,
@@ -29,14 +31,16 @@ import {
   SimulatePrincipalPolicyCommand,
 } from '@aws-sdk/client-iam';
 import { PrincipalUnconfirmedError, ProviderInputError, type GrantInspection, type GrantSpec, type MarkedGrant, type PropagationSettings, type Provider } from '../provider';
-import { AWS_REQUEST_HANDLER, classifyAwsError, isNoSuchEntity } from './errors';
+import { AWS_REQUEST_HANDLER, awsErrorCode, classifyAwsError, isNoSuchEntity } from './errors';
 import { createIdentityCenterAssignments, IDENTITY_CENTER_GRANT_KIND, type IdentityCenterAssignments, type IdentityCenterSettings } from './identityCenter';
 import {
   allowsAssumingRole,
-  deniesSessionsBefore,
   requestIdOfRoleGrantPolicy,
-  REVOKED_SESSIONS_POLICY_NAME,
+  REVOKED_ALL_SESSIONS_POLICY_NAME,
+  REVOKED_SESSIONS_POLICY_PREFIX,
   revokedSessionsDocument,
+  revokedSessionsEntry,
+  revokedSessionsPolicyName,
   roleGrantPolicyDocument,
   roleGrantPolicyName,
   STS_MIN_SESSION_SECONDS,
@@ -65,8 +69,6 @@ type IamUserGrantKind = (typeof IAM_USER_GRANT_KINDS)[number];
 
 /** Users, roles, groups and policies rarely change; a minute spares IAM a scan per activity attempt. */
 const LOOKUP_CACHE_TTL_MS = 60_000;
-/** Writes of the role's revoked-sessions policy (read, merge, write, read back) before giving up to a retry. */
-const REVOKED_SESSIONS_WRITE_ATTEMPTS = 3;
 
 /** A role, group or managed policy as IAM names it (canonical case) and its ARN. */
 interface IamEntity {
@@ -318,35 +320,59 @@ export class AwsIamProvider implements Provider {
   }
 
   /**
-   * Denies `sourceIdentity`'s sessions of the role issued before now (the role's p0-revoked-sessions
-   * policy), read back: two requests ending together could each write over the other's entry, so a
-   * write that does not read back is tried again, and failing that, the activity's retry.
+   * Denies `sourceIdentity`'s sessions of the role issued before now (the role's inline policy
+   * `p0-revoked-sessions-<hash>`, its own, so ends of different people's requests never race), read
+   * back. Other identities' denies older than the role's longest session are deleted first: every
+   * session they denied has expired. If the role's inline policies are full all the same, every
+   * session of the role issued before now is denied instead (`p0-revoked-sessions-all`).
    */
   private async denyEarlierSessions(role: IamEntity, sourceIdentity: string): Promise<void> {
     const RoleName = role.name;
     const what = `denying ${sourceIdentity}'s earlier sessions of IAM role ${RoleName}`;
     try {
       const { Role } = await this.iam.send(new GetRoleCommand({ RoleName }));
-      const maxSessionSeconds = Role?.MaxSessionDuration ?? 3600;
-      for (let attempt = 1; attempt <= REVOKED_SESSIONS_WRITE_ATTEMPTS; attempt += 1) {
-        const endedAt = new Date().toISOString();
-        const current = await this.revokedSessionsPolicy(RoleName);
-        const PolicyDocument = revokedSessionsDocument(current, sourceIdentity, endedAt, maxSessionSeconds);
-        await this.iam.send(new PutRolePolicyCommand({ RoleName, PolicyName: REVOKED_SESSIONS_POLICY_NAME, PolicyDocument }));
-        const written = await this.revokedSessionsPolicy(RoleName);
-        if (written && deniesSessionsBefore(written, sourceIdentity, endedAt)) return;
+      const endedAt = new Date().toISOString();
+      const ownName = revokedSessionsPolicyName(sourceIdentity);
+      await this.pruneRevokedSessions(RoleName, Date.parse(endedAt) - (Role?.MaxSessionDuration ?? 3600) * 1000, ownName);
+      let PolicyName = ownName;
+      try {
+        await this.iam.send(new PutRolePolicyCommand({ RoleName, PolicyName, PolicyDocument: revokedSessionsDocument(sourceIdentity, endedAt) }));
+      } catch (error) {
+        if (awsErrorCode(error) !== 'LimitExceeded') throw error;
+        PolicyName = REVOKED_ALL_SESSIONS_POLICY_NAME;
+        await this.iam.send(new PutRolePolicyCommand({ RoleName, PolicyName, PolicyDocument: revokedSessionsDocument(undefined, endedAt) }));
+      }
+      // The same requester ending another request of this role at the same moment could have written an
+      // earlier end over ours: then the retry writes a new one.
+      const written = await this.revokedSessionsPolicy(RoleName, PolicyName);
+      const entry = written === undefined ? undefined : revokedSessionsEntry(written);
+      if (!entry || Date.parse(entry.issuedBefore) < Date.parse(endedAt)) {
+        throw new Error(`${what}: ${PolicyName} does not read back as written; trying again`);
       }
     } catch (error) {
       if (isNoSuchEntity(error)) return; // the role was deleted meanwhile: its sessions end with it
       throw classifyAwsError(error, what);
     }
-    throw new Error(`${what}: the policy ${REVOKED_SESSIONS_POLICY_NAME} kept being changed by someone else; trying again`);
   }
 
-  /** The role's revoked-sessions policy as IAM returns it (URL-encoded), or undefined. */
-  private async revokedSessionsPolicy(RoleName: string): Promise<string | undefined> {
+  /** Deletes the role's revoked-sessions policies (other than `keep`) whose deny ended before `expiredBefore`. */
+  private async pruneRevokedSessions(RoleName: string, expiredBefore: number, keep: string): Promise<void> {
+    for await (const page of paginateListRolePolicies({ client: this.iam }, { RoleName })) {
+      for (const PolicyName of page.PolicyNames ?? []) {
+        if (!PolicyName.startsWith(REVOKED_SESSIONS_POLICY_PREFIX) || PolicyName === keep) continue;
+        const document = await this.revokedSessionsPolicy(RoleName, PolicyName);
+        const entry = document === undefined ? undefined : revokedSessionsEntry(document);
+        if (entry && Date.parse(entry.issuedBefore) < expiredBefore) {
+          await unlessGone(this.iam.send(new DeleteRolePolicyCommand({ RoleName, PolicyName })));
+        }
+      }
+    }
+  }
+
+  /** One of the role's inline policies as IAM returns it (URL-encoded), or undefined when there is none. */
+  private async revokedSessionsPolicy(RoleName: string, PolicyName: string): Promise<string | undefined> {
     try {
-      const { PolicyDocument } = await this.iam.send(new GetRolePolicyCommand({ RoleName, PolicyName: REVOKED_SESSIONS_POLICY_NAME }));
+      const { PolicyDocument } = await this.iam.send(new GetRolePolicyCommand({ RoleName, PolicyName }));
       return PolicyDocument;
     } catch (error) {
       if (isNoSuchEntity(error)) return undefined;

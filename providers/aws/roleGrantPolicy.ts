@@ -3,10 +3,11 @@
  * sessions no longer than the time left and named after the requester (sts:SourceIdentity). The
  * DateLessThan condition is a backstop so that access ends even if the revoke never runs.
  *
- * And the role's `p0-revoked-sessions` inline policy written when a role grant ends: a deny on the
- * sessions that requester's source identity obtained before the end, as AWS documents for revoking
- * role sessions (aws:TokenIssueTime), because STS credentials stay valid until they expire.
+ * And the role's `p0-revoked-sessions-<hash>` inline policy written when a role grant ends: a deny on
+ * the sessions that requester's source identity obtained before the end, as AWS documents for
+ * revoking role sessions (aws:TokenIssueTime), because STS credentials stay valid until they expire.
  */
+import { createHash } from 'node:crypto';
 
 interface PolicyStatement {
   Sid?: string;
@@ -20,13 +21,13 @@ interface PolicyStatement {
 export const STS_MIN_SESSION_SECONDS = 900;
 export const STS_MAX_SESSION_SECONDS = 43_200;
 
-/** The role inline policy that denies ended requesters' earlier sessions. */
-export const REVOKED_SESSIONS_POLICY_NAME = 'p0-revoked-sessions';
 /**
- * IAM allows 10,240 characters of inline policies per role (whitespace not counted); this leaves
- * room for the role's own ones. Past it, the entries fold into one deny of every earlier session.
+ * The role inline policies that deny ended requesters' earlier sessions: one per source identity,
+ * named after a hash of it, so that requests of different people ending together never write over
+ * each other's deny (each is its own IAM object), and `p0-revoked-sessions-all` for the fallback.
  */
-const REVOKED_SESSIONS_MAX_CHARS = 6_000;
+export const REVOKED_SESSIONS_POLICY_PREFIX = 'p0-revoked-sessions-';
+export const REVOKED_ALL_SESSIONS_POLICY_NAME = `${REVOKED_SESSIONS_POLICY_PREFIX}all`;
 
 const ROLE_GRANT_POLICY_PREFIX = 'p0-';
 
@@ -65,55 +66,38 @@ export function roleGrantPolicyDocument(roleArn: string, notAfter: string, sourc
   return JSON.stringify({ Version: '2012-10-17', Statement: statements });
 }
 
+/** The name of the role inline policy denying `sourceIdentity`'s earlier sessions. */
+export function revokedSessionsPolicyName(sourceIdentity: string): string {
+  return `${REVOKED_SESSIONS_POLICY_PREFIX}${createHash('sha256').update(sourceIdentity).digest('hex').slice(0, 24)}`;
+}
+
 /**
- * The role's revoked-sessions policy with `sourceIdentity`'s sessions issued before `endedAt` denied:
- * one statement per identity (a later end replaces an earlier one), and entries older than the
- * role's longest session dropped (every session they denied has expired). Statements it does not
- * recognise are kept. Too large for IAM, everything folds into one deny of all sessions issued
- * before `endedAt`, whoever holds them (the console's "revoke active sessions"): safe, but others
- * must assume the role again.
- *
- * @param encodedCurrent the policy as IAM returns it (URL-encoded), or undefined when there is none.
+ * A deny of every action for sessions issued before `endedAt`: those carrying `sourceIdentity`, or
+ * (undefined) every session of the role, whoever holds it (the console's "revoke active sessions").
  */
-export function revokedSessionsDocument(encodedCurrent: string | undefined, sourceIdentity: string, endedAt: string, maxSessionSeconds: number): string {
-  const oldestUseful = Date.parse(endedAt) - maxSessionSeconds * 1000;
-  const kept = statementsOf(encodedCurrent).filter((statement) => {
-    const entry = revokedEntryOf(statement);
-    if (!entry) return true;
-    if (entry.identity === sourceIdentity && Date.parse(entry.issuedBefore) >= Date.parse(endedAt)) return true;
-    return entry.identity !== sourceIdentity && Date.parse(entry.issuedBefore) >= oldestUseful;
-  });
-  const ours = kept.some((statement) => revokedEntryOf(statement)?.identity === sourceIdentity);
-  const statements = ours ? kept : [...kept, revokedSessionStatement(endedAt, sourceIdentity)];
-  const document = JSON.stringify({ Version: '2012-10-17', Statement: statements });
-  if (document.length <= REVOKED_SESSIONS_MAX_CHARS) return document;
-  return JSON.stringify({ Version: '2012-10-17', Statement: [revokedSessionStatement(endedAt)] });
-}
-
-/** Whether the revoked-sessions policy denies `sourceIdentity`'s sessions issued before `endedAt`. */
-export function deniesSessionsBefore(encodedDocument: string, sourceIdentity: string, endedAt: string): boolean {
-  return statementsOf(encodedDocument).some((statement) => {
-    const entry = revokedEntryOf(statement);
-    return entry !== undefined && (entry.identity === sourceIdentity || entry.identity === undefined) && Date.parse(entry.issuedBefore) >= Date.parse(endedAt);
-  });
-}
-
-function revokedSessionStatement(endedAt: string, sourceIdentity?: string): PolicyStatement {
+export function revokedSessionsDocument(sourceIdentity: string | undefined, endedAt: string): string {
   const issuedBefore = { 'aws:TokenIssueTime': endedAt };
-  return {
+  const statement: PolicyStatement = {
+    Sid: 'P0JitRevokedSessions',
     Effect: 'Deny',
     Action: '*',
     Resource: '*',
-    Condition: sourceIdentity ? { StringEquals: { 'aws:SourceIdentity': sourceIdentity }, DateLessThan: issuedBefore } : { DateLessThan: issuedBefore },
+    Condition: sourceIdentity === undefined ? { DateLessThan: issuedBefore } : { StringEquals: { 'aws:SourceIdentity': sourceIdentity }, DateLessThan: issuedBefore },
   };
+  return JSON.stringify({ Version: '2012-10-17', Statement: [statement] });
 }
 
-/** A revoked-sessions entry: whose sessions (undefined: everyone's) issued before when. */
-function revokedEntryOf(statement: PolicyStatement): { identity: string | undefined; issuedBefore: string } | undefined {
-  const issuedBefore = statement.Condition?.DateLessThan?.['aws:TokenIssueTime'];
-  if (statement.Effect !== 'Deny' || typeof issuedBefore !== 'string' || Number.isNaN(Date.parse(issuedBefore))) return undefined;
-  const identity = statement.Condition?.StringEquals?.['aws:SourceIdentity'];
-  return { identity: typeof identity === 'string' ? identity : undefined, issuedBefore };
+/**
+ * The deny a revoked-sessions policy (as IAM returns it, URL-encoded) holds: whose sessions
+ * (undefined: everyone's) issued before when; undefined when it holds no such deny.
+ */
+export function revokedSessionsEntry(encodedDocument: string): { identity: string | undefined; issuedBefore: string } | undefined {
+  for (const statement of statementsOf(encodedDocument)) {
+    const issuedBefore = statement.Condition?.DateLessThan?.['aws:TokenIssueTime'];
+    if (statement.Effect !== 'Deny' || typeof issuedBefore !== 'string' || Number.isNaN(Date.parse(issuedBefore))) continue;
+    return { identity: statement.Condition?.StringEquals?.['aws:SourceIdentity'], issuedBefore };
+  }
+  return undefined;
 }
 
 function statementsOf(encodedDocument: string | undefined): PolicyStatement[] {
