@@ -67,6 +67,13 @@ export interface RevokeResult {
 /** The audit detail (and alert) for a removal the provider could not confirm. */
 export const REMOVAL_UNCONFIRMED = 'removal_unconfirmed';
 
+export interface VerifyRevocationResult {
+  /** False when the provider could no longer tell the principal apart: the removal is unconfirmed. */
+  confirmed: boolean;
+  reason?: string;
+  alert?: typeof REMOVAL_UNCONFIRMED;
+}
+
 /** Longest quiet stretch inside a polling activity: heartbeats must come more often than the heartbeat timeout. */
 const HEARTBEAT_EVERY_MS = 5_000;
 /** Read-backs showing the grant still present before verifyRevocation asks the provider to remove it again. */
@@ -182,7 +189,7 @@ export function createActivities(dependencies: ActivityDependencies) {
      * A request that took the same shared access meanwhile (same group membership, same attachment)
      * owns it now: it is left in place, or granted again if our removal undid that request's grant.
      */
-    async verifyRevocation(spec: GrantSpec): Promise<void> {
+    async verifyRevocation(spec: GrantSpec): Promise<VerifyRevocationResult> {
       const provider = providerFor(spec);
       const recorded = await withRecordedPrincipal(spec);
       const { consecutiveReads, pollIntervalMs } = provider.propagation;
@@ -198,7 +205,7 @@ export function createActivities(dependencies: ActivityDependencies) {
           // removal). Not confirmed: the lease stays unconfirmed for the reconciler to report.
           countPrincipalAlert(spec.provider, 'verifyRevocation');
           log.warn('Removal unconfirmed: the principal can no longer be told apart', { requestId: spec.requestId, error: error.message });
-          return;
+          return { confirmed: false, reason: `removal unconfirmed: ${error.message}`, alert: REMOVAL_UNCONFIRMED };
         }
         absentInARow = granted ? 0 : absentInARow + 1;
         Context.current().heartbeat({ absentInARow });
@@ -215,6 +222,7 @@ export function createActivities(dependencies: ActivityDependencies) {
         log.info('Access is held by another request; keeping it granted', { requestId: spec.requestId, heldBy });
         await counted(spec, 'verifyRevocation', () => provider.grant(recorded));
       }
+      return { confirmed: true };
     },
 
     /** Fans a state change out to every configured channel; does nothing when none is configured. */
