@@ -86,9 +86,9 @@ export function createActivities(dependencies: ActivityDependencies) {
    * The spec as the provider must see it: with the principal recorded with the lease, and nothing
    * else claiming to be one (the spec comes from the workflow's input, which is not trusted).
    */
-  async function withRecordedPrincipal(spec: GrantSpec, recorded?: PrincipalRef): Promise<GrantSpec> {
+  async function withRecordedPrincipal(spec: GrantSpec): Promise<GrantSpec> {
     const { recordedPrincipal: _untrusted, ...rest } = spec;
-    const principal = recorded ?? (await leases.recordedPrincipal(spec.requestId));
+    const principal = await leases.recordedPrincipal(spec.requestId);
     // Grants recorded before principals were have none: the provider looks the email up, as it did then.
     return principal ? { ...rest, recordedPrincipal: principal } : rest;
   }
@@ -127,6 +127,7 @@ export function createActivities(dependencies: ActivityDependencies) {
           spec: grantSpec,
           principal: inspection.principal,
         });
+        // Read again: an overlapping earlier attempt may have recorded the lease in between.
         const principal = known.recordedPrincipal ?? (await leases.recordedPrincipal(spec.requestId)) ?? inspection.principal;
         await counted(spec, 'provision', () => provider.grant({ ...grantSpec, recordedPrincipal: principal }));
         return { resourceKey: inspection.resourceKey, standing: lease.standing };

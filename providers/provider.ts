@@ -42,8 +42,9 @@ export interface GrantSpec {
 
 /**
  * Which provider-side identity a grant is made to, resolved once at grant time: plain JSON (it is
- * stored with the lease), e.g. `{userName, userArn, userId}` for an IAM user, `{member}` for a
- * Google Cloud binding, `{kind, name}` for a Kubernetes subject.
+ * stored with the lease): `{userName, userArn, userId}` for an IAM user, `{identityStoreUserId}` for
+ * an Identity Center user, `{member}` for a Google Cloud binding, `{subjectKind, subjectName}` for a
+ * Kubernetes subject.
  */
 export type PrincipalRef = Record<string, string>;
 
