@@ -13,7 +13,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { RecordedGrant } from '../db/grantLeaseStore';
 import type { ReconcileAction, ReconcileEvent } from '../db/reconcileEventStore';
-import type { GrantSpec, MarkedGrant, Provider } from '../providers/provider';
+import type { GrantSpec, MarkedGrant, PrincipalRef, Provider } from '../providers/provider';
 import { REMOVAL_UNCONFIRMED } from './index';
 import { FINAL_STATUSES, type RequestStatus, type RequestView } from '../workflows/types';
 
@@ -32,6 +32,8 @@ export interface ReconcileDependencies {
     recordedGrants(since: string): Promise<RecordedGrant[]>;
     /** Whether an unreleased lease other than `exceptRequestId`'s holds the provider object. */
     isHeld(resourceKey: string, exceptRequestId: string): Promise<boolean>;
+    /** The principal recorded with the request's lease at grant time. */
+    recordedPrincipal(requestId: string): Promise<PrincipalRef | undefined>;
   };
   events: { record(event: ReconcileEvent): Promise<void> };
   /** Read on every run, so a config reload applies to the next one. */
@@ -126,8 +128,12 @@ export function createReconcileActivities(dependencies: ReconcileDependencies) {
         if (orphan.marked) {
           await provider.removeMarked(orphan.marked);
         } else if (orphan.spec) {
-          await provider.revoke(orphan.spec);
-          if (await provider.isGranted(orphan.spec)) throw new Error(`${orphan.description} still reads back after its removal`);
+          // The orphan came through the workflow's history: its principal is taken from the lease again.
+          const { recordedPrincipal: _untrusted, ...grant } = orphan.spec;
+          const principal = await leases.recordedPrincipal(orphan.requestId);
+          const spec: GrantSpec = principal ? { ...grant, recordedPrincipal: principal } : grant;
+          await provider.revoke(spec);
+          if (await provider.isGranted(spec)) throw new Error(`${orphan.description} still reads back after its removal`);
         }
         action = 'revoked';
       }

@@ -12,6 +12,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Knex } from 'knex';
 import { register } from 'prom-client';
 import { createActivities } from '../activities';
+import { createReconcileActivities } from '../activities/reconcile';
 import { openDatabase } from '../db/database';
 import { GrantLeaseStore } from '../db/grantLeaseStore';
 import { AwsIamProvider, type AwsSettings } from '../providers/aws/iamProvider';
@@ -89,6 +90,32 @@ describe('activities with recorded principals (moto, SQLite)', function () {
     assert.equal(result.removedAtProvider, true);
     assert.deepEqual((await holdings(iam, aliceUser)).groups, []);
     assert.deepEqual((await holdings(iam, mallory)).groups, ['Developers'], 'the user the input named is never touched');
+  });
+
+  it('the reconciler removes an orphan from the principal its lease recorded, whatever the workflow passes along', async () => {
+    const email = 'orphan-act@example.com';
+    const userName = await createIamUser(iam, email);
+    const bystander = await createIamUser(iam, 'bystander-act@example.com', { tag: false });
+    await addToGroup(iam, bystander, 'Developers');
+    const spec = groupSpec(email);
+    await inActivity((activities) => activities.provision(spec));
+    await leases.release(spec.requestId);
+    // The orphan travels through the reconcile workflow's history: its principal is not to be trusted.
+    const bystanderRef = (await new AwsIamProvider({ iam, settings: SETTINGS }).inspect(groupSpec('bystander-act@example.com'))).principal;
+    const forged = { ...spec, recordedPrincipal: bystanderRef };
+    const reconcile = createReconcileActivities({
+      providers: new Map([['aws', new AwsIamProvider({ iam, settings: SETTINGS })]]),
+      requests: { get: () => Promise.resolve(undefined) },
+      leases,
+      events: { record: () => Promise.resolve() },
+      settings: () => ({ orphans: 'revoke', lookbackMs: 60_000 }),
+    });
+    const action = await new MockActivityEnvironment().run<[], string, () => Promise<string>>(() =>
+      reconcile.settleOrphan({ orphan: { provider: 'aws', requestId: spec.requestId, requestStatus: 'unknown', description: 'test orphan', spec: forged }, runId: 'run-act', policy: 'revoke' }),
+    );
+    assert.equal(action, 'revoked');
+    assert.deepEqual((await holdings(iam, userName)).groups, []);
+    assert.deepEqual((await holdings(iam, bystander)).groups, ['Developers'], 'the user the payload named is never touched');
   });
 
   it('a grant recorded without a principal whose look-up turns ambiguous: revoke and verifyRevocation report it unconfirmed', async () => {
