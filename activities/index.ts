@@ -4,8 +4,8 @@
  * tests can hand in their own.
  */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { ProviderInputError, type GrantSpec, type Provider } from '../providers/provider';
-import { countProviderError, observeRequestEvent, type ProviderOperation } from '../service/metrics';
+import { PrincipalUnconfirmedError, ProviderInputError, type GrantSpec, type PrincipalRef, type Provider } from '../providers/provider';
+import { countPrincipalAlert, countProviderError, observeRequestEvent, type ProviderOperation } from '../service/metrics';
 import type { AuditEvent, RequestView } from '../workflows/types';
 
 /** Failure types the workflow names in `nonRetryableErrorTypes` or branches on. */
@@ -20,7 +20,9 @@ export interface RequestEventSink {
 }
 
 export interface GrantLeases {
-  acquire(input: { requestId: string; resourceKey: string; presentBefore: boolean; spec?: GrantSpec }): Promise<{ standing: boolean }>;
+  acquire(input: { requestId: string; resourceKey: string; presentBefore: boolean; spec?: GrantSpec; principal?: PrincipalRef }): Promise<{ standing: boolean }>;
+  /** The principal recorded with the request's lease when it was first acquired. */
+  recordedPrincipal(requestId: string): Promise<PrincipalRef | undefined>;
   release(requestId: string): Promise<{ removeAtProvider: boolean; reason: string }>;
   confirmRemoved(requestId: string): Promise<{ heldBy: string[] }>;
   otherHolders(requestId: string): Promise<string[]>;
@@ -52,9 +54,24 @@ export interface ProvisionResult {
 }
 
 export interface RevokeResult {
-  /** False when the access stays because another request or standing access still holds it. */
+  /**
+   * False when the access stays because another request or standing access still holds it, or when
+   * the removal could not be confirmed (then `alert` is set).
+   */
   removedAtProvider: boolean;
   reason: string;
+  /** `removal_unconfirmed`: the principal recorded at grant time vanished or became ambiguous; someone must look. */
+  alert?: typeof REMOVAL_UNCONFIRMED;
+}
+
+/** The audit detail (and alert) for a removal the provider could not confirm. */
+export const REMOVAL_UNCONFIRMED = 'removal_unconfirmed';
+
+export interface VerifyRevocationResult {
+  /** False when the provider could no longer tell the principal apart: the removal is unconfirmed. */
+  confirmed: boolean;
+  reason?: string;
+  alert?: typeof REMOVAL_UNCONFIRMED;
 }
 
 /** Longest quiet stretch inside a polling activity: heartbeats must come more often than the heartbeat timeout. */
@@ -64,6 +81,17 @@ const READS_BEFORE_REVOKING_AGAIN = 10;
 
 export function createActivities(dependencies: ActivityDependencies) {
   const { providers, requests, leases, notifiers = [] } = dependencies;
+
+  /**
+   * The spec as the provider must see it: with the principal recorded with the lease, and nothing
+   * else claiming to be one (the spec comes from the workflow's input, which is not trusted).
+   */
+  async function withRecordedPrincipal(spec: GrantSpec): Promise<GrantSpec> {
+    const { recordedPrincipal: _untrusted, ...rest } = spec;
+    const principal = await leases.recordedPrincipal(spec.requestId);
+    // Grants recorded before principals were have none: the provider looks the email up, as it did then.
+    return principal ? { ...rest, recordedPrincipal: principal } : rest;
+  }
 
   function providerFor(spec: GrantSpec): Provider {
     const provider = providers.get(spec.provider);
@@ -88,14 +116,20 @@ export function createActivities(dependencies: ActivityDependencies) {
     async provision(spec: GrantSpec): Promise<ProvisionResult> {
       const provider = providerFor(spec);
       return withProviderErrors(async () => {
-        const inspection = await counted(spec, 'provision', () => provider.inspect(spec));
+        // A retry, a re-provision or an extension grants to the principal recorded the first time.
+        const known = await withRecordedPrincipal(spec);
+        const inspection = await counted(spec, 'provision', () => provider.inspect(known));
+        const { recordedPrincipal: _recorded, ...grantSpec } = known;
         const lease = await leases.acquire({
           requestId: spec.requestId,
           resourceKey: inspection.resourceKey,
           presentBefore: inspection.present,
-          spec,
+          spec: grantSpec,
+          principal: inspection.principal,
         });
-        await counted(spec, 'provision', () => provider.grant(spec));
+        // Read again: an overlapping earlier attempt may have recorded the lease in between.
+        const principal = known.recordedPrincipal ?? (await leases.recordedPrincipal(spec.requestId)) ?? inspection.principal;
+        await counted(spec, 'provision', () => provider.grant({ ...grantSpec, recordedPrincipal: principal }));
         return { resourceKey: inspection.resourceKey, standing: lease.standing };
       });
     },
@@ -107,6 +141,7 @@ export function createActivities(dependencies: ActivityDependencies) {
      */
     async verifyPropagation(spec: GrantSpec, deadline: string): Promise<void> {
       const provider = providerFor(spec);
+      const recorded = await withRecordedPrincipal(spec);
       const { consecutiveReads, pollIntervalMs, settleDelayMs } = provider.propagation;
       const deadlineMs = Date.parse(deadline);
       let readsInARow = 0;
@@ -117,7 +152,7 @@ export function createActivities(dependencies: ActivityDependencies) {
             FAILURE.propagationTimeout,
           );
         }
-        const granted = await withProviderErrors(() => counted(spec, 'verifyPropagation', () => provider.isGranted(spec)));
+        const granted = await withProviderErrors(() => counted(spec, 'verifyPropagation', () => provider.isGranted(recorded)));
         readsInARow = granted ? readsInARow + 1 : 0;
         Context.current().heartbeat({ readsInARow });
         if (readsInARow >= consecutiveReads) break;
@@ -126,13 +161,26 @@ export function createActivities(dependencies: ActivityDependencies) {
       await sleepWithHeartbeats(Math.min(settleDelayMs, Math.max(0, deadlineMs - Date.now())));
     },
 
-    /** Ends this request's hold on the access, and removes it at the provider unless something else still holds it. */
+    /**
+     * Ends this request's hold on the access, and removes it at the provider unless something else
+     * still holds it. Removes it from exactly the principal recorded at grant time. When that
+     * principal vanished (or, for a grant recorded without one, the look-up is ambiguous) nothing is
+     * removed and the result says so: an alert (metric, log, audit details), never a clean removal.
+     */
     async revoke(spec: GrantSpec): Promise<RevokeResult> {
       const release = await leases.release(spec.requestId);
       if (!release.removeAtProvider) return { removedAtProvider: false, reason: release.reason };
-      // Removal is retried whatever the error: giving up would leave a grant behind.
       const provider = providerFor(spec);
-      await counted(spec, 'revoke', () => provider.revoke(spec));
+      const recorded = await withRecordedPrincipal(spec);
+      try {
+        // Removal is retried whatever the error: giving up would leave a grant behind.
+        await counted(spec, 'revoke', () => provider.revoke(recorded));
+      } catch (error) {
+        if (!(error instanceof PrincipalUnconfirmedError)) throw error;
+        countPrincipalAlert(spec.provider, 'revoke');
+        log.warn('Removal unconfirmed: the principal the grant was made to cannot be confirmed', { requestId: spec.requestId, error: error.message });
+        return { removedAtProvider: false, reason: `removal unconfirmed: ${error.message}`, alert: REMOVAL_UNCONFIRMED };
+      }
       return { removedAtProvider: true, reason: release.reason };
     },
 
@@ -142,28 +190,40 @@ export function createActivities(dependencies: ActivityDependencies) {
      * A request that took the same shared access meanwhile (same group membership, same attachment)
      * owns it now: it is left in place, or granted again if our removal undid that request's grant.
      */
-    async verifyRevocation(spec: GrantSpec): Promise<void> {
+    async verifyRevocation(spec: GrantSpec): Promise<VerifyRevocationResult> {
       const provider = providerFor(spec);
+      const recorded = await withRecordedPrincipal(spec);
       const { consecutiveReads, pollIntervalMs } = provider.propagation;
       let absentInARow = 0;
       let presentReads = 0;
       for (;;) {
-        const granted = await counted(spec, 'verifyRevocation', () => provider.isGranted(spec));
+        let granted: boolean;
+        try {
+          granted = await counted(spec, 'verifyRevocation', () => provider.isGranted(recorded));
+        } catch (error) {
+          if (!(error instanceof PrincipalUnconfirmedError)) throw error;
+          // Only a grant recorded without a principal gets here (its look-up became ambiguous since the
+          // removal). Not confirmed: the lease stays unconfirmed for the reconciler to report.
+          countPrincipalAlert(spec.provider, 'verifyRevocation');
+          log.warn('Removal unconfirmed: the principal can no longer be told apart', { requestId: spec.requestId, error: error.message });
+          return { confirmed: false, reason: `removal unconfirmed: ${error.message}`, alert: REMOVAL_UNCONFIRMED };
+        }
         absentInARow = granted ? 0 : absentInARow + 1;
         Context.current().heartbeat({ absentInARow });
         if (absentInARow >= consecutiveReads) break;
         if (granted && (await leases.otherHolders(spec.requestId)).length > 0) break;
         if (granted && ++presentReads % READS_BEFORE_REVOKING_AGAIN === 0) {
           log.warn('Grant still present after revoke; removing it again', { requestId: spec.requestId });
-          await counted(spec, 'verifyRevocation', () => provider.revoke(spec));
+          await counted(spec, 'verifyRevocation', () => provider.revoke(recorded));
         }
         await sleepWithHeartbeats(pollIntervalMs);
       }
       const { heldBy } = await leases.confirmRemoved(spec.requestId);
       if (heldBy.length > 0) {
         log.info('Access is held by another request; keeping it granted', { requestId: spec.requestId, heldBy });
-        await counted(spec, 'verifyRevocation', () => provider.grant(spec));
+        await counted(spec, 'verifyRevocation', () => provider.grant(recorded));
       }
+      return { confirmed: true };
     },
 
     /** Fans a state change out to every configured channel; does nothing when none is configured. */

@@ -13,7 +13,8 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { RecordedGrant } from '../db/grantLeaseStore';
 import type { ReconcileAction, ReconcileEvent } from '../db/reconcileEventStore';
-import type { GrantSpec, MarkedGrant, Provider } from '../providers/provider';
+import type { GrantSpec, MarkedGrant, PrincipalRef, Provider } from '../providers/provider';
+import { REMOVAL_UNCONFIRMED } from './index';
 import { FINAL_STATUSES, type RequestStatus, type RequestView } from '../workflows/types';
 
 export type OrphanPolicy = 'revoke' | 'report';
@@ -33,6 +34,8 @@ export interface ReconcileDependencies {
     recordedGrants(since: string): Promise<RecordedGrant[]>;
     /** Whether an unreleased lease other than `exceptRequestId`'s holds the provider object. */
     isHeld(resourceKey: string, exceptRequestId: string): Promise<boolean>;
+    /** The principal recorded with the request's lease at grant time. */
+    recordedPrincipal(requestId: string): Promise<PrincipalRef | undefined>;
   };
   events: { record(event: ReconcileEvent): Promise<void> };
   /** Read on every run, so a config reload applies to the next one. */
@@ -109,6 +112,7 @@ export function createReconcileActivities(dependencies: ReconcileDependencies) {
           const finding = await checkLease(lease, provider, statusOf, leases);
           if (finding?.type === 'missing') report.missing.push(finding.missing);
           if (finding?.type === 'orphan' && !seen.has(`${provider.name}:${lease.requestId}`)) report.orphans.push(finding.orphan);
+          if (finding?.type === 'unconfirmed') report.errors.push({ provider: provider.name, message: finding.message });
         } catch (error) {
           report.errors.push({ provider: provider.name, message: `request ${lease.requestId}: ${messageOf(error)}` });
         }
@@ -129,8 +133,12 @@ export function createReconcileActivities(dependencies: ReconcileDependencies) {
         if (orphan.marked) {
           await provider.removeMarked(orphan.marked);
         } else if (orphan.spec) {
-          await provider.revoke(orphan.spec);
-          if (await provider.isGranted(orphan.spec)) throw new Error(`${orphan.description} still reads back after its removal`);
+          // The orphan came through the workflow's history: its principal is taken from the lease again.
+          const { recordedPrincipal: _untrusted, ...grant } = orphan.spec;
+          const principal = await leases.recordedPrincipal(orphan.requestId);
+          const spec: GrantSpec = principal ? { ...grant, recordedPrincipal: principal } : grant;
+          await provider.revoke(spec);
+          if (await provider.isGranted(spec)) throw new Error(`${orphan.description} still reads back after its removal`);
         }
         action = 'revoked';
       }
@@ -174,7 +182,7 @@ function markedKey(grant: MarkedGrant): string {
   return JSON.stringify([grant.provider, grant.requestId, grant.ref]);
 }
 
-type LeaseFinding = { type: 'orphan'; orphan: Orphan } | { type: 'missing'; missing: MissingGrant };
+type LeaseFinding = { type: 'orphan'; orphan: Orphan } | { type: 'missing'; missing: MissingGrant } | { type: 'unconfirmed'; message: string };
 
 async function checkLease(
   lease: RecordedGrant,
@@ -182,9 +190,11 @@ async function checkLease(
   statusOf: StatusReader,
   leases: ReconcileDependencies['leases'],
 ): Promise<LeaseFinding | undefined> {
-  const { spec } = lease;
+  // Read back (and removed) at exactly the principal recorded at grant time, never looked up again.
+  const spec: GrantSpec = lease.principal ? { ...lease.spec, recordedPrincipal: lease.principal } : lease.spec;
   const requestStatus = await statusOf(lease.requestId);
-  const description = `${spec.kind} ${spec.target} for ${spec.principal}`;
+  const recordedAs = lease.principal ? ` (${Object.entries(lease.principal).map(([key, value]) => `${key} ${value}`).join(', ')})` : '';
+  const description = `${spec.kind} ${spec.target} for ${spec.principal}${recordedAs}`;
   if (HOLDING_STATUSES.includes(requestStatus as RequestStatus) && !lease.released) {
     // Only an active grant is expected in place (provisioning is still granting or verifying).
     if (requestStatus !== 'active' || (await provider.isGranted(spec))) return undefined;
@@ -198,7 +208,14 @@ async function checkLease(
   if (!FINAL_STATUSES.includes(requestStatus as RequestStatus) && requestStatus !== 'unknown') return undefined;
   if (!lease.released && requestStatus === 'unknown') return undefined; // no request row yet: being created
   if (await leases.isHeld(lease.resourceKey, lease.requestId)) return undefined;
-  if (!(await provider.isGranted(spec))) return undefined;
+  if (!(await provider.isGranted(spec))) {
+    // Ended, decided to remove, never confirmed removed: its principal vanished or became ambiguous
+    // at the removal (an alert the request recorded). Reported on every run while in the look-back.
+    if (lease.released && lease.removeAtProvider && !lease.removed && FINAL_STATUSES.includes(requestStatus as RequestStatus)) {
+      return { type: 'unconfirmed', message: `request ${lease.requestId}: the removal of ${description} was never confirmed at the provider (${REMOVAL_UNCONFIRMED}); check it by hand` };
+    }
+    return undefined;
+  }
   return { type: 'orphan', orphan: { provider: provider.name, requestId: lease.requestId, requestStatus, description, spec } };
 }
 

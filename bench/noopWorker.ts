@@ -13,7 +13,7 @@ import { createAccessWorker } from '../worker/worker';
 const noopProvider: Provider = {
   name: 'aws',
   propagation: { settleDelayMs: 0, consecutiveReads: 1, pollIntervalMs: 10 },
-  inspect: (spec) => Promise.resolve({ resourceKey: `noop:${spec.requestId}`, present: false }),
+  inspect: (spec) => Promise.resolve({ resourceKey: `noop:${spec.requestId}`, present: false, principal: { email: spec.principal } }),
   grant: () => Promise.resolve(),
   revoke: () => Promise.resolve(),
   isGranted: () => Promise.resolve(true),

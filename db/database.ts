@@ -8,6 +8,7 @@ import knex, { type Knex } from 'knex';
 import * as initialSchema from './migrations/0001_initial';
 import * as chatMessagesSchema from './migrations/0002_chat_messages';
 import * as reconcilerSchema from './migrations/0003_reconciler';
+import * as grantPrincipalSchema from './migrations/0004_grant_principal';
 import { makePrivateDir, makePrivateFile } from './privateFiles';
 import { SqliteClient } from './sqliteClient';
 
@@ -24,6 +25,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Knex.Migratio
   ['0001_initial', initialSchema],
   ['0002_chat_messages', chatMessagesSchema],
   ['0003_reconciler', reconcilerSchema],
+  ['0004_grant_principal', grantPrincipalSchema],
 ];
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -8,7 +8,7 @@
  * owns the grant.
  */
 import type { Knex } from 'knex';
-import type { GrantSpec } from '../providers/provider';
+import type { GrantSpec, PrincipalRef } from '../providers/provider';
 import { ADVISORY_LOCK_CLASS, isPostgres, takeSqliteWriteLock } from './database';
 
 interface GrantLeaseRow {
@@ -26,6 +26,8 @@ interface GrantLeaseRow {
   removed_at: string | null;
   /** JSON GrantSpec; null on leases recorded before the reconciler existed. */
   spec?: string | null;
+  /** JSON PrincipalRef resolved at grant time; null on leases recorded before principals were. */
+  principal?: string | null;
 }
 
 export interface GrantLease {
@@ -43,6 +45,8 @@ export interface AcquireLeaseInput {
   presentBefore: boolean;
   /** The grant itself, kept so the reconciler can read it back and remove it later. */
   spec?: GrantSpec;
+  /** The principal the provider resolved for this grant: revoke and every read-back use it. */
+  principal?: PrincipalRef;
 }
 
 /** A lease as the reconciler sees it: the grant, and where its request stands with it. */
@@ -54,6 +58,8 @@ export interface RecordedGrant {
   removeAtProvider: boolean;
   removed: boolean;
   spec: GrantSpec;
+  /** The principal the grant was made to; undefined for leases recorded before principals were. */
+  principal?: PrincipalRef;
 }
 
 export interface LeaseRelease {
@@ -107,6 +113,7 @@ export class GrantLeaseStore {
         release_reason: null,
         removed_at: null,
         spec: input.spec ? JSON.stringify(input.spec) : null,
+        principal: input.principal ? JSON.stringify(input.principal) : null,
       };
       await trx<GrantLeaseRow>(TABLE).insert(row);
       return { standing };
@@ -174,6 +181,15 @@ export class GrantLeaseStore {
     });
   }
 
+  /**
+   * The principal recorded when `requestId`'s lease was first acquired (a retried acquire never
+   * replaces it), or undefined: no lease, or one recorded before principals were.
+   */
+  async recordedPrincipal(requestId: string): Promise<PrincipalRef | undefined> {
+    const lease = await findLease(this.database, requestId);
+    return lease?.principal ? (JSON.parse(lease.principal) as PrincipalRef) : undefined;
+  }
+
   /** The other requests that hold the access `requestId` held (same resource key), oldest first. */
   async otherHolders(requestId: string): Promise<string[]> {
     const lease = await findLease(this.database, requestId);
@@ -216,6 +232,7 @@ export class GrantLeaseStore {
       removeAtProvider: Boolean(row.remove_at_provider),
       removed: row.removed_at !== null,
       spec: JSON.parse(row.spec!) as GrantSpec,
+      ...(row.principal ? { principal: JSON.parse(row.principal) as PrincipalRef } : {}),
     }));
   }
 

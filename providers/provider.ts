@@ -31,7 +31,22 @@ export interface GrantSpec {
    * workflow's durable timer is what ends access.
    */
   notAfter: string;
+  /**
+   * The provider-side principal resolved when the grant was first made (see GrantInspection.principal),
+   * as recorded with the grant lease. Only the activities set it, from the lease, never from the
+   * workflow's input. When present, grant, revoke and isGranted act on exactly this principal and
+   * never look the email up again; absent only for grants made before principals were recorded.
+   */
+  recordedPrincipal?: PrincipalRef;
 }
+
+/**
+ * Which provider-side identity a grant is made to, resolved once at grant time: plain JSON (it is
+ * stored with the lease): `{userName, userArn, userId}` for an IAM user, `{identityStoreUserId}` for
+ * an Identity Center user, `{member}` for a Google Cloud binding, `{subjectKind, subjectName}` for a
+ * Kubernetes subject.
+ */
+export type PrincipalRef = Record<string, string>;
 
 /** What a provider sees before granting. */
 export interface GrantInspection {
@@ -45,6 +60,8 @@ export interface GrantInspection {
   resourceKey: string;
   /** Whether the access is already in place at the provider right now. */
   present: boolean;
+  /** The principal this grant is made to; the activities record it with the lease. */
+  principal: PrincipalRef;
 }
 
 /** How to decide that a grant has propagated: the activities' verification loop reads these. */
@@ -64,9 +81,16 @@ export interface Provider {
   inspect(spec: GrantSpec): Promise<GrantInspection>;
   /** Idempotent: granting what is already granted succeeds and changes nothing. */
   grant(spec: GrantSpec): Promise<void>;
-  /** Idempotent: removing what is already gone succeeds. */
+  /**
+   * Idempotent: removing what is already gone succeeds. Throws PrincipalUnconfirmedError when the
+   * recorded principal no longer exists (or, for a grant without one, the look-up is ambiguous):
+   * the removal cannot be confirmed, and that must never read as a clean removal.
+   */
   revoke(spec: GrantSpec): Promise<void>;
-  /** One read-back: does the provider currently report the grant as in place (and, where enabled, effective)? */
+  /**
+   * One read-back: does the provider currently report the grant as in place (and, where enabled,
+   * effective)? A recorded principal that no longer exists holds nothing: false.
+   */
   isGranted(spec: GrantSpec): Promise<boolean>;
   /**
    * For the reconciler: every grant at the provider that carries the product's marker (an inline
@@ -95,8 +119,21 @@ export interface MarkedGrant {
  * provider throws (throttling, 5xx, resets) is retried with backoff.
  */
 export class ProviderInputError extends Error {
-  override readonly name = 'ProviderInputError';
+  override readonly name: string = 'ProviderInputError';
   constructor(message: string) {
     super(message);
   }
+}
+
+/**
+ * The principal a grant was made to cannot be confirmed any more: the recorded one was deleted or
+ * replaced by another with the same name, or (for a grant recorded without a principal) the email
+ * now matches several. The provider removes nothing rather than guess; the caller raises an alert
+ * (audit details, metric) instead of reporting a clean removal. A ProviderInputError, so that
+ * provisioning treats it as bad input that no retry fixes.
+ */
+export class PrincipalUnconfirmedError extends ProviderInputError {
+  override readonly name = 'PrincipalUnconfirmedError';
+  /** Stable, for audit details and the metric's label. */
+  readonly code = 'principal_unconfirmed';
 }

@@ -67,8 +67,14 @@ const orphansFound = new Counter({
   labelNames: ['provider', 'action'] as const,
 });
 
+const principalAlerts = new Counter({
+  name: 'p0_principal_alerts_total',
+  help: 'Removals that could not be confirmed because the principal recorded at grant time vanished or the look-up became ambiguous, by provider and operation',
+  labelNames: ['provider', 'operation'] as const,
+});
+
 /** The metric objects, for code that observes something this module has no helper for. */
-export const metrics = { requests, approvalToActive, revokeLateness, providerErrors, orphansFound } as const;
+export const metrics = { requests, approvalToActive, revokeLateness, providerErrors, orphansFound, principalAlerts } as const;
 
 /** The API calls this with its request store; the returned function stops the gauge reading it. */
 export function countRequestsFrom(counter: RequestCounter): () => void {
@@ -120,6 +126,11 @@ export type ProviderOperation = 'provision' | 'verifyPropagation' | 'revoke' | '
 /** Counts one failed provider call. The error itself is left alone: the caller rethrows it. */
 export function countProviderError(provider: string, operation: ProviderOperation, error: unknown): void {
   providerErrors.inc({ provider, operation, kind: errorKind(error) });
+}
+
+/** Counts a removal left unconfirmed because its principal vanished or became ambiguous (an alert: someone must look). */
+export function countPrincipalAlert(provider: string, operation: ProviderOperation): void {
+  principalAlerts.inc({ provider, operation });
 }
 
 /** Counts grants the reconciler found with no live request behind them; `action` says what it did (e.g. `removed`, `reported`). */

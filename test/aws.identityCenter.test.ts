@@ -5,6 +5,7 @@
  * and error classification.
  */
 import assert from 'node:assert/strict';
+import { CreateUserCommand, DeleteUserCommand } from '@aws-sdk/client-identitystore';
 import { SSOAdminClient, type AccountAssignmentOperationStatus } from '@aws-sdk/client-sso-admin';
 import { ProviderInputError, type GrantSpec } from '../providers/provider';
 import { IdentityCenterAssignments, StillInProgress, type IdentityCenterSettings } from '../providers/aws/identityCenter';
@@ -100,13 +101,13 @@ describe('AWS IAM Identity Center mode (moto)', function () {
     const spec = specFor(PERMISSION_SET, email, account);
     const resourceKey = `aws:identity-center/${fixture.identityStoreId}/user/${userId}:account/${account}:permission-set/${permissionSetArn}`;
 
-    assert.deepEqual(await provider.inspect(spec), { resourceKey, present: false });
+    assert.deepEqual(await provider.inspect(spec), { resourceKey, present: false, principal: { identityStoreUserId: userId } });
     assert.equal(await provider.isGranted(spec), false);
 
     await provider.grant(spec);
     assert.deepEqual(await assignmentsOf(fixture, userId), [`${account}:${permissionSetArn}`]);
     assert.equal(await provider.isGranted(spec), true);
-    assert.deepEqual(await provider.inspect(spec), { resourceKey, present: true });
+    assert.deepEqual(await provider.inspect(spec), { resourceKey, present: true, principal: { identityStoreUserId: userId } });
 
     // moto would keep a second row for a second CreateAccountAssignment; the provider never sends one.
     await provider.grant(spec);
@@ -117,6 +118,33 @@ describe('AWS IAM Identity Center mode (moto)', function () {
     assert.equal(await provider.isGranted(spec), false);
     await provider.revoke(spec);
     assert.equal(await provider.isGranted(spec), false);
+  });
+
+  it('revokes the assignment of the user recorded at grant time, not of whoever has the email by then', async function () {
+    const { email, userId } = await newIdentityStoreUser(fixture, 'recorded');
+    const account = newAccount();
+    const spec = specFor(PERMISSION_SET, email, account);
+    const recorded = { ...spec, recordedPrincipal: (await provider.inspect(spec)).principal };
+    await provider.grant(recorded);
+    // The user is deleted and someone else now has the address (and the same access, on their own).
+    await fixture.identityStore.send(new DeleteUserCommand({ IdentityStoreId: fixture.identityStoreId, UserId: userId }));
+    const { UserId: newcomer } = await fixture.identityStore.send(
+      new CreateUserCommand({
+        IdentityStoreId: fixture.identityStoreId,
+        UserName: `newcomer-${userId}`,
+        DisplayName: email,
+        Name: { GivenName: 'new', FamilyName: 'Tester' },
+        Emails: [{ Value: email, Primary: true, Type: 'work' }],
+      }),
+    );
+    await assignDirectly(fixture, newcomer!, permissionSetArn, account);
+
+    const fresh = providerWith(fixture.ssoAdmin);
+    assert.equal(await fresh.isGranted(recorded), true);
+    await fresh.revoke(recorded);
+    assert.equal(await fresh.isGranted(recorded), false);
+    assert.deepEqual(await assignmentsOf(fixture, userId), []);
+    assert.deepEqual(await assignmentsOf(fixture, newcomer!), [`${account}:${permissionSetArn}`], 'the newcomer keeps their own assignment');
   });
 
   it('the resource key is the assignment, whichever request asks; an assignment made outside reads as present', async function () {

@@ -15,11 +15,22 @@ import {
   ListUsersCommand,
   PutGroupPolicyCommand,
   PutUserPolicyCommand,
+  RemoveUserFromGroupCommand,
   TagUserCommand,
+  UntagUserCommand,
+  GetUserCommand,
+  GetRolePolicyCommand,
+  ListRolePoliciesCommand,
+  DeleteUserPolicyCommand,
+  PutRolePolicyCommand,
+  CreateUserCommand,
+  DeleteUserCommand,
+  AddUserToGroupCommand,
   type SimulatePrincipalPolicyCommandInput,
 } from '@aws-sdk/client-iam';
-import { ProviderInputError, type GrantSpec } from '../providers/provider';
+import { PrincipalUnconfirmedError, ProviderInputError, type GrantSpec } from '../providers/provider';
 import { classifyAwsError } from '../providers/aws/errors';
+import { revokedSessionsPolicyName } from '../providers/aws/roleGrantPolicy';
 import { AwsIamProvider, createAwsIamProvider, type AwsSettings } from '../providers/aws/iamProvider';
 import { holdings, inlinePolicyDocument } from './support/iam';
 import { bootstrapAdmin, createIamUser, iamClientFor, MOTO_ADMIN_BOOTSTRAP_CALLS, startMoto, type RunningMoto } from './support/moto';
@@ -111,18 +122,23 @@ describe('AwsIamProvider (moto)', function () {
     { title: 'group', kind: 'group', target: 'Developers', key: (user) => `aws:user/${user}:group/Developers` },
   ];
 
+  async function keyAndPresence(spec: GrantSpec): Promise<{ resourceKey: string; present: boolean }> {
+    const { resourceKey, present } = await provider.inspect(spec);
+    return { resourceKey, present };
+  }
+
   for (const { title, kind, target, key } of lifecycles) {
     it(`${title}: inspect, grant, read back and revoke, each idempotent`, async function () {
       const email = newEmail(kind);
       const userName = await createIamUser(iam, email);
       const spec = specFor(kind, target, email);
 
-      assert.deepEqual(await provider.inspect(spec), { resourceKey: key(userName, spec), present: false });
+      assert.deepEqual(await keyAndPresence(spec), { resourceKey: key(userName, spec), present: false });
       assert.equal(await provider.isGranted(spec), false);
 
       await provider.grant(spec);
       assert.equal(await provider.isGranted(spec), true);
-      assert.deepEqual(await provider.inspect(spec), { resourceKey: key(userName, spec), present: true });
+      assert.deepEqual(await keyAndPresence(spec), { resourceKey: key(userName, spec), present: true });
       const granted = await holdings(iam, userName);
       assert.equal(granted.inlinePolicies.length + granted.attachedPolicies.length + granted.groups.length, 1, JSON.stringify(granted));
 
@@ -139,21 +155,135 @@ describe('AwsIamProvider (moto)', function () {
     });
   }
 
-  it('role grant: the inline policy allows sts:AssumeRole on the role only until notAfter', async function () {
+  it('role grant: the inline policy allows sts:AssumeRole on the role only until notAfter, for sessions no longer than the time left, named after the requester', async function () {
     const email = newEmail('role-doc');
     const userName = await createIamUser(iam, email);
     const spec = specFor('role', 'AdminRole', email);
     await provider.grant(spec);
     const document = await inlinePolicyDocument(iam, userName, `p0-${spec.requestId}`);
+    const roleArn = `arn:aws:iam::${ACCOUNT}:role/AdminRole`;
+    const sourceIdentity = { 'sts:SourceIdentity': email };
     assert.deepEqual(document.Statement, [
       {
         Sid: 'P0JitAssumeRole',
         Effect: 'Allow',
         Action: 'sts:AssumeRole',
-        Resource: `arn:aws:iam::${ACCOUNT}:role/AdminRole`,
-        Condition: { DateLessThan: { 'aws:CurrentTime': NOT_AFTER } },
+        Resource: roleArn,
+        // notAfter is years away: STS's own maximum (12 h) is the cap.
+        Condition: { DateLessThan: { 'aws:CurrentTime': NOT_AFTER }, NumericLessThanEquals: { 'sts:DurationSeconds': '43200' }, StringEquals: sourceIdentity },
+      },
+      {
+        Sid: 'P0JitSetSourceIdentity',
+        Effect: 'Allow',
+        Action: 'sts:SetSourceIdentity',
+        Resource: roleArn,
+        Condition: { DateLessThan: { 'aws:CurrentTime': NOT_AFTER }, StringEquals: sourceIdentity },
       },
     ]);
+  });
+
+  it('role grant: sessions are capped to the seconds left before notAfter, and never below STS\'s 900 s minimum', async function () {
+    const email = newEmail('role-cap');
+    const userName = await createIamUser(iam, email);
+    const durationCap = async (secondsLeft: number) => {
+      const spec = { ...specFor('role', 'AdminRole', email), notAfter: new Date(Date.now() + secondsLeft * 1000).toISOString() };
+      await provider.grant(spec);
+      const document = await inlinePolicyDocument(iam, userName, `p0-${spec.requestId}`);
+      const [allow] = document.Statement as Array<{ Condition: { NumericLessThanEquals: { 'sts:DurationSeconds': string } } }>;
+      return Number(allow!.Condition.NumericLessThanEquals['sts:DurationSeconds']);
+    };
+    const hour = await durationCap(3600);
+    assert.ok(hour <= 3600 && hour >= 3590, String(hour));
+    assert.equal(await durationCap(120), 900);
+  });
+
+  describe('role sessions end with the request (p0-revoked-sessions-<hash> on the role)', function () {
+    type DenyStatement = { Effect: string; Action: string; Resource: string; Condition: { StringEquals?: Record<string, string>; DateLessThan: Record<string, string> } };
+
+    /** The role's revoked-sessions policies, by name, each with its one statement. */
+    async function revokedSessions(roleName: string): Promise<Map<string, DenyStatement>> {
+      const found = new Map<string, DenyStatement>();
+      const { PolicyNames = [] } = await iam.send(new ListRolePoliciesCommand({ RoleName: roleName }));
+      for (const PolicyName of PolicyNames.filter((name) => name.startsWith('p0-revoked-sessions-'))) {
+        const { PolicyDocument } = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName }));
+        const statements = (JSON.parse(decodeURIComponent(PolicyDocument!)) as { Statement: DenyStatement[] }).Statement;
+        assert.equal(statements.length, 1, PolicyName);
+        found.set(PolicyName, statements[0]!);
+      }
+      return found;
+    }
+
+    it('denies each requester\'s sessions issued before the end in a policy of their own; a later end replaces an earlier one', async function () {
+      await iam.send(new CreateRoleCommand({ RoleName: 'SessionRole', AssumeRolePolicyDocument: ALLOW_ALL_STS, MaxSessionDuration: 3600 }));
+      const alice = newEmail('alice');
+      const bob = newEmail('bob');
+      await createIamUser(iam, alice);
+      await createIamUser(iam, bob);
+      const aliceGrant = specFor('role', 'SessionRole', alice);
+      const bobGrant = specFor('role', 'SessionRole', bob);
+      await provider.grant(aliceGrant);
+      await provider.grant(bobGrant);
+      assert.deepEqual([...(await revokedSessions('SessionRole')).keys()], [], 'nothing is denied while the grants last');
+
+      const beforeEnd = Date.now();
+      await provider.revoke(aliceGrant);
+      const afterEnd = Date.now();
+      const first = await revokedSessions('SessionRole');
+      assert.deepEqual([...first.keys()], [revokedSessionsPolicyName(alice)]);
+      const entry = first.get(revokedSessionsPolicyName(alice))!;
+      const endedAt = Date.parse(entry.Condition.DateLessThan['aws:TokenIssueTime']!);
+      assert.deepEqual({ ...entry, Condition: { ...entry.Condition, DateLessThan: {} } }, {
+        Sid: 'P0JitRevokedSessions',
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:SourceIdentity': alice }, DateLessThan: {} },
+      });
+      assert.ok(endedAt >= beforeEnd - 1000 && endedAt <= afterEnd + 1000, entry.Condition.DateLessThan['aws:TokenIssueTime']);
+
+      await provider.revoke(bobGrant);
+      const second = specFor('role', 'SessionRole', alice);
+      await provider.grant(second);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await provider.revoke(second);
+      const both = await revokedSessions('SessionRole');
+      assert.deepEqual([...both.keys()].sort(), [revokedSessionsPolicyName(alice), revokedSessionsPolicyName(bob)].sort(), 'one policy per identity');
+      assert.equal(both.get(revokedSessionsPolicyName(bob))!.Condition.StringEquals?.['aws:SourceIdentity'], bob);
+      assert.ok(Date.parse(both.get(revokedSessionsPolicyName(alice))!.Condition.DateLessThan['aws:TokenIssueTime']!) > endedAt, 'the later end replaces the earlier one');
+    });
+
+    it('deletes other requesters\' denies older than the role\'s longest session (every session they denied has expired), and leaves the role\'s own policies', async function () {
+      await iam.send(new CreateRoleCommand({ RoleName: 'PrunedRole', AssumeRolePolicyDocument: ALLOW_ALL_STS, MaxSessionDuration: 3600 }));
+      const deny = (identity: string, msAgo: number) => JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Deny', Action: '*', Resource: '*', Condition: { StringEquals: { 'aws:SourceIdentity': identity }, DateLessThan: { 'aws:TokenIssueTime': new Date(Date.now() - msAgo).toISOString() } } }],
+      });
+      await iam.send(new PutRolePolicyCommand({ RoleName: 'PrunedRole', PolicyName: revokedSessionsPolicyName('old@example.com'), PolicyDocument: deny('old@example.com', 2 * 3600_000) }));
+      await iam.send(new PutRolePolicyCommand({ RoleName: 'PrunedRole', PolicyName: revokedSessionsPolicyName('recent@example.com'), PolicyDocument: deny('recent@example.com', 600_000) }));
+      await iam.send(new PutRolePolicyCommand({ RoleName: 'PrunedRole', PolicyName: 'team-policy', PolicyDocument: policyDocument('s3:Get*') }));
+      const email = newEmail('pruner');
+      await createIamUser(iam, email);
+      const spec = specFor('role', 'PrunedRole', email);
+      await provider.grant(spec);
+      await provider.revoke(spec);
+      assert.deepEqual([...(await revokedSessions('PrunedRole')).keys()].sort(), [revokedSessionsPolicyName(email), revokedSessionsPolicyName('recent@example.com')].sort());
+      const { PolicyNames = [] } = await iam.send(new ListRolePoliciesCommand({ RoleName: 'PrunedRole' }));
+      assert.ok(PolicyNames.includes('team-policy'));
+    });
+
+    it('still denies the requester\'s earlier sessions when their IAM user can no longer be confirmed', async function () {
+      const email = newEmail('gone-sessions');
+      const userName = await createIamUser(iam, email);
+      const spec = specFor('role', 'AdminRole', email);
+      const { principal } = await provider.inspect(spec);
+      const recorded = { ...spec, recordedPrincipal: principal };
+      await provider.grant(recorded);
+      await iam.send(new DeleteUserPolicyCommand({ UserName: userName, PolicyName: `p0-${spec.requestId}` }));
+      await iam.send(new DeleteUserCommand({ UserName: userName }));
+      await assert.rejects(provider.revoke(recorded), PrincipalUnconfirmedError);
+      const denies = await revokedSessions('AdminRole');
+      assert.equal(denies.get(revokedSessionsPolicyName(email))?.Condition.StringEquals?.['aws:SourceIdentity'], email);
+    });
   });
 
   it('role grant: an inline policy edited to no longer name the role does not count as granted', async function () {
@@ -235,6 +365,109 @@ describe('AwsIamProvider (moto)', function () {
       const email = newEmail('nobody');
       await rejectsAsInput(provider.inspect(specFor('role', 'AdminRole', email)), email, `email=${email}`, 'name one after the address');
       await rejectsAsInput(provider.grant(specFor('role', 'AdminRole', email)), email);
+    });
+  });
+
+  describe('recorded principal (resolved at grant time, used to revoke and read back)', function () {
+    /** What the activities do: the principal inspect resolved rides along with every later call. */
+    async function grantRecorded(kind: string, target: string, email: string): Promise<GrantSpec> {
+      const spec = specFor(kind, target, email);
+      const { principal } = await provider.inspect(spec);
+      const recorded = { ...spec, recordedPrincipal: principal };
+      await provider.grant(recorded);
+      return recorded;
+    }
+
+    it('inspect names the IAM user by name, ARN and unique id', async function () {
+      const email = newEmail('recorded');
+      const userName = await createIamUser(iam, email);
+      const { User } = await iam.send(new GetUserCommand({ UserName: userName }));
+      const { principal } = await provider.inspect(specFor('group', 'Developers', email));
+      assert.deepEqual(principal, { userName, userArn: User!.Arn, userId: User!.UserId });
+    });
+
+    it('a requester who removes their own email tag still loses the grant at revoke, by the recorded user', async function () {
+      for (const [kind, target] of [['group', 'Developers'], ['policy', 'TeamReadOnly'], ['role', 'AdminRole']] as const) {
+        const email = newEmail(`untag-${kind}`);
+        const userName = await createIamUser(iam, email);
+        const spec = await grantRecorded(kind, target, email);
+        await iam.send(new UntagUserCommand({ UserName: userName, TagKeys: ['email'] }));
+        // Another worker (or this one a minute later): nothing cached about the user.
+        const fresh = new AwsIamProvider({ iam, settings: SETTINGS });
+        assert.equal(await fresh.isGranted(spec), true, `${kind}: the recorded user still holds it`);
+        await fresh.revoke(spec);
+        assert.equal(await fresh.isGranted(spec), false);
+        assert.deepEqual(await holdings(iam, userName), { inlinePolicies: [], attachedPolicies: [], groups: [] }, kind);
+      }
+    });
+
+    it('a second user tagged with the same email neither blocks the revoke nor loses anything', async function () {
+      const email = newEmail('second-tag');
+      const original = await createIamUser(iam, email);
+      const spec = await grantRecorded('group', 'Developers', email);
+      const impostor = await createIamUser(iam, `x${email}`, { tag: false });
+      await iam.send(new TagUserCommand({ UserName: impostor, Tags: [{ Key: 'email', Value: email }] }));
+      await iam.send(new AddUserToGroupCommand({ UserName: impostor, GroupName: 'Developers' }));
+
+      const fresh = new AwsIamProvider({ iam, settings: SETTINGS });
+      await fresh.revoke(spec);
+      assert.equal(await fresh.isGranted(spec), false);
+      assert.deepEqual((await holdings(iam, original)).groups, []);
+      assert.deepEqual((await holdings(iam, impostor)).groups, ['Developers'], 'the other user is not touched');
+    });
+
+    it('grants to the recorded user, not to whoever carries the tag by then', async function () {
+      const email = newEmail('moved-tag');
+      const original = await createIamUser(iam, email);
+      const spec = specFor('group', 'Developers', email);
+      const { principal } = await provider.inspect(spec);
+      await iam.send(new UntagUserCommand({ UserName: original, TagKeys: ['email'] }));
+      const other = await createIamUser(iam, `y${email}`, { tag: false });
+      await iam.send(new TagUserCommand({ UserName: other, Tags: [{ Key: 'email', Value: email }] }));
+      await new AwsIamProvider({ iam, settings: SETTINGS }).grant({ ...spec, recordedPrincipal: principal });
+      assert.deepEqual((await holdings(iam, original)).groups, ['Developers']);
+      assert.deepEqual((await holdings(iam, other)).groups, []);
+    });
+
+    it('a recorded user that was deleted, or replaced by a new user of the same name, is unconfirmed, never removed', async function () {
+      const email = newEmail('vanished');
+      const userName = await createIamUser(iam, email);
+      const spec = await grantRecorded('group', 'Developers', email);
+      // IAM deletes a user only once it holds nothing.
+      await iam.send(new RemoveUserFromGroupCommand({ UserName: userName, GroupName: 'Developers' }));
+      await iam.send(new DeleteUserCommand({ UserName: userName }));
+      await assert.rejects(provider.revoke(spec), (error: unknown) => {
+        assert.ok(error instanceof PrincipalUnconfirmedError, String(error));
+        assert.match(error.message, new RegExp(`IAM user ${userName} .*no longer exists`));
+        return true;
+      });
+      assert.equal(await provider.isGranted(spec), false, 'a deleted user holds nothing');
+
+      // Same name again: another person's user, which the revoke must not touch.
+      await iam.send(new CreateUserCommand({ UserName: userName }));
+      await iam.send(new AddUserToGroupCommand({ UserName: userName, GroupName: 'Developers' }));
+      await assert.rejects(provider.revoke(spec), (error: unknown) => {
+        assert.ok(error instanceof PrincipalUnconfirmedError, String(error));
+        assert.match(error.message, /a different user now has the name/);
+        return true;
+      });
+      assert.deepEqual((await holdings(iam, userName)).groups, ['Developers'], 'the new user keeps its membership');
+      assert.equal(await provider.isGranted(spec), false, 'the recorded user is gone: it holds nothing');
+    });
+
+    it('a grant recorded before principals were (no recordedPrincipal) is looked up; an ambiguous look-up is unconfirmed', async function () {
+      const email = newEmail('legacy');
+      const userName = await createIamUser(iam, email);
+      const spec = specFor('group', 'Developers', email);
+      await provider.grant(spec);
+      const second = await createIamUser(iam, `z${email}`, { tag: false });
+      await iam.send(new TagUserCommand({ UserName: second, Tags: [{ Key: 'email', Value: email }] }));
+      const fresh = new AwsIamProvider({ iam, settings: SETTINGS });
+      await assert.rejects(fresh.revoke(spec), (error: unknown) => {
+        assert.ok(error instanceof PrincipalUnconfirmedError, String(error));
+        assert.ok(error.message.includes(userName) && error.message.includes(second), error.message);
+        return true;
+      });
     });
   });
 
@@ -329,6 +562,14 @@ describe('AwsIamProvider (moto)', function () {
       assert.deepEqual(input.ActionNames, ['sts:AssumeRole']);
       assert.deepEqual(input.ResourceArns, [`arn:aws:iam::${ACCOUNT}:role/AdminRole`]);
       assert.equal(input.ContextEntries?.[0]?.ContextKeyName, 'aws:CurrentTime');
+      // The grant's other conditions: without these keys the simulator would answer implicitDeny.
+      assert.deepEqual(
+        input.ContextEntries?.slice(1).map(({ ContextKeyName, ContextKeyType, ContextKeyValues }) => ({ ContextKeyName, ContextKeyType, ContextKeyValues })),
+        [
+          { ContextKeyName: 'sts:SourceIdentity', ContextKeyType: 'string', ContextKeyValues: [spec.principal] },
+          { ContextKeyName: 'sts:DurationSeconds', ContextKeyType: 'numeric', ContextKeyValues: ['900'] },
+        ],
+      );
     });
 
     it('is not consulted before the grant exists, nor for groups and policies', async function () {

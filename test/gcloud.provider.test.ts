@@ -139,6 +139,21 @@ describe('GcloudProjectIamProvider (fake Resource Manager)', function () {
     assert.ok((await providerWith({ principalType: 'serviceAccount' }).inspect(spec)).resourceKey.includes('serviceAccount:deploy-bot@example.com'));
   });
 
+  it('reads back and revokes the member recorded at grant time, even after the principal type changed', async () => {
+    const project = newProject(fake);
+    const spec = specFor(project, 'Carol@example.com');
+    const { principal } = await provider.inspect(spec);
+    assert.deepEqual(principal, { member: 'user:carol@example.com' });
+    const recorded = { ...spec, recordedPrincipal: principal };
+    await provider.grant(recorded);
+    // The config now binds requesters as groups: the user's binding must still be found and removed.
+    const reconfigured = providerWith({ principalType: 'group' });
+    assert.equal(await reconfigured.isGranted(recorded), true);
+    await reconfigured.revoke(recorded);
+    assert.equal(await reconfigured.isGranted(recorded), false);
+    assert.deepEqual(fake.bindings(project), []);
+  });
+
   it('takes the project from the catalog scope when there is one', async () => {
     const project = newProject(fake);
     const spec = specFor(project, 'scoped@example.com', { resource: 'analytics', scope: { project } });

@@ -139,7 +139,11 @@ catalog:
     assert.equal(await provider.isGranted(grant), false);
 
     const inspection = await provider.inspect(grant);
-    assert.deepEqual(inspection, { resourceKey: `k8s:test-cluster/namespaces/${namespace}/rolebindings/${bindingName}`, present: false });
+    assert.deepEqual(inspection, {
+      resourceKey: `k8s:test-cluster/namespaces/${namespace}/rolebindings/${bindingName}`,
+      present: false,
+      principal: { subjectKind: 'User', subjectName: KUBE_USERS.alice },
+    });
 
     await provider.grant(grant);
     const binding = await admin.rbac.readNamespacedRoleBinding({ name: bindingName, namespace });
@@ -295,6 +299,23 @@ catalog:
     assert.equal(await aliceCanListPods(namespace), false, 'alice is not in that group');
     await grouped.revoke(grant);
     await until(() => grouped.isGranted(grant), false);
+  });
+
+  it('reads back the subject recorded at grant time, even after the subject mapping changed', async () => {
+    const grant = spec();
+    const { principal } = await provider.inspect(grant);
+    assert.deepEqual(principal, { subjectKind: 'User', subjectName: KUBE_USERS.alice });
+    const recorded = { ...grant, recordedPrincipal: principal };
+    await provider.grant(recorded);
+    await until(() => provider.isGranted(recorded), true);
+    // Requesters are now bound as prefixed groups: alice's binding is still this grant, and still hers.
+    const remapped = createKubernetesRbacProvider(settings({ subject: { kind: 'Group', prefix: 'oidc:', from: 'local-part' } }));
+    assert.equal(await remapped.isGranted(recorded), true);
+    await remapped.grant(recorded);
+    const binding = await admin.rbac.readNamespacedRoleBinding({ name: bindingNameFor(grant.requestId), namespace });
+    assert.deepEqual(plain(binding.subjects), [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: KUBE_USERS.alice }], 'a re-grant keeps the recorded subject');
+    await remapped.revoke(recorded);
+    await until(() => remapped.isGranted(recorded), false);
   });
 
   describe('marked bindings (for the reconciler)', () => {

@@ -80,6 +80,7 @@ describe('operability', function () {
         ['p0_revoke_lateness_seconds', 'histogram'],
         ['p0_provider_errors_total', 'counter'],
         ['p0_orphans_found_total', 'counter'],
+        ['p0_principal_alerts_total', 'counter'],
         ['p0_process_cpu_user_seconds_total', 'counter'],
         ['p0_nodejs_eventloop_lag_seconds', 'gauge'],
       ]) {

@@ -40,7 +40,9 @@ function stubActivities(recorded: Recorded): AccessActivities {
     revoke() {
       return Promise.resolve({ removedAtProvider: true, reason: 'stub' });
     },
-    async verifyRevocation() {},
+    verifyRevocation() {
+      return Promise.resolve({ confirmed: true });
+    },
     async notify() {},
   };
 }

@@ -119,7 +119,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
             }),
           ),
         );
-        for (const { stdout } of outputs) assert.deepEqual(JSON.parse(stdout), ['0001_initial', '0002_chat_messages', '0003_reconciler']);
+        for (const { stdout } of outputs) assert.deepEqual(JSON.parse(stdout), ['0001_initial', '0002_chat_messages', '0003_reconciler', '0004_grant_principal']);
       });
     });
 
@@ -404,6 +404,29 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.deepEqual(future.map((grant) => grant.requestId), ['req_held']);
         assert.equal(await leases.isHeld(key, 'req_other'), true);
         assert.equal(await leases.isHeld(key, 'req_held'), false);
+      });
+      it('keeps the principal resolved at grant time with the lease, for revoke and the reconciler', async () => {
+        const principal = { userName: 'tagged-alice', userArn: 'arn:aws:iam::123456789012:user/tagged-alice', userId: 'AIDAEXAMPLE' };
+        const spec = { requestId: 'req_p', provider: 'aws', resource: 'default', scope: {}, kind: 'group', target: 'Developers', principal: 'alice@example.com', notAfter: '2030-01-01T00:00:00.000Z' };
+        await leases.acquire({ requestId: 'req_p', resourceKey: key, presentBefore: false, spec, principal });
+        // A retried acquire (or a re-provision) never replaces what was recorded first.
+        await leases.acquire({ requestId: 'req_p', resourceKey: key, presentBefore: false, spec, principal: { ...principal, userId: 'AIDAOTHER' } });
+        await leases.acquire({ requestId: 'req_legacy', resourceKey: `${key}#2`, presentBefore: false, spec: { ...spec, requestId: 'req_legacy' } });
+
+        assert.deepEqual(await leases.recordedPrincipal('req_p'), principal);
+        assert.equal(await leases.recordedPrincipal('req_legacy'), undefined, 'a lease from before principals were recorded has none');
+        assert.equal(await leases.recordedPrincipal('req_unknown'), undefined);
+        await leases.release('req_p');
+        assert.deepEqual(await leases.recordedPrincipal('req_p'), principal, 'still there after release, for the removal');
+
+        const grants = await leases.recordedGrants(new Date(Date.now() - 60_000).toISOString());
+        assert.deepEqual(
+          grants.map((grant) => ({ requestId: grant.requestId, principal: grant.principal })).sort((a, b) => a.requestId.localeCompare(b.requestId)),
+          [
+            { requestId: 'req_legacy', principal: undefined },
+            { requestId: 'req_p', principal },
+          ],
+        );
       });
     });
 

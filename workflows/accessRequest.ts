@@ -550,10 +550,18 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     await record(status, endRequested?.by ?? SYSTEM_ACTOR, { comment: endRequested?.comment, ...removal });
   }
 
-  async function removeGrant(spec: GrantSpec): Promise<{ removedAtProvider: boolean; removal: string }> {
+  /**
+   * The end event's details say how the removal went; `alert: 'removal_unconfirmed'` when the
+   * principal the grant was made to could not be confirmed at the removal or at its verification
+   * (someone must look). Only the recorded details change, not the commands, so old histories
+   * replay unchanged (their verifyRevocation results are empty: confirmed).
+   */
+  async function removeGrant(spec: GrantSpec): Promise<{ removedAtProvider: boolean; removal: string; alert?: string }> {
     const result = await revoke(spec);
-    if (result.removedAtProvider) await verifyRevocation(spec);
-    return { removedAtProvider: result.removedAtProvider, removal: result.reason };
+    if (!result.removedAtProvider) return { removedAtProvider: false, removal: result.reason, ...(result.alert ? { alert: result.alert } : {}) };
+    const verified = await verifyRevocation(spec);
+    if (verified && !verified.confirmed) return { removedAtProvider: false, removal: verified.reason ?? result.reason, ...(verified.alert ? { alert: verified.alert } : {}) };
+    return { removedAtProvider: true, removal: result.reason };
   }
 }
 

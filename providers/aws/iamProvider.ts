@@ -1,34 +1,52 @@
 /**
  * AWS access through IAM users: a role grant is an inline user policy allowing sts:AssumeRole on the
  * role until `notAfter`, a policy grant attaches a managed policy, a group grant adds the user to a
- * group. The requester's email finds their IAM user (see userDirectory.ts). A `permission-set` grant is
- * an IAM Identity Center account assignment instead, handed to identityCenter.ts.
+ * group. The requester's email finds their IAM user (see userDirectory.ts) once, when the grant is
+ * first made; from then on the activities hand back the user recorded with the lease
+ * (`spec.recordedPrincipal`), and every call acts on exactly that user. A role grant's end also
+ * denies the sessions the requester obtained before it (see roleGrantPolicy.ts). A `permission-set`
+ * grant is an IAM Identity Center account assignment instead, handed to identityCenter.ts.
  */
 import {
   AddUserToGroupCommand,
   AttachUserPolicyCommand,
+  DeleteRolePolicyCommand,
   DeleteUserPolicyCommand,
   DetachUserPolicyCommand,
   GetGroupCommand,
   GetPolicyCommand,
   GetRoleCommand,
+  GetRolePolicyCommand,
   GetUserPolicyCommand,
   IAMClient,
   paginateListAttachedUserPolicies,
   paginateListGroupsForUser,
   paginateListPolicies,
+  paginateListRolePolicies,
   paginateListUserPolicies,
   paginateListUsers,
+  PutRolePolicyCommand,
   PutUserPolicyCommand,
   RemoveUserFromGroupCommand,
   SimulatePrincipalPolicyCommand,
 } from '@aws-sdk/client-iam';
-import { ProviderInputError, type GrantInspection, type GrantSpec, type MarkedGrant, type PropagationSettings, type Provider } from '../provider';
-import { AWS_REQUEST_HANDLER, classifyAwsError, isNoSuchEntity } from './errors';
+import { PrincipalUnconfirmedError, ProviderInputError, type GrantInspection, type GrantSpec, type MarkedGrant, type PropagationSettings, type Provider } from '../provider';
+import { AWS_REQUEST_HANDLER, awsErrorCode, classifyAwsError, isNoSuchEntity } from './errors';
 import { createIdentityCenterAssignments, IDENTITY_CENTER_GRANT_KIND, type IdentityCenterAssignments, type IdentityCenterSettings } from './identityCenter';
-import { allowsAssumingRole, requestIdOfRoleGrantPolicy, roleGrantPolicyDocument, roleGrantPolicyName } from './roleGrantPolicy';
+import {
+  allowsAssumingRole,
+  requestIdOfRoleGrantPolicy,
+  REVOKED_ALL_SESSIONS_POLICY_NAME,
+  REVOKED_SESSIONS_POLICY_PREFIX,
+  revokedSessionsDocument,
+  revokedSessionsEntry,
+  revokedSessionsPolicyName,
+  roleGrantPolicyDocument,
+  roleGrantPolicyName,
+  STS_MIN_SESSION_SECONDS,
+} from './roleGrantPolicy';
 import { TtlCache } from './ttlCache';
-import { IamUserDirectory, type IamUser, type UserLookup } from './userDirectory';
+import { iamUserRef, IamUserDirectory, type IamUser, type UserLookup } from './userDirectory';
 
 export interface AwsSettings {
   region: string;
@@ -93,7 +111,7 @@ export class AwsIamProvider implements Provider {
   async inspect(spec: GrantSpec): Promise<GrantInspection> {
     if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).inspect(spec);
     const grant = await this.resolve(spec, 'strict');
-    return { resourceKey: resourceKeyOf(grant), present: await this.readBack(grant) };
+    return { resourceKey: resourceKeyOf(grant), present: await this.readBack(grant), principal: iamUserRef(grant.user) };
   }
 
   async grant(spec: GrantSpec): Promise<void> {
@@ -109,7 +127,7 @@ export class AwsIamProvider implements Provider {
             new PutUserPolicyCommand({
               UserName,
               PolicyName: grant.policyName,
-              PolicyDocument: roleGrantPolicyDocument(grant.role!.arn, spec.notAfter),
+              PolicyDocument: roleGrantPolicyDocument(grant.role!.arn, spec.notAfter, spec.principal.toLowerCase(), Date.now()),
             }),
           );
           break;
@@ -125,9 +143,18 @@ export class AwsIamProvider implements Provider {
     }
   }
 
-  /** Removes what the grant created; anything already gone (NoSuchEntity) counts as removed. */
+  /**
+   * Removes what the grant created; anything already gone (NoSuchEntity) counts as removed. A role
+   * grant's end first denies the requester's earlier sessions on the role: those outlive the inline
+   * policy, and they must end even when the user can no longer be confirmed.
+   */
   async revoke(spec: GrantSpec): Promise<void> {
     if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).revoke(spec);
+    if (kindOf(spec) === 'role') {
+      const role = await this.findRole(spec.target);
+      // No role, no sessions of it: nothing to deny.
+      if (role) await this.denyEarlierSessions(role, spec.principal.toLowerCase());
+    }
     const grant = await this.resolve(spec, 'lenient');
     if (!grant) return;
     const UserName = grant.user.name;
@@ -150,12 +177,20 @@ export class AwsIamProvider implements Provider {
 
   async isGranted(spec: GrantSpec): Promise<boolean> {
     if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).isGranted(spec);
-    const grant = await this.resolve(spec, 'lenient');
+    let grant: ResolvedGrant | undefined;
+    try {
+      grant = await this.resolve(spec, 'lenient');
+    } catch (error) {
+      // The recorded user was deleted (or replaced): it holds nothing. A look-up that became
+      // ambiguous (no recorded user) is different: nobody knows who holds it, so it stays an error.
+      if (error instanceof PrincipalUnconfirmedError && spec.recordedPrincipal) return false;
+      throw error;
+    }
     if (!grant || !(await this.readBack(grant))) return false;
     // The simulator needs an action and a resource. A role grant has exactly one (sts:AssumeRole on the
     // role); a group or managed policy can carry any actions, and the membership or attachment read
     // back above is already what IAM evaluates, so they are not simulated.
-    if (this.simulatePrincipalPolicy && grant.kind === 'role' && grant.role) return this.simulateAssumeRole(grant.user, grant.role);
+    if (this.simulatePrincipalPolicy && grant.kind === 'role' && grant.role) return this.simulateAssumeRole(grant.user, grant.role, spec.principal.toLowerCase());
     return true;
   }
 
@@ -208,8 +243,9 @@ export class AwsIamProvider implements Provider {
   }
 
   /**
-   * Looks up the principal and the target. `strict` (inspect, grant) throws ProviderInputError when
-   * either does not exist. `lenient` (revoke, isGranted) answers undefined instead: nothing can be
+   * Looks up the principal and the target. The principal is the recorded user when the spec carries
+   * one (confirmed by its unique id; PrincipalUnconfirmedError when it is gone), else the email's
+   * look-up. `strict` (inspect, grant) throws ProviderInputError when either does not exist. `lenient` (revoke, isGranted) answers undefined instead: nothing can be
    * granted to a user or through a group or policy that does not exist, and the workflow removes and
    * re-reads a grant after every failure, including "no such user", so that clean-up must succeed.
    * A role is the exception: its grant is an inline policy on the user that outlives the role, so a
@@ -220,7 +256,11 @@ export class AwsIamProvider implements Provider {
   private async resolve(spec: GrantSpec, mode: 'strict' | 'lenient'): Promise<ResolvedGrant | undefined> {
     const kind = kindOf(spec);
     const strict = mode === 'strict';
-    const user = strict ? await this.users.resolve(spec.principal) : await this.users.find(spec.principal);
+    const user = spec.recordedPrincipal
+      ? await this.users.recorded(spec.recordedPrincipal)
+      : strict
+        ? await this.users.resolve(spec.principal)
+        : await this.users.find(spec.principal);
     if (!user) return undefined;
     const target = spec.target;
     switch (kind) {
@@ -279,12 +319,74 @@ export class AwsIamProvider implements Provider {
     }
   }
 
+  /**
+   * Denies `sourceIdentity`'s sessions of the role issued before now (the role's inline policy
+   * `p0-revoked-sessions-<hash>`, its own, so ends of different people's requests never race), read
+   * back. Other identities' denies older than the role's longest session are deleted first: every
+   * session they denied has expired. If the role's inline policies are full all the same, every
+   * session of the role issued before now is denied instead (`p0-revoked-sessions-all`).
+   */
+  private async denyEarlierSessions(role: IamEntity, sourceIdentity: string): Promise<void> {
+    const RoleName = role.name;
+    const what = `denying ${sourceIdentity}'s earlier sessions of IAM role ${RoleName}`;
+    try {
+      const { Role } = await this.iam.send(new GetRoleCommand({ RoleName }));
+      const endedAt = new Date().toISOString();
+      const ownName = revokedSessionsPolicyName(sourceIdentity);
+      await this.pruneRevokedSessions(RoleName, Date.parse(endedAt) - (Role?.MaxSessionDuration ?? 3600) * 1000, ownName);
+      let PolicyName = ownName;
+      try {
+        await this.iam.send(new PutRolePolicyCommand({ RoleName, PolicyName, PolicyDocument: revokedSessionsDocument(sourceIdentity, endedAt) }));
+      } catch (error) {
+        if (awsErrorCode(error) !== 'LimitExceeded') throw error;
+        PolicyName = REVOKED_ALL_SESSIONS_POLICY_NAME;
+        await this.iam.send(new PutRolePolicyCommand({ RoleName, PolicyName, PolicyDocument: revokedSessionsDocument(undefined, endedAt) }));
+      }
+      // The same requester ending another request of this role at the same moment could have written an
+      // earlier end over ours: then the retry writes a new one.
+      const written = await this.revokedSessionsPolicy(RoleName, PolicyName);
+      const entry = written === undefined ? undefined : revokedSessionsEntry(written);
+      if (!entry || Date.parse(entry.issuedBefore) < Date.parse(endedAt)) {
+        throw new Error(`${what}: ${PolicyName} does not read back as written; trying again`);
+      }
+    } catch (error) {
+      if (isNoSuchEntity(error)) return; // the role was deleted meanwhile: its sessions end with it
+      throw classifyAwsError(error, what);
+    }
+  }
+
+  /** Deletes the role's revoked-sessions policies (other than `keep`) whose deny ended before `expiredBefore`. */
+  private async pruneRevokedSessions(RoleName: string, expiredBefore: number, keep: string): Promise<void> {
+    for await (const page of paginateListRolePolicies({ client: this.iam }, { RoleName })) {
+      for (const PolicyName of page.PolicyNames ?? []) {
+        if (!PolicyName.startsWith(REVOKED_SESSIONS_POLICY_PREFIX) || PolicyName === keep) continue;
+        const document = await this.revokedSessionsPolicy(RoleName, PolicyName);
+        const entry = document === undefined ? undefined : revokedSessionsEntry(document);
+        if (entry && Date.parse(entry.issuedBefore) < expiredBefore) {
+          await unlessGone(this.iam.send(new DeleteRolePolicyCommand({ RoleName, PolicyName })));
+        }
+      }
+    }
+  }
+
+  /** One of the role's inline policies as IAM returns it (URL-encoded), or undefined when there is none. */
+  private async revokedSessionsPolicy(RoleName: string, PolicyName: string): Promise<string | undefined> {
+    try {
+      const { PolicyDocument } = await this.iam.send(new GetRolePolicyCommand({ RoleName, PolicyName }));
+      return PolicyDocument;
+    } catch (error) {
+      if (isNoSuchEntity(error)) return undefined;
+      throw error;
+    }
+  }
+
   private identityCenterFor(spec: GrantSpec): IdentityCenterAssignments {
     if (this.identityCenter) return this.identityCenter;
     throw new ProviderInputError(`IAM Identity Center is not set up for this AWS provider, so the permission set ${spec.target} cannot be granted`);
   }
 
-  private async simulateAssumeRole(user: IamUser, role: IamEntity): Promise<boolean> {
+  /** Simulates the shortest session the grant allows, named after the requester as the grant requires. */
+  private async simulateAssumeRole(user: IamUser, role: IamEntity, sourceIdentity: string): Promise<boolean> {
     try {
       const { EvaluationResults = [] } = await this.iam.send(
         new SimulatePrincipalPolicyCommand({
@@ -293,7 +395,11 @@ export class AwsIamProvider implements Provider {
           ResourceArns: [role.arn],
           // The grant's DateLessThan condition reads the clock; a key the simulation is not given counts
           // as missing, which would make every role grant look denied.
-          ContextEntries: [{ ContextKeyName: 'aws:CurrentTime', ContextKeyType: 'date', ContextKeyValues: [new Date().toISOString()] }],
+          ContextEntries: [
+            { ContextKeyName: 'aws:CurrentTime', ContextKeyType: 'date', ContextKeyValues: [new Date().toISOString()] },
+            { ContextKeyName: 'sts:SourceIdentity', ContextKeyType: 'string', ContextKeyValues: [sourceIdentity] },
+            { ContextKeyName: 'sts:DurationSeconds', ContextKeyType: 'numeric', ContextKeyValues: [String(STS_MIN_SESSION_SECONDS)] },
+          ],
         }),
       );
       return EvaluationResults.length > 0 && EvaluationResults.every((result) => result.EvalDecision === 'allowed');

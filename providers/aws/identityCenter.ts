@@ -78,7 +78,7 @@ export class IdentityCenterAssignments {
   /** `present` is true for an assignment made outside the product too (standing access). */
   async inspect(spec: GrantSpec): Promise<GrantInspection> {
     const assignment = await this.resolve(spec, 'strict');
-    return { resourceKey: resourceKeyOf(assignment), present: await this.isAssigned(assignment) };
+    return { resourceKey: resourceKeyOf(assignment), present: await this.isAssigned(assignment), principal: { identityStoreUserId: assignment.userId } };
   }
 
   /**
@@ -125,7 +125,7 @@ export class IdentityCenterAssignments {
   }
 
   /**
-   * Looks up the instance, the user and the permission set. `strict` (inspect, grant) throws
+   * Looks up the instance, the user (unless the spec carries the recorded one) and the permission set. `strict` (inspect, grant) throws
    * ProviderInputError when one does not exist; `lenient` (revoke, isGranted) answers undefined,
    * because nothing can be assigned to a user or of a permission set that does not exist, and the
    * clean-up after such a failure must succeed.
@@ -143,7 +143,10 @@ export class IdentityCenterAssignments {
       );
     }
     const instance = await this.directory.resolveInstance();
-    const userId = strict ? await this.directory.resolveUser(instance, spec.principal) : await this.directory.findUser(instance, spec.principal);
+    // The user the grant was made to, when recorded: never looked up by email again.
+    const recordedUserId = spec.recordedPrincipal?.identityStoreUserId;
+    const userId =
+      recordedUserId ?? (strict ? await this.directory.resolveUser(instance, spec.principal) : await this.directory.findUser(instance, spec.principal));
     if (!userId) return undefined;
     const permissionSetArn = strict
       ? await this.directory.resolvePermissionSet(instance, spec.target)

@@ -3,7 +3,7 @@
  * exactly the email, as the configured lookup allows.
  */
 import { GetUserCommand, ListUserTagsCommand, paginateListUsers, type IAMClient } from '@aws-sdk/client-iam';
-import { ProviderInputError } from '../provider';
+import { PrincipalUnconfirmedError, ProviderInputError, type PrincipalRef } from '../provider';
 import { awsErrorCode, classifyAwsError, isNoSuchEntity } from './errors';
 import { TtlCache } from './ttlCache';
 
@@ -12,6 +12,13 @@ export type UserLookup = 'tag-then-name' | 'tag' | 'name';
 export interface IamUser {
   name: string;
   arn: string;
+  /** IAM's unique id (AIDA...): a user deleted and created again under the same name gets a new one. */
+  id: string;
+}
+
+/** The recorded form of an IAM user (GrantInspection.principal). */
+export function iamUserRef(user: IamUser): PrincipalRef {
+  return { userName: user.name, userArn: user.arn, userId: user.id };
 }
 
 /** ListUserTags calls in flight at once while scanning: fast on big accounts, gentle on IAM's rate limit. */
@@ -54,6 +61,32 @@ export class IamUserDirectory {
     throw new ProviderInputError(`No IAM user for ${email}: ${fixes[lookup]}`);
   }
 
+  /**
+   * The user a grant was made to, as recorded then, confirmed to be that same user now (by its
+   * unique id, never by the email tag). Throws PrincipalUnconfirmedError when it was deleted or
+   * replaced by another user with the same name. Never cached: a revoke must see IAM as it is.
+   */
+  async recorded(ref: PrincipalRef): Promise<IamUser> {
+    const { userName, userId } = ref;
+    if (!userName || !userId) throw new ProviderInputError(`Not a recorded IAM user: ${JSON.stringify(ref)}`);
+    let user: IamUser | undefined;
+    try {
+      user = await this.getUser(userName);
+    } catch (error) {
+      if (!isNoSuchEntity(error)) throw classifyAwsError(error, `reading the IAM user ${userName}`);
+    }
+    if (!user) throw new PrincipalUnconfirmedError(`The IAM user ${userName} (${userId}) the grant was made to no longer exists`);
+    if (user.id !== userId) {
+      throw new PrincipalUnconfirmedError(`The IAM user ${userName} (${userId}) the grant was made to was deleted: a different user now has the name (${user.id})`);
+    }
+    return user;
+  }
+
+  private async getUser(userName: string): Promise<IamUser> {
+    const { User } = await this.iam.send(new GetUserCommand({ UserName: userName }));
+    return { name: User!.UserName!, arn: User!.Arn!, id: User!.UserId! };
+  }
+
   private async lookUp(email: string): Promise<IamUser | undefined> {
     const { lookup } = this.options;
     const tagged = lookup === 'name' ? undefined : await this.findByTag(email);
@@ -75,7 +108,8 @@ export class IamUserDirectory {
     const matches = byEmail.get(wanted) ?? [];
     if (matches.length > 1) {
       const names = matches.map((user) => user.name).join(', ');
-      throw new ProviderInputError(`Several IAM users are tagged ${this.options.emailTag}=${email} (${names}): keep the tag on one of them`);
+      // Unconfirmed (a ProviderInputError): refused at grant, an alert rather than a guess at revoke.
+      throw new PrincipalUnconfirmedError(`Several IAM users are tagged ${this.options.emailTag}=${email} (${names}): keep the tag on one of them`);
     }
     return matches[0];
   }
@@ -119,7 +153,7 @@ export class IamUserDirectory {
           batch.forEach((user, index) => {
             // Tag values are case-sensitive in IAM; email addresses are not, in practice.
             const tagged = emails[index]?.toLowerCase();
-            if (tagged) byEmail.set(tagged, [...(byEmail.get(tagged) ?? []), { name: user.UserName!, arn: user.Arn! }]);
+            if (tagged) byEmail.set(tagged, [...(byEmail.get(tagged) ?? []), { name: user.UserName!, arn: user.Arn!, id: user.UserId! }]);
           });
         }
       }
@@ -143,8 +177,7 @@ export class IamUserDirectory {
 
   private async findByName(email: string): Promise<IamUser | undefined> {
     try {
-      const { User } = await this.iam.send(new GetUserCommand({ UserName: email }));
-      return { name: User!.UserName!, arn: User!.Arn! };
+      return await this.getUser(email);
     } catch (error) {
       // ValidationError: the address has characters a user name cannot have, so no user has it.
       if (isNoSuchEntity(error) || awsErrorCode(error) === 'ValidationError') return undefined;

@@ -81,7 +81,7 @@ export class GcloudProjectIamProvider implements Provider {
   async inspect(spec: GrantSpec): Promise<GrantInspection> {
     const grant = this.resolve(spec);
     const policy = await this.readPolicy(grant.project, 'strict');
-    return { resourceKey: resourceKeyOf(grant), present: hasGrant(policy, grant) };
+    return { resourceKey: resourceKeyOf(grant), present: hasGrant(policy, grant), principal: { member: grant.member } };
   }
 
   /** An upsert: adds the binding, or rewrites its condition to the spec's `notAfter` (an extension). */
@@ -124,7 +124,10 @@ export class GcloudProjectIamProvider implements Provider {
     await this.modifyPolicy(grant, 'lenient', `removing ${describe(grant)}`, (policy) => withoutGrant(policy, grant));
   }
 
-  /** Checks the spec's shape; nothing here needs a call to Google. */
+  /**
+   * Checks the spec's shape; nothing here needs a call to Google. The member is the recorded one when
+   * the spec carries it (a later change of `principalType` must not make revoke miss the binding).
+   */
   private resolve(spec: GrantSpec): ResolvedGrant {
     if (!GCLOUD_GRANT_KINDS.some((kind) => kind === spec.kind)) {
       throw new ProviderInputError(`Google Cloud has no grant kind "${spec.kind}": use one of ${GCLOUD_GRANT_KINDS.join(', ')}`);
@@ -136,13 +139,17 @@ export class GcloudProjectIamProvider implements Provider {
     if (!ROLE_PATTERN.test(spec.target)) {
       throw new ProviderInputError(`"${spec.target}" is not a Google Cloud IAM role: use roles/<name>, or a custom role's full name`);
     }
-    if (!/^[^@\s:]+@[^@\s]+$/.test(spec.principal)) {
+    const recordedMember = spec.recordedPrincipal?.member;
+    if (recordedMember !== undefined && !/^(user|group|serviceAccount):[^@\s:]+@[^@\s]+$/.test(recordedMember)) {
+      throw new ProviderInputError(`"${recordedMember}" is not a Google Cloud member this product binds`);
+    }
+    if (recordedMember === undefined && !/^[^@\s:]+@[^@\s]+$/.test(spec.principal)) {
       throw new ProviderInputError(`"${spec.principal}" is not an email address Google Cloud can bind a role to`);
     }
     return {
       project,
       role: spec.target,
-      member: `${this.principalType}:${spec.principal.toLowerCase()}`,
+      member: recordedMember ?? `${this.principalType}:${spec.principal.toLowerCase()}`,
       title: grantConditionTitle(spec.requestId),
     };
   }

@@ -27,10 +27,11 @@ import {
   sameMetadata,
   subjectFor,
   type BindingLocation,
+  type BindingSubject,
   type BindingPlan,
   type SubjectMapping,
 } from './binding';
-import { K8S_GRANT_KINDS, NAMESPACE_PATTERN, ROLE_NAME_PATTERN, type K8sGrantKind } from './catalog';
+import { K8S_GRANT_KINDS, K8S_SUBJECT_KINDS, NAMESPACE_PATTERN, ROLE_NAME_PATTERN, type K8sGrantKind } from './catalog';
 import { KubeClusters, type ClusterClients, type ClusterConnectionSettings } from './clusters';
 import { classifyKubernetesError, isAlreadyExists, isForbidden, isNotFound } from './errors';
 
@@ -83,7 +84,12 @@ export class KubernetesRbacProvider implements Provider {
   async inspect(spec: GrantSpec): Promise<GrantInspection> {
     const grant = await this.resolve(spec, 'strict');
     const binding = await this.readBinding(grant);
-    return { resourceKey: resourceKeyOf(spec, grant.plan), present: binding !== undefined && bindsAsPlanned(binding, grant.plan) };
+    const { subject } = grant.plan;
+    return {
+      resourceKey: resourceKeyOf(spec, grant.plan),
+      present: binding !== undefined && bindsAsPlanned(binding, grant.plan),
+      principal: { subjectKind: subject.kind, subjectName: subject.name },
+    };
   }
 
   /**
@@ -241,7 +247,9 @@ export class KubernetesRbacProvider implements Provider {
       // A ClusterRole without a namespace is granted cluster-wide (a ClusterRoleBinding).
       namespace,
       roleRef: { kind: roleKind, name: spec.target },
-      subject: subjectFor(spec.principal, this.subjectMapping),
+      // The subject the grant was made to, when recorded: a later change of the subject mapping
+      // must not make the read-back (or a re-grant) name someone else.
+      subject: recordedSubjectOf(spec) ?? subjectFor(spec.principal, this.subjectMapping),
     };
     return { clients, plan };
   }
@@ -399,4 +407,13 @@ async function listAllPages(
 function resourceKeyOf(spec: GrantSpec, plan: BindingPlan): string {
   const where = plan.namespace === undefined ? 'clusterrolebindings' : `namespaces/${plan.namespace}/rolebindings`;
   return `k8s:${spec.resource}/${where}/${plan.name}`;
+}
+
+/** The recorded Kubernetes subject (GrantInspection.principal), or undefined for a grant recorded without one. */
+function recordedSubjectOf(spec: GrantSpec): BindingSubject | undefined {
+  const recorded = spec.recordedPrincipal;
+  if (!recorded) return undefined;
+  const kind = K8S_SUBJECT_KINDS.find((known) => known === recorded.subjectKind);
+  if (!kind || !recorded.subjectName) throw new ProviderInputError(`Not a recorded Kubernetes subject: ${JSON.stringify(recorded)}`);
+  return { kind, name: recorded.subjectName };
 }
