@@ -25,6 +25,7 @@ import {
 import { FINAL_STATUSES, initialView, REQUEST_STATUSES, type AccessRequestInput, type RequestStatus, type RequestView } from '../workflows/types';
 import { AppError } from './errors';
 import type { LivePolicy } from './livePolicy';
+import { SIGNED_MESSAGE, updatePurpose, type MessageSigner } from './messageSigning';
 import { catalogFor, decideExtension, decideRequest, findLevel, isAdmin, type Caller, type CatalogEntry, type Policy } from './policy';
 
 /** What the service reads from the store's request projection. */
@@ -38,6 +39,8 @@ export interface RequestServiceOptions {
   /** The policy in force now (reloaded when the config file changes). */
   policy: Pick<LivePolicy, 'current'>;
   requests: RequestReader;
+  /** Signs each workflow input and update: the worker refuses to grant on anything it did not sign. */
+  signing: MessageSigner;
   taskQueue?: string;
 }
 
@@ -86,6 +89,7 @@ export class RequestService {
   private readonly client: Client;
   private readonly livePolicy: Pick<LivePolicy, 'current'>;
   private readonly requests: RequestReader;
+  private readonly signing: MessageSigner;
   private readonly taskQueue: string;
   /** Monotonic, so ids made in the same millisecond still sort in the order they were made. */
   private readonly newUlid = monotonicFactory();
@@ -94,6 +98,7 @@ export class RequestService {
     this.client = options.client;
     this.livePolicy = options.policy;
     this.requests = options.requests;
+    this.signing = options.signing;
     this.taskQueue = options.taskQueue ?? TASK_QUEUE;
   }
 
@@ -148,7 +153,7 @@ export class RequestService {
     await this.client.workflow.start(WORKFLOW_TYPE, {
       taskQueue: this.taskQueue,
       workflowId: input.id,
-      args: [input],
+      args: [this.signing.signMessage(SIGNED_MESSAGE.request, input.id, input)],
     });
     return initialView(input);
   }
@@ -276,7 +281,9 @@ export class RequestService {
     if (stored && FINAL_STATUSES.includes(stored.status) && !options.evenIfEnded) throw alreadyEnded(stored);
     if (!stored && !(await this.isRunning(id))) throw notFound(id);
     try {
-      return await this.handle(id).executeUpdate(update, { args: [input] });
+      // The signature covers the request, the update's name and every field of the payload.
+      const signed = this.signing.signMessage(updatePurpose(update.name), id, input);
+      return await this.handle(id).executeUpdate(update, { args: [signed] });
     } catch (error) {
       throw await this.explainUpdateFailure(id, error);
     }
@@ -285,7 +292,7 @@ export class RequestService {
   private async explainUpdateFailure(id: string, error: unknown): Promise<Error> {
     if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
       const rejection = error.cause;
-      const forbidden: string[] = [REJECTION.selfApproval, REJECTION.notApprover, REJECTION.notRequester];
+      const forbidden: string[] = [REJECTION.selfApproval, REJECTION.notApprover, REJECTION.notRequester, REJECTION.unsigned];
       return new AppError(forbidden.includes(rejection.type ?? '') ? 'forbidden' : 'conflict', rejection.message);
     }
     if (error instanceof WorkflowNotFoundError) {

@@ -7,12 +7,13 @@ import path from 'node:path';
 import type { Knex } from 'knex';
 import pino, { type Logger } from 'pino';
 import { resolveConfigPath } from '../config/load';
-import { databaseUrlFromEnv, openDatabase } from '../db/database';
+import { databaseUrlFromEnv, openDatabase, sqliteFileOf } from '../db/database';
 import { GrantLeaseStore } from '../db/grantLeaseStore';
 import { ReconcileEventStore } from '../db/reconcileEventStore';
 import { RequestStore } from '../db/requestStore';
 import { TokenStore } from '../db/tokenStore';
 import { LivePolicy } from './livePolicy';
+import { MessageSigner, signingKeyFromEnvironment } from './messageSigning';
 
 export interface Runtime {
   policy: LivePolicy;
@@ -22,15 +23,20 @@ export interface Runtime {
   tokens: TokenStore;
   leases: GrantLeaseStore;
   reconcileEvents: ReconcileEventStore;
+  /** Signs what the API sends through Temporal; the worker's activities verify it. */
+  signing: MessageSigner;
   close(): Promise<void>;
 }
 
 export async function openRuntime(options: { configPath?: string; databaseUrl?: string; logger?: Logger } = {}): Promise<Runtime> {
   const configPath = path.resolve(options.configPath ?? resolveConfigPath());
   const policy = LivePolicy.load(configPath);
+  const databaseUrl = options.databaseUrl ?? databaseUrlFromEnv();
+  // Before the database opens: a missing or bad key fails fast, naming what to set.
+  const signing = new MessageSigner(signingKeyFromEnvironment({ keyFileDir: embeddedDataDir(databaseUrl) }).key);
   const databaseLog = options.logger?.child({ component: 'database' });
   const database = await openDatabase({
-    url: options.databaseUrl ?? databaseUrlFromEnv(),
+    url: databaseUrl,
     logger: databaseLog && { warn: (message) => databaseLog.warn(message), error: (message) => databaseLog.error(message), debug: (message) => databaseLog.debug(message) },
   });
   return {
@@ -41,11 +47,21 @@ export async function openRuntime(options: { configPath?: string; databaseUrl?: 
     tokens: await TokenStore.create({ database }),
     leases: await GrantLeaseStore.create({ database }),
     reconcileEvents: await ReconcileEventStore.create({ database }),
+    signing,
     close: async () => {
       policy.close();
       await database.destroy();
     },
   };
+}
+
+/**
+ * Where the embedded default keeps its generated signing key: beside the SQLite file (`data/`).
+ * PostgreSQL means processes on several machines: they must be given one key (P0_SIGNING_KEY).
+ */
+function embeddedDataDir(databaseUrl: string | undefined): string | undefined {
+  const sqliteFile = sqliteFileOf({ url: databaseUrl });
+  return sqliteFile === undefined || sqliteFile === ':memory:' ? undefined : path.dirname(path.resolve(sqliteFile));
 }
 
 /** Reloads the policy when its file changes, logging what happened. */
