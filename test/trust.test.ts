@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { monotonicFactory } from 'ulid';
-import { REJECTION, WORKFLOW_TYPE, approveUpdate, statusQuery, type ActorInput } from '../workflows/messages';
+import { REJECTION, WORKFLOW_TYPE, approveUpdate, denyUpdate, statusQuery, type ActorInput } from '../workflows/messages';
 import type { AccessRequestInput, AuditEvent, RequestView } from '../workflows/types';
 import { BASE_TEST_CONFIG, Harness } from './support/harness';
 import { ensureCatalogObjects, holdings, newRequester } from './support/iam';
@@ -127,7 +127,7 @@ describe('the worker trusts only what the request service signed', function () {
     assert.deepEqual(await holdings(h.iam, userName), before);
   });
 
-  it('refuses two unsigned approve updates sent with the Temporal client: the request stays pending', async () => {
+  it('refuses two unsigned approve updates (and an unsigned deny) sent with the Temporal client: the request stays pending', async () => {
     const { email, userName } = await newRequester(h.iam);
     const before = await holdings(h.iam, userName);
     const made = await h.request(email, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'debug' });
@@ -142,6 +142,11 @@ describe('the worker trusts only what the request service signed', function () {
           /not sent by the request service/.test(error.cause.message),
       );
     }
+    // Nor can an unsigned update end it.
+    await assert.rejects(
+      handle.executeUpdate(denyUpdate, { args: [{ actor: DANA, comment: 'no' }] }),
+      (error: unknown) => error instanceof WorkflowUpdateFailedError && (error.cause as ApplicationFailure).type === REJECTION.unsigned,
+    );
     const view = await handle.query(statusQuery);
     assert.equal(view.status, 'pending');
     assert.deepEqual(view.approvals, []);
