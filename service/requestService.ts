@@ -282,7 +282,7 @@ export class RequestService {
     if (!stored && !(await this.isRunning(id))) throw notFound(id);
     try {
       // The signature covers the request, the update's name and every field of the payload.
-      const signed = this.signing.signMessage(updatePurpose(update.name), id, input);
+      const signed = this.signing.signMessage(updatePurpose(update.name), id, { ...input, sentAt: new Date().toISOString() });
       return await this.handle(id).executeUpdate(update, { args: [signed] });
     } catch (error) {
       throw await this.explainUpdateFailure(id, error);

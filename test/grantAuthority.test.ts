@@ -8,7 +8,7 @@ import { grantAuthorityProblem, type AuthorityCheck } from '../activities/grantA
 import type { GrantSpec } from '../providers/provider';
 import { LivePolicy } from '../service/livePolicy';
 import { MessageSigner, SIGNED_MESSAGE, updatePurpose } from '../service/messageSigning';
-import type { ActorInput } from '../workflows/messages';
+import type { DecisionInput, ExtendInput } from '../workflows/messages';
 import type { AccessRequestInput, RequestView } from '../workflows/types';
 
 const ALICE = 'alice@example.com';
@@ -59,8 +59,18 @@ function signedInput(overrides: Partial<AccessRequestInput> = {}): AccessRequest
   return signer.signMessage(SIGNED_MESSAGE.request, input.id, input);
 }
 
-function approve(actor: string, comment?: string): ActorInput {
-  return signer.signMessage(updatePurpose('approve'), ID, { actor, comment });
+function approve(actor: string, comment?: string, subject?: string, sentAt = '2026-12-03T00:01:00.000Z'): DecisionInput {
+  return signer.signMessage(updatePurpose('approve'), ID, { actor, comment, subject, sentAt });
+}
+
+function extend(durationSeconds: number, sentAt: string, autoApprovedBy?: string): ExtendInput {
+  return signer.signMessage(updatePurpose('extend'), ID, { actor: ALICE, duration: `${durationSeconds}s`, durationSeconds, autoApprovedBy, sentAt });
+}
+
+const ACTIVE_AT = '2026-12-03T00:02:00.000Z';
+/** The backstop the workflow asks for: activeAt + duration + extensions + verifyTimeout. */
+function backstop(extensionSeconds: number): string {
+  return new Date(Date.parse(ACTIVE_AT) + (3600 + extensionSeconds + 60) * 1000).toISOString();
 }
 
 function specFor(input: AccessRequestInput, overrides: Partial<GrantSpec> = {}): GrantSpec {
@@ -77,11 +87,54 @@ function specFor(input: AccessRequestInput, overrides: Partial<GrantSpec> = {}):
   };
 }
 
-function check(input: AccessRequestInput, approvals: ActorInput[], overrides: Partial<AuthorityCheck> = {}): string | undefined {
+function check(input: AccessRequestInput, approvals: DecisionInput[], overrides: Partial<AuthorityCheck> = {}): string | undefined {
   return grantAuthorityProblem({ spec: specFor(input), evidence: { input, approvals }, workflowId: ID, stored: undefined, policy, signing: signer, ...overrides });
 }
 
 describe('grant authority (provision)', () => {
+  describe('once active (reprovisioning, backstop renewals)', () => {
+    const input = signedInput({ extension: { allowed: true, minSeconds: 60, maxSeconds: 3600 } });
+    const approvals = [approve(BOB), approve(DANA)];
+    function renewal(extensions: NonNullable<AuthorityCheck['evidence']>['extensions'], extensionSeconds: number): string | undefined {
+      return grantAuthorityProblem({
+        spec: specFor(input, { notAfter: backstop(extensionSeconds) }),
+        evidence: { input, approvals, activeAt: ACTIVE_AT, extensions },
+        workflowId: ID,
+        stored: undefined,
+        policy,
+        signing: signer,
+      });
+    }
+
+    it('backs a backstop that the signed duration and signed extensions cover, and no later one', () => {
+      assert.equal(renewal([], 0), undefined);
+      assert.match(renewal([], 600)!, /past what its signed duration and extensions allow/);
+      const auto = { request: extend(600, '2026-12-03T00:10:00.000Z', 'oncall'), approvals: [] };
+      assert.equal(renewal([auto], 600), undefined);
+      const approved = { id: 'ext-9', request: extend(900, '2026-12-03T00:20:00.000Z'), approvals: [approve(BOB, 'ok', 'ext-9', '2026-12-03T00:21:00.000Z'), approve(DANA, undefined, 'ext-9', '2026-12-03T00:22:00.000Z')] };
+      assert.equal(renewal([auto, approved], 1500), undefined);
+    });
+
+    it('refuses an unsigned extension, a replayed one, and one outside the signed bounds', () => {
+      const forged = { request: { ...extend(600, '2026-12-03T00:10:00.000Z', 'oncall'), durationSeconds: 3000 }, approvals: [] };
+      assert.match(renewal([forged], 3000)!, /extension 1 is not signed/);
+      const auto = { request: extend(600, '2026-12-03T00:10:00.000Z', 'oncall'), approvals: [] };
+      assert.match(renewal([auto, auto], 1200)!, /extension 2 is a signed extend used twice \(replayed\)/);
+      assert.match(renewal([{ request: extend(7200, '2026-12-03T00:10:00.000Z', 'oncall'), approvals: [] }], 7200)!, /outside what the request allows/);
+    });
+
+    it('needs the quorum for an extension from approves naming it, sent after it, not the request approvals again', () => {
+      const asked = extend(900, '2026-12-03T00:20:00.000Z');
+      const late = (actor: string) => approve(actor, undefined, 'ext-9', '2026-12-03T00:21:00.000Z');
+      assert.match(renewal([{ id: 'ext-9', request: asked, approvals: [late(BOB)] }], 900)!, /extension 1: 1 of the 2 approval/);
+      assert.match(renewal([{ id: 'ext-9', request: asked, approvals: [late(BOB), approvals[1]!] }], 900)!, /is for undefined, not ext-9/);
+      const early = approve(DANA, undefined, 'ext-9', '2026-12-03T00:19:00.000Z');
+      assert.match(renewal([{ id: 'ext-9', request: asked, approvals: [late(BOB), early] }], 900)!, /sent before the extension it approves/);
+      const forged = { ...late(DANA), signature: `v1.${randomBytes(32).toString('base64url')}` };
+      assert.match(renewal([{ id: 'ext-9', request: asked, approvals: [late(BOB), forged] }], 900)!, /approval by dana@example.com is not signed/);
+    });
+  });
+
   it('backs a signed request with a quorum of signed approvals from distinct approvers', () => {
     assert.equal(check(signedInput(), [approve(BOB), approve(DANA, 'ok')]), undefined);
   });
@@ -104,7 +157,9 @@ describe('grant authority (provision)', () => {
 
   it('recounts the quorum: one approver twice is one, the requester does not count, nor does a non-approver', () => {
     const input = signedInput();
-    assert.match(check(input, [approve(BOB), approve(BOB)])!, /1 of the 2 approval/);
+    assert.match(check(input, [approve(BOB), approve(BOB, 'again', undefined, '2026-12-03T00:01:30.000Z')])!, /1 of the 2 approval/);
+    // The very same signed message twice is a replay, not a second approval.
+    assert.match(check(input, [approve(BOB), approve(BOB)])!, /approval by bob@example.com is used twice \(replayed\)/);
     assert.match(check(input, [approve(BOB), approve(ALICE)])!, /1 of the 2 approval/);
     assert.match(check(input, [approve(BOB), approve('mallory@example.com')])!, /1 of the 2 approval/);
     assert.equal(check(signedInput({ allowSelfApproval: true }), [approve(BOB), approve(ALICE)]), undefined);

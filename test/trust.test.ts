@@ -9,14 +9,23 @@ import fs from 'node:fs';
 import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { monotonicFactory } from 'ulid';
-import { REJECTION, WORKFLOW_TYPE, approveUpdate, denyUpdate, statusQuery, type ActorInput } from '../workflows/messages';
+import { REJECTION, WORKFLOW_TYPE, approveUpdate, denyUpdate, extendUpdate, statusQuery, type ActorInput, type ExtendInput } from '../workflows/messages';
 import type { AccessRequestInput, AuditEvent, RequestView } from '../workflows/types';
 import { BASE_TEST_CONFIG, Harness } from './support/harness';
-import { ensureCatalogObjects, holdings, newRequester } from './support/iam';
+import { ensureCatalogObjects, holdings, inlinePolicyDocument, newRequester } from './support/iam';
 
 const BOB = 'bob@example.com'; // approver (sre)
 const DANA = 'dana@example.com'; // approver (sre)
 const ADMINISTRATOR_ACCESS = 'arn:aws:iam::aws:policy/AdministratorAccess';
+/** The shared test config, plus a rule that auto-approves short AdminRole extensions (and requests). */
+const CONFIG = `${BASE_TEST_CONFIG}
+autoApproval:
+  - { name: short-admin, maxDuration: 5m, levels: [aws/default/role-AdminRole] }
+`;
+
+interface RoleGrantStatement {
+  Condition: { DateLessThan: { 'aws:CurrentTime': string } };
+}
 
 describe('the worker trusts only what the request service signed', function () {
   this.timeout(120_000);
@@ -26,7 +35,7 @@ describe('the worker trusts only what the request service signed', function () {
   const newUlid = monotonicFactory();
 
   before(async () => {
-    h = await Harness.start();
+    h = await Harness.start(CONFIG);
     await ensureCatalogObjects(h.iam);
     connection = await Connection.connect({ address: h.temporalAddress });
     temporal = new Client({ connection });
@@ -195,11 +204,53 @@ describe('the worker trusts only what the request service signed', function () {
     assert.deepEqual(await holdings(h.iam, userName), before);
   });
 
+  it('does not lengthen access for an extend sent with the Temporal client, nor for a copy of a real one', async () => {
+    const { email, userName } = await newRequester(h.iam);
+    const made = await h.request(email, { provider: 'aws', kind: 'role', target: 'AdminRole', reason: 'deploy', duration: '10m' });
+    assert.equal((await h.act(BOB, made.id, 'approve')).status, 200);
+    const active = await h.waitFor(email, made.id, ['active']);
+    const handle = temporal.workflow.getHandle(made.id);
+    const untrustedCount = async () => (await eventsOf(made.id)).filter((event) => event.type === 'untrusted_input').length;
+
+    // A made-up extension: the workflow cannot check its signature, so it applies it at first...
+    const forged: ExtendInput = {
+      actor: email,
+      duration: '50m',
+      durationSeconds: 3000,
+      autoApprovedBy: 'short-admin',
+      sentAt: new Date().toISOString(),
+      signature: `v1.${randomBytes(32).toString('base64url')}`,
+    };
+    await handle.executeUpdate(extendUpdate, { args: [forged] });
+    // ...until renewing the backstop, the worker finds it unsigned and takes it back.
+    await waitUntil(async () => (await untrustedCount()) === 1 && (await handle.query(statusQuery)).expiresAt === active.expiresAt);
+    assert.match(String((await eventsOf(made.id)).find((event) => event.type === 'untrusted_input')!.details?.problem), /extension 1 is not signed/);
+    assert.deepEqual((await handle.query(statusQuery)).extensions, []);
+    const backstop = await backstopOf(h, userName, made.id);
+    assert.ok(Date.parse(backstop) < Date.parse(active.expiresAt!) + 60_000, `backstop ${backstop} moved`);
+
+    // A real extension (auto-approved by the rule) applies; a copy of it sent again is taken back.
+    const extended = await h.call<{ request: RequestView }>(email, 'POST', `/v1/requests/${made.id}/extend`, { duration: '5m' });
+    assert.equal(extended.status, 200, JSON.stringify(extended.body));
+    const extendedUntil = extended.body.request.expiresAt!;
+    assert.equal(Date.parse(extendedUntil) - Date.parse(active.expiresAt!), 300_000);
+    await waitUntil(async () => Date.parse(await backstopOf(h, userName, made.id)) >= Date.parse(extendedUntil));
+    const { updates } = await fromHistory(made.id);
+    const realExtend = updates.filter((update) => update.name === extendUpdate.name).at(-1)!.args[0] as ExtendInput;
+    assert.equal(realExtend.autoApprovedBy, 'short-admin');
+    await handle.executeUpdate(extendUpdate, { args: [realExtend] });
+    await waitUntil(async () => (await untrustedCount()) === 2 && (await handle.query(statusQuery)).expiresAt === extendedUntil);
+    assert.match(String((await eventsOf(made.id)).filter((event) => event.type === 'untrusted_input')[1]!.details?.problem), /used twice \(replayed\)/);
+    assert.equal((await handle.query(statusQuery)).extensions.length, 1);
+    assert.ok(Date.parse(await backstopOf(h, userName, made.id)) < Date.parse(extendedUntil) + 60_000);
+    assert.equal((await h.act(email, made.id, 'relinquish')).status, 200);
+  });
+
   it('grants only what the current catalog offers: a level removed while the request waits is refused', async () => {
     const { email, userName } = await newRequester(h.iam);
     const before = await holdings(h.iam, userName);
     const made = await h.request(email, { provider: 'aws', kind: 'policy', target: 'ReadOnlyAccess', reason: 'read the logs' });
-    const withoutReadOnly = BASE_TEST_CONFIG.split('\n').filter((line) => !line.includes('ReadOnlyAccess')).join('\n');
+    const withoutReadOnly = CONFIG.split('\n').filter((line) => !line.includes('ReadOnlyAccess')).join('\n');
     fs.writeFileSync(h.configPath, withoutReadOnly);
     try {
       await waitUntil(async () => {
@@ -213,10 +264,15 @@ describe('the worker trusts only what the request service signed', function () {
       assert.deepEqual(await holdings(h.iam, userName), before);
       untrustedEvent(await eventsOf(made.id));
     } finally {
-      fs.writeFileSync(h.configPath, BASE_TEST_CONFIG);
+      fs.writeFileSync(h.configPath, CONFIG);
     }
   });
 });
+
+async function backstopOf(h: Harness, userName: string, requestId: string): Promise<string> {
+  const document = await inlinePolicyDocument(h.iam, userName, `p0-${requestId}`);
+  return (document.Statement as RoleGrantStatement[])[0]!.Condition.DateLessThan['aws:CurrentTime'];
+}
 
 async function waitUntil(predicate: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

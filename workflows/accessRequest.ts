@@ -21,7 +21,7 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type * as activityModule from '../activities';
-import type { GrantEvidence } from '../activities/grantAuthority';
+import type { ExtensionEvidence, GrantEvidence } from '../activities/grantAuthority';
 import type { GrantSpec } from '../providers/provider';
 import {
   REJECTION,
@@ -122,6 +122,10 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
    * evidence `provision` checks. Kept out of the view: users never see signatures.
    */
   const signedApprovals: ActorInput[] = [];
+  /** Likewise for each extension that moved the expiry: its signed extend and approves, in order. */
+  const appliedExtensionEvidence: ExtensionEvidence[] = [];
+  /** The pending extension's signed messages, until it applies or is denied. */
+  let pendingExtensionEvidence: ExtensionEvidence | undefined;
 
   /** Bounded by the verify timeout, so provisioning cannot run past it. */
   const { provision, verifyPropagation } = proxyActivities<Activities>({
@@ -252,11 +256,14 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     return recordDecision(true, status, actor, { comment });
   }
 
-  function extendExpiry(durationSeconds: number, duration: string, approvedBy: string[]): void {
+  /** `evidence`: the signed messages that made the extension, for the backstop renewal's check. */
+  function extendExpiry(durationSeconds: number, duration: string, approvedBy: string[], evidence: ExtensionEvidence | undefined): void {
     const newExpiresAt = new Date(Date.parse(view.expiresAt!) + durationSeconds * 1000).toISOString();
     view.extensions.push({ duration, durationSeconds, approvedBy, at: nowIso(), newExpiresAt });
     view.expiresAt = newExpiresAt;
     view.pendingExtension = undefined;
+    if (evidence) appliedExtensionEvidence.push(evidence);
+    pendingExtensionEvidence = undefined;
   }
 
   // Handlers first, before any await, so no message is lost.
@@ -277,10 +284,11 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
         approvals.push({ by: actor, comment, at: nowIso() });
         const pending = view.pendingExtension;
         if (pending && approvals === pending.approvals) {
+          pendingExtensionEvidence?.approvals.push(decision);
           if (!quorumMet(approvals)) {
             await recordDecision(false, 'extension_approval', actor, { comment });
           } else {
-            extendExpiry(pending.durationSeconds, pending.duration, approvals.map((entry) => entry.by));
+            extendExpiry(pending.durationSeconds, pending.duration, approvals.map((entry) => entry.by), pendingExtensionEvidence);
             await recordDecision(false, 'extended', actor, { comment, duration: pending.duration, expiresAt: view.expiresAt });
           }
           return view;
@@ -296,10 +304,11 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       const pending = view.pendingExtension;
       if (view.status === 'active' && pending) {
         pending.approvals.push(approval);
+        pendingExtensionEvidence?.approvals.push(decision);
         if (pending.approvals.length < view.approvalsRequired) {
           await record('extension_approval', actor, { comment });
         } else {
-          extendExpiry(pending.durationSeconds, pending.duration, pending.approvals.map((entry) => entry.by));
+          extendExpiry(pending.durationSeconds, pending.duration, pending.approvals.map((entry) => entry.by), pendingExtensionEvidence);
           await record('extended', actor, { comment, duration: pending.duration, expiresAt: view.expiresAt });
         }
         return view;
@@ -328,6 +337,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
         if (view.status === 'active' && view.pendingExtension) {
           const { duration } = view.pendingExtension;
           view.pendingExtension = undefined;
+          pendingExtensionEvidence = undefined;
           await recordDecision(false, 'extension_denied', actor, { comment, duration });
           return view;
         }
@@ -338,6 +348,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       if (view.status === 'active' && view.pendingExtension) {
         const { duration } = view.pendingExtension;
         view.pendingExtension = undefined;
+        pendingExtensionEvidence = undefined;
         await record('extension_denied', actor, { comment, duration });
         return view;
       }
@@ -413,13 +424,15 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
 
   setHandler(
     extendUpdate,
-    async ({ actor, comment, duration, durationSeconds, autoApprovedBy }: ExtendInput) => {
+    async (message: ExtendInput) => {
+      const { actor, comment, duration, durationSeconds, autoApprovedBy } = message;
       if (autoApprovedBy) {
-        extendExpiry(durationSeconds, duration, [`policy:${autoApprovedBy}`]);
+        extendExpiry(durationSeconds, duration, [`policy:${autoApprovedBy}`], { request: message, approvals: [] });
         await record('extended', `policy:${autoApprovedBy}`, { comment, duration, rule: autoApprovedBy, expiresAt: view.expiresAt });
       } else {
         // Named after the event that records it, so approvers' buttons can say which extension they decide.
         view.pendingExtension = { id: `ext-${view.version + 1}`, duration, durationSeconds, requestedAt: nowIso(), comment, approvals: [] };
+        pendingExtensionEvidence = { id: view.pendingExtension.id, request: message, approvals: [] };
         await record('extension_requested', actor, { comment, duration });
       }
       return view;
@@ -555,6 +568,8 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     // The durable timer races relinquish/revoke and extensions; a server restart does not reset it.
     for (;;) {
       const expiresAt: string = view.expiresAt;
+      const extensionsBefore = view.extensions.length;
+      const extensionEvidenceBefore = appliedExtensionEvidence.length;
       const interrupted = await condition(
         () => endRequested !== undefined || view.expiresAt !== expiresAt || reprovisionRequestedBy.length > 0,
         Math.max(0, Date.parse(expiresAt) - Date.now()),
@@ -574,12 +589,22 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
         if (view.expiresAt === expiresAt) continue;
       }
       // Extended: move the provider's own backstop past the new end (granting again is idempotent).
-      spec = { ...spec, notAfter: new Date(Date.parse(view.expiresAt) + input.verifyTimeoutSeconds * 1000).toISOString() };
+      const grantedSpec: GrantSpec = spec;
+      spec = { ...grantedSpec, notAfter: new Date(Date.parse(view.expiresAt) + input.verifyTimeoutSeconds * 1000).toISOString() };
       try {
         await provisionWithEvidence(spec);
       } catch (error) {
         if (isCancellation(error)) throw error;
-        if (isUntrusted(error)) await record('untrusted_input', SYSTEM_ACTOR, { problem: failureMessage(error) });
+        if (isUntrusted(error)) {
+          // Not backed by the request service's signed messages (sent to Temporal directly, or a copy of
+          // an old one): the extension does not apply, and access ends when it would have without it.
+          spec = grantedSpec;
+          view.expiresAt = expiresAt;
+          view.extensions.splice(extensionsBefore);
+          appliedExtensionEvidence.splice(extensionEvidenceBefore);
+          await record('untrusted_input', SYSTEM_ACTOR, { problem: failureMessage(error), expiresAt });
+          continue;
+        }
         // The grant may end at the old backstop, earlier than promised: never later. Say so.
         await record('backstop_not_renewed', SYSTEM_ACTOR, { error: failureMessage(error) });
       }
@@ -593,7 +618,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
    */
   function provisionWithEvidence(grant: GrantSpec): Promise<activityModule.ProvisionResult> {
     if (!patched(VERIFIED_GRANTS)) return provision(grant);
-    const evidence: GrantEvidence = { input, approvals: [...signedApprovals] };
+    const evidence: GrantEvidence = { input, approvals: [...signedApprovals], activeAt: view.activeAt, extensions: [...appliedExtensionEvidence] };
     return provision(grant, evidence);
   }
 

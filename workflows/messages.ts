@@ -22,6 +22,11 @@ export interface ActorInput {
    * it before anything is granted on the strength of the message.
    */
   signature?: string;
+  /**
+   * When the request service sent it (ISO-8601): covered by the signature, it makes every message
+   * distinct, so a copy of an old one is recognised as a replay.
+   */
+  sentAt?: string;
 }
 
 /** What an approve or deny decides: the request itself, or one pending extension by its id. */
