@@ -43,6 +43,8 @@ export interface ExtensionEvidence {
 
 /** How much later than the evidence allows a backstop may be (clock and rounding slack). */
 const NOT_AFTER_SLACK_MS = 1000;
+/** API processes' clocks may differ this much: an approve stamped this much before its extension still counts. */
+const SENT_AT_SKEW_MS = 60_000;
 
 export interface AuthorityCheck {
   spec: GrantSpec;
@@ -123,7 +125,7 @@ function quorumProblem(
     }
     if (counted.has(approval.signature!)) return `the approval by ${approval.actor} is used twice (replayed)`;
     counted.add(approval.signature!);
-    if (notBefore !== undefined && !(Date.parse(approval.sentAt ?? '') >= Date.parse(notBefore))) {
+    if (notBefore !== undefined && !(Date.parse(approval.sentAt ?? '') >= Date.parse(notBefore) - SENT_AT_SKEW_MS)) {
       return `the approval by ${approval.actor} was sent before the extension it approves`;
     }
     const mayApprove = input.approvers.includes(approval.actor) && (approval.actor !== input.requester || input.allowSelfApproval);
