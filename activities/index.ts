@@ -5,18 +5,26 @@
  */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { PrincipalUnconfirmedError, ProviderInputError, type GrantSpec, type PrincipalRef, type Provider } from '../providers/provider';
+import type { MessageSigner } from '../service/messageSigning';
 import { countPrincipalAlert, countProviderError, observeRequestEvent, type ProviderOperation } from '../service/metrics';
+import type { Policy } from '../service/policy';
 import type { AuditEvent, RequestView } from '../workflows/types';
+import { grantAuthorityProblem, type GrantEvidence } from './grantAuthority';
+
+export type { GrantEvidence } from './grantAuthority';
 
 /** Failure types the workflow names in `nonRetryableErrorTypes` or branches on. */
 export const FAILURE = {
   providerInput: 'ProviderInputError',
   propagationTimeout: 'PropagationTimeout',
   unknownProvider: 'UnknownProvider',
+  /** Not backed by the product's own signed decision or the current policy: nothing was granted. */
+  untrustedInput: 'UntrustedInput',
 } as const;
 
 export interface RequestEventSink {
   recordEvent(event: AuditEvent, view: RequestView): Promise<void>;
+  get(id: string): Promise<RequestView | undefined>;
 }
 
 export interface GrantLeases {
@@ -45,6 +53,10 @@ export interface ActivityDependencies {
   requests: RequestEventSink;
   leases: GrantLeases;
   notifiers?: readonly Notifier[];
+  /** Verifies the request service's signatures on what the workflow hands `provision`. */
+  signing: MessageSigner;
+  /** The policy in force now: `provision` grants only what its catalog entry grants. */
+  policy: () => Policy;
 }
 
 export interface ProvisionResult {
@@ -80,7 +92,7 @@ const HEARTBEAT_EVERY_MS = 5_000;
 const READS_BEFORE_REVOKING_AGAIN = 10;
 
 export function createActivities(dependencies: ActivityDependencies) {
-  const { providers, requests, leases, notifiers = [] } = dependencies;
+  const { providers, requests, leases, notifiers = [], signing, policy } = dependencies;
 
   /**
    * The spec as the provider must see it: with the principal recorded with the lease, and nothing
@@ -110,10 +122,25 @@ export function createActivities(dependencies: ActivityDependencies) {
     },
 
     /**
-     * Grants the access. The lease is recorded before the provider call, so a retry after a crash
-     * knows whether the access predates the request; the provider call itself is idempotent.
+     * Grants the access, once the evidence shows the product decided it (activities/grantAuthority.ts):
+     * otherwise a non-retryable UntrustedInput before anything is touched. The lease is recorded before
+     * the provider call, so a retry after a crash knows whether the access predates the request; the
+     * provider call itself is idempotent.
      */
-    async provision(spec: GrantSpec): Promise<ProvisionResult> {
+    async provision(spec: GrantSpec, evidence?: GrantEvidence): Promise<ProvisionResult> {
+      const problem = grantAuthorityProblem({
+        spec,
+        evidence,
+        // A standalone activity (no workflow) has no request to stand for: the ids never match.
+        workflowId: Context.current().info.workflowExecution?.workflowId ?? '',
+        stored: await requests.get(spec.requestId),
+        policy: policy(),
+        signing,
+      });
+      if (problem) {
+        log.warn('Refused to grant: untrusted input', { requestId: spec.requestId, problem });
+        throw ApplicationFailure.nonRetryable(`Refused to grant: ${problem}`, FAILURE.untrustedInput);
+      }
       const provider = providerFor(spec);
       return withProviderErrors(async () => {
         // A retry, a re-provision or an extension grants to the principal recorded the first time.

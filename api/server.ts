@@ -35,7 +35,7 @@ export async function startApi(options: {
   const { runtime, logger } = options;
   const connection = await Connection.connect(options.temporal.connectionOptions);
   const client = new Client({ connection, namespace: options.temporal.namespace });
-  const service = new RequestService({ client, policy: runtime.policy, requests: runtime.requests, taskQueue: options.taskQueue });
+  const service = new RequestService({ client, policy: runtime.policy, requests: runtime.requests, signing: runtime.signing, taskQueue: options.taskQueue });
   const reconcile = new ReconcileService({ client, policy: runtime.policy, events: runtime.reconcileEvents, taskQueue: options.taskQueue });
   const slack = options.slack === undefined ? slackSettingsFromEnv() : (options.slack ?? undefined);
   // Refuse to start a Slack app that would believe any workspace; a reload that drops the pin refuses every request.

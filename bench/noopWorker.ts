@@ -29,7 +29,13 @@ async function main(): Promise<void> {
     connection,
     namespace: target.namespace,
     taskQueue: taskQueueFromEnv(),
-    dependencies: { providers: new Map([['aws', noopProvider]]), requests: runtime.requests, leases: runtime.leases },
+    dependencies: {
+      providers: new Map([['aws', noopProvider]]),
+      requests: runtime.requests,
+      leases: runtime.leases,
+      signing: runtime.signing,
+      policy: () => runtime.policy.current(),
+    },
     reconcile: reconcileDependencies(runtime),
   });
   console.log('worker running');

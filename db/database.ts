@@ -75,21 +75,23 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<K
   return database;
 }
 
-function connectionConfig(options: OpenDatabaseOptions): Knex.Config {
+/** The SQLite file these options open (the embedded default), or undefined for PostgreSQL. */
+export function sqliteFileOf(options: Pick<OpenDatabaseOptions, 'url' | 'sqlitePath'>): string | undefined {
   const url = options.url?.trim();
-  if (url && /^postgres(ql)?:\/\//i.test(url)) {
-    return { client: 'pg', connection: url };
+  if (url && /^postgres(ql)?:\/\//i.test(url)) return undefined;
+  if (!url) return options.sqlitePath ?? DEFAULT_SQLITE_PATH;
+  const match = /^(?:sqlite|file):(?:\/\/)?(.+)$/i.exec(url);
+  if (!match) {
+    // Never echo the URL itself: it may carry a password.
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1] ?? 'none';
+    throw new Error(`Unsupported database URL (scheme "${scheme}"): use postgres://... for PostgreSQL, or sqlite:<path> / no URL for SQLite`);
   }
-  let sqlitePath = options.sqlitePath ?? DEFAULT_SQLITE_PATH;
-  if (url) {
-    const match = /^(?:sqlite|file):(?:\/\/)?(.+)$/i.exec(url);
-    if (!match) {
-      // Never echo the URL itself: it may carry a password.
-      const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1] ?? 'none';
-      throw new Error(`Unsupported database URL (scheme "${scheme}"): use postgres://... for PostgreSQL, or sqlite:<path> / no URL for SQLite`);
-    }
-    sqlitePath = match[1]!;
-  }
+  return match[1]!;
+}
+
+function connectionConfig(options: OpenDatabaseOptions): Knex.Config {
+  const sqlitePath = sqliteFileOf(options);
+  if (sqlitePath === undefined) return { client: 'pg', connection: options.url!.trim() };
   if (sqlitePath !== ':memory:') {
     // SQLite gives its -wal and -shm files the database file's mode: 0600 covers them too.
     makePrivateDir(path.dirname(path.resolve(sqlitePath)));

@@ -12,7 +12,7 @@ import { installTemporalLogging } from '../worker/logging';
 import { activityDependencies, reconcileDependencies } from '../worker/dependencies';
 import { keepReconcileSchedule } from '../worker/reconcileSchedule';
 import { createAccessWorker } from '../worker/worker';
-import { startDevServer, type DevServer } from './temporalDevServer';
+import { startEmbeddedTemporal, type DevServer } from './temporalDevServer';
 
 const DEV_SERVER_PORT = Number(process.env.TEMPORAL_DEV_PORT ?? 7233);
 const DEV_UI_PORT = Number(process.env.TEMPORAL_DEV_UI_PORT ?? 8233);
@@ -30,14 +30,8 @@ async function main(): Promise<void> {
 
   let devServer: DevServer | undefined;
   if (!process.env.TEMPORAL_ADDRESS) {
-    logger.info('TEMPORAL_ADDRESS is not set: starting the Temporal dev server (data/temporal.db)');
-    devServer = await startDevServer({
-      dbFile: 'data/temporal.db',
-      port: DEV_SERVER_PORT,
-      uiPort: DEV_UI_PORT,
-      logFile: 'data/temporal.log',
-      pidFile: 'data/temporal.pid',
-    });
+    logger.info('TEMPORAL_ADDRESS is not set: starting the Temporal dev server (data/temporal.db, loopback only)');
+    devServer = await startEmbeddedTemporal({ dataDir: 'data', port: DEV_SERVER_PORT, uiPort: DEV_UI_PORT });
     process.env.TEMPORAL_ADDRESS = devServer.address;
     logger.info({ address: devServer.address, webUi: devServer.uiUrl }, 'Temporal dev server running; watch every request in its Web UI');
   }

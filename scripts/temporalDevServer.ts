@@ -12,9 +12,16 @@ import { makePrivateDir, makePrivateFile } from '../db/privateFiles';
 const REPO_ROOT = path.resolve(__dirname, '..');
 const READY_TIMEOUT_MS = 60_000;
 
+/**
+ * Where the dev server listens unless told otherwise: loopback only. Its namespace has no
+ * authentication, and whoever reaches it (or its Web UI) can start and message workflows.
+ */
+export const DEV_SERVER_IP = '127.0.0.1';
+
 export interface DevServerOptions {
   /** SQLite file for durable state; omitted = in memory (tests that do not restart the server). */
   dbFile?: string;
+  /** The address the gRPC frontend and the Web UI bind to; default loopback (DEV_SERVER_IP). */
   ip?: string;
   port: number;
   /** Web UI port; omit for a headless server. */
@@ -56,7 +63,7 @@ export class DevServerStartError extends Error {
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const cli = await temporalCliPath();
-  const ip = options.ip ?? '127.0.0.1';
+  const ip = options.ip ?? DEV_SERVER_IP;
   if (options.pidFile) await stopLeftover(options.pidFile);
   // A server that is already there would answer in place of ours, and its workers (another project's,
   // another copy of this one) could run this product's workflows: refuse instead.
@@ -73,7 +80,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     }
     args.push('--db-filename', options.dbFile);
   }
-  if (options.uiPort) args.push('--ui-port', String(options.uiPort));
+  // The UI's own address is named too, rather than relying on the CLI defaulting it to --ip.
+  if (options.uiPort) args.push('--ui-ip', ip, '--ui-port', String(options.uiPort));
   else args.push('--headless');
 
   makePrivateDir(path.dirname(options.logFile));
@@ -99,6 +107,22 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     pid: child.pid!,
     stop,
   };
+}
+
+/**
+ * `npm start`'s Temporal (the embedded default): state in `<dataDir>/temporal.db` so requests and
+ * timers survive a restart, listening on loopback only.
+ */
+export function startEmbeddedTemporal(options: { dataDir: string; port: number; uiPort: number }): Promise<DevServer> {
+  const { dataDir, port, uiPort } = options;
+  return startDevServer({
+    dbFile: path.join(dataDir, 'temporal.db'),
+    ip: DEV_SERVER_IP,
+    port,
+    uiPort,
+    logFile: path.join(dataDir, 'temporal.log'),
+    pidFile: path.join(dataDir, 'temporal.pid'),
+  });
 }
 
 async function waitUntilServing(address: string, child: ChildProcess, logFile: string): Promise<void> {

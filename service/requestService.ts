@@ -35,6 +35,7 @@ import {
 import { AppError } from './errors';
 import type { LivePolicy } from './livePolicy';
 import { errorForNonAdmins } from './providerErrors';
+import { SIGNED_MESSAGE, updatePurpose, type MessageSigner } from './messageSigning';
 import {
   catalogFor,
   decideExtension,
@@ -58,6 +59,8 @@ export interface RequestServiceOptions {
   /** The policy in force now (reloaded when the config file changes). */
   policy: Pick<LivePolicy, 'current'>;
   requests: RequestReader;
+  /** Signs each workflow input and update: the worker refuses to grant on anything it did not sign. */
+  signing: MessageSigner;
   taskQueue?: string;
 }
 
@@ -113,6 +116,7 @@ export class RequestService {
   private readonly client: Client;
   private readonly livePolicy: Pick<LivePolicy, 'current'>;
   private readonly requests: RequestReader;
+  private readonly signing: MessageSigner;
   private readonly taskQueue: string;
   /** Monotonic, so ids made in the same millisecond still sort in the order they were made. */
   private readonly newUlid = monotonicFactory();
@@ -125,6 +129,7 @@ export class RequestService {
     this.client = options.client;
     this.livePolicy = options.policy;
     this.requests = options.requests;
+    this.signing = options.signing;
     this.taskQueue = options.taskQueue ?? TASK_QUEUE;
   }
 
@@ -186,7 +191,7 @@ export class RequestService {
     await this.client.workflow.start(WORKFLOW_TYPE, {
       taskQueue: this.taskQueue,
       workflowId: input.id,
-      args: [input],
+      args: [this.signing.signMessage(SIGNED_MESSAGE.request, input.id, input)],
     });
     if (input.breakGlass) this.rememberBreakGlass(input.requester, input.id, now.getTime());
     return initialView(input);
@@ -367,7 +372,9 @@ export class RequestService {
     if (stored && FINAL_STATUSES.includes(stored.status) && !options.evenIfEnded) throw alreadyEnded(stored);
     if (!stored && !(await this.isRunning(id))) throw notFound(id);
     try {
-      return this.shownTo(caller, await this.handle(id).executeUpdate(update, { args: [input] }));
+      // The signature covers the request, the update's name and every field of the payload.
+      const signed = this.signing.signMessage(updatePurpose(update.name), id, { ...input, sentAt: new Date().toISOString() });
+      return this.shownTo(caller, await this.handle(id).executeUpdate(update, { args: [signed] }));
     } catch (error) {
       throw await this.explainUpdateFailure(id, error);
     }
@@ -376,7 +383,7 @@ export class RequestService {
   private async explainUpdateFailure(id: string, error: unknown): Promise<Error> {
     if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
       const rejection = error.cause;
-      const forbidden: string[] = [REJECTION.selfApproval, REJECTION.notApprover, REJECTION.notRequester];
+      const forbidden: string[] = [REJECTION.selfApproval, REJECTION.notApprover, REJECTION.notRequester, REJECTION.unsigned];
       return new AppError(forbidden.includes(rejection.type ?? '') ? 'forbidden' : 'conflict', rejection.message);
     }
     if (error instanceof WorkflowNotFoundError) {

@@ -8,12 +8,13 @@ import type { Knex } from 'knex';
 import pino, { type Logger } from 'pino';
 import { resolveConfigPath } from '../config/load';
 import { configWarnings } from '../config/warnings';
-import { databaseUrlFromEnv, openDatabase } from '../db/database';
+import { databaseUrlFromEnv, openDatabase, sqliteFileOf } from '../db/database';
 import { GrantLeaseStore } from '../db/grantLeaseStore';
 import { ReconcileEventStore } from '../db/reconcileEventStore';
 import { RequestStore } from '../db/requestStore';
 import { TokenStore } from '../db/tokenStore';
 import { describePolicyChange, LivePolicy } from './livePolicy';
+import { MessageSigner, signingKeyFromEnvironment } from './messageSigning';
 import type { Policy } from './policy';
 
 export interface Runtime {
@@ -24,15 +25,20 @@ export interface Runtime {
   tokens: TokenStore;
   leases: GrantLeaseStore;
   reconcileEvents: ReconcileEventStore;
+  /** Signs what the API sends through Temporal; the worker's activities verify it. */
+  signing: MessageSigner;
   close(): Promise<void>;
 }
 
 export async function openRuntime(options: { configPath?: string; databaseUrl?: string; logger?: Logger } = {}): Promise<Runtime> {
   const configPath = path.resolve(options.configPath ?? resolveConfigPath());
   const policy = LivePolicy.load(configPath);
+  const databaseUrl = options.databaseUrl ?? databaseUrlFromEnv();
+  // Before the database opens: a missing or bad key fails fast, naming what to set.
+  const signing = new MessageSigner(signingKeyFromEnvironment({ keyFileDir: embeddedDataDir(databaseUrl) }).key);
   const databaseLog = options.logger?.child({ component: 'database' });
   const database = await openDatabase({
-    url: options.databaseUrl ?? databaseUrlFromEnv(),
+    url: databaseUrl,
     logger: databaseLog && { warn: (message) => databaseLog.warn(message), error: (message) => databaseLog.error(message), debug: (message) => databaseLog.debug(message) },
   });
   return {
@@ -43,11 +49,21 @@ export async function openRuntime(options: { configPath?: string; databaseUrl?: 
     tokens: await TokenStore.create({ database }),
     leases: await GrantLeaseStore.create({ database }),
     reconcileEvents: await ReconcileEventStore.create({ database }),
+    signing,
     close: async () => {
       policy.close();
       await database.destroy();
     },
   };
+}
+
+/**
+ * Where the embedded default keeps its generated signing key: beside the SQLite file (`data/`).
+ * PostgreSQL means processes on several machines: they must be given one key (P0_SIGNING_KEY).
+ */
+function embeddedDataDir(databaseUrl: string | undefined): string | undefined {
+  const sqliteFile = sqliteFileOf({ url: databaseUrl });
+  return sqliteFile === undefined || sqliteFile === ':memory:' ? undefined : path.dirname(path.resolve(sqliteFile));
 }
 
 /** Reloads the policy when its file changes, logging what happened and what looks wrong in it. */

@@ -13,7 +13,7 @@ import { extendUpdate } from '../workflows/messages';
 import { LivePolicy } from '../service/livePolicy';
 import { RequestService } from '../service/requestService';
 import type { RequestView } from '../workflows/types';
-import { Harness } from './support/harness';
+import { Harness, testSigning } from './support/harness';
 import { ensureCatalogObjects, holdings, inlinePolicyDocument } from './support/iam';
 import { createIamUser } from './support/moto';
 
@@ -382,7 +382,7 @@ catalog:
     const started: string[] = [];
     const client = { workflow: { start: (_type: string, options: { workflowId: string }) => Promise.resolve(started.push(options.workflowId)) } };
     const requests = { get: () => Promise.resolve(undefined), list: () => Promise.resolve(stored) };
-    return { service: new RequestService({ client: client as never, policy: LivePolicy.fromText(CONFIG, 'test.yaml'), requests }), started };
+    return { service: new RequestService({ client: client as never, policy: LivePolicy.fromText(CONFIG, 'test.yaml'), requests, signing: testSigning }), started };
   }
 
   function storedBreakGlass(overrides: Partial<RequestView>): RequestView {

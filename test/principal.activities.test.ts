@@ -7,16 +7,21 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { CreateGroupCommand, TagUserCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Knex } from 'knex';
 import { register } from 'prom-client';
 import { createActivities } from '../activities';
+import type { GrantEvidence } from '../activities/grantAuthority';
 import { createReconcileActivities } from '../activities/reconcile';
 import { openDatabase } from '../db/database';
 import { GrantLeaseStore } from '../db/grantLeaseStore';
 import { AwsIamProvider, type AwsSettings } from '../providers/aws/iamProvider';
 import type { GrantSpec } from '../providers/provider';
+import { LivePolicy } from '../service/livePolicy';
+import { MessageSigner, SIGNED_MESSAGE } from '../service/messageSigning';
+import type { AccessRequestInput } from '../workflows/types';
 import { addToGroup, holdings } from './support/iam';
 import { createIamUser, iamClientFor, startMoto, type RunningMoto } from './support/moto';
 
@@ -27,6 +32,49 @@ const SETTINGS: AwsSettings = {
   propagation: { settleDelayMs: 0, consecutiveReads: 1, pollIntervalMs: 10 },
   simulatePrincipalPolicy: false,
 };
+
+/** The policy and signing key of this test's worker: provision grants only what they back. */
+const POLICY = LivePolicy.fromText(
+  `
+approvers:
+  oncall: [approver@example.com]
+catalog:
+  aws:
+    - resource: default
+      levels:
+        - { level: dev, kind: group, target: Developers, approvers: [oncall] }
+`,
+  'test.yaml',
+).current();
+const SIGNER = new MessageSigner(randomBytes(32));
+
+/** What the request service would have signed for `spec`: an auto-approved request for it. */
+function evidenceFor(spec: GrantSpec): GrantEvidence {
+  const input: AccessRequestInput = {
+    id: spec.requestId,
+    requester: spec.principal,
+    provider: 'aws',
+    resource: 'default',
+    level: 'dev',
+    kind: 'group',
+    target: 'Developers',
+    scope: {},
+    reason: 'test',
+    duration: '1h',
+    durationSeconds: 3600,
+    approvers: ['approver@example.com'],
+    approvalsRequired: 1,
+    allowSelfApproval: false,
+    breakGlass: false,
+    autoApprovedBy: 'oncall',
+    extension: { allowed: false, minSeconds: 60, maxSeconds: 3600 },
+    policyVersion: POLICY.version,
+    approvalTimeoutSeconds: 600,
+    verifyTimeoutSeconds: 60,
+    createdAt: new Date().toISOString(),
+  };
+  return { input: SIGNER.signMessage(SIGNED_MESSAGE.request, input.id, input), approvals: [] };
+}
 
 let sequence = 0;
 function groupSpec(email: string): GrantSpec {
@@ -50,13 +98,20 @@ describe('activities with recorded principals (moto, SQLite)', function () {
   /** The activities of one worker: its own provider, so nothing is cached from another one's calls. */
   function workerActivities() {
     const provider = new AwsIamProvider({ iam, settings: SETTINGS });
-    return createActivities({ providers: new Map([['aws', provider]]), requests: { recordEvent: () => Promise.resolve() }, leases });
+    return createActivities({
+      providers: new Map([['aws', provider]]),
+      requests: { recordEvent: () => Promise.resolve(), get: () => Promise.resolve(undefined) },
+      leases,
+      signing: SIGNER,
+      policy: () => POLICY,
+    });
   }
 
-  /** Runs one activity of a fresh worker in an activity context (heartbeats, sleeps). */
-  function inActivity<R>(call: (activities: ReturnType<typeof workerActivities>) => Promise<R>): Promise<R> {
+  /** Runs one activity of a fresh worker in an activity context (heartbeats, sleeps), as `spec`'s workflow would. */
+  function inActivity<R>(spec: GrantSpec, call: (activities: ReturnType<typeof workerActivities>) => Promise<R>): Promise<R> {
     const activities = workerActivities();
-    return new MockActivityEnvironment().run<[], R, () => Promise<R>>(() => call(activities));
+    const environment = new MockActivityEnvironment({ workflowExecution: { workflowId: spec.requestId, runId: 'run-1' } });
+    return environment.run<[], R, () => Promise<R>>(() => call(activities));
   }
 
   before(async () => {
@@ -82,11 +137,11 @@ describe('activities with recorded principals (moto, SQLite)', function () {
     const malloryRef = (await new AwsIamProvider({ iam, settings: SETTINGS }).inspect(groupSpec('mallory-act@example.com'))).principal;
     // Anyone who reaches the namespace can start a workflow with a spec of their choosing.
     const forged = { ...groupSpec(alice), recordedPrincipal: malloryRef };
-    await inActivity((activities) => activities.provision(forged));
+    await inActivity(forged, (activities) => activities.provision(forged, evidenceFor(forged)));
     assert.equal((await leases.recordedPrincipal(forged.requestId))?.userName, aliceUser);
     assert.deepEqual((await holdings(iam, aliceUser)).groups, ['Developers']);
 
-    const result = await inActivity((activities) => activities.revoke(forged));
+    const result = await inActivity(forged, (activities) => activities.revoke(forged));
     assert.equal(result.removedAtProvider, true);
     assert.deepEqual((await holdings(iam, aliceUser)).groups, []);
     assert.deepEqual((await holdings(iam, mallory)).groups, ['Developers'], 'the user the input named is never touched');
@@ -98,7 +153,7 @@ describe('activities with recorded principals (moto, SQLite)', function () {
     const bystander = await createIamUser(iam, 'bystander-act@example.com', { tag: false });
     await addToGroup(iam, bystander, 'Developers');
     const spec = groupSpec(email);
-    await inActivity((activities) => activities.provision(spec));
+    await inActivity(spec, (activities) => activities.provision(spec, evidenceFor(spec)));
     await leases.release(spec.requestId);
     // The orphan travels through the reconcile workflow's history: its principal is not to be trusted.
     const bystanderRef = (await new AwsIamProvider({ iam, settings: SETTINGS }).inspect(groupSpec('bystander-act@example.com'))).principal;
@@ -128,13 +183,13 @@ describe('activities with recorded principals (moto, SQLite)', function () {
     await leases.acquire({ requestId: spec.requestId, resourceKey, presentBefore: false, spec });
     await provider.grant(spec);
     // Removed while the look-up still names one user...
-    assert.equal((await inActivity((activities) => activities.revoke(spec))).removedAtProvider, true);
+    assert.equal((await inActivity(spec, (activities) => activities.revoke(spec))).removedAtProvider, true);
     assert.deepEqual((await holdings(iam, userName)).groups, []);
     // ...then a second user is tagged with the email before the removal is verified.
     const other = await createIamUser(iam, `other-${email}`, { tag: false });
     await iam.send(new TagUserCommand({ UserName: other, Tags: [{ Key: 'email', Value: email }] }));
     const alertsBefore = await principalAlerts('verifyRevocation');
-    const verified = await inActivity((activities) => activities.verifyRevocation(spec));
+    const verified = await inActivity(spec, (activities) => activities.verifyRevocation(spec));
     assert.equal(verified.confirmed, false);
     assert.equal(verified.alert, 'removal_unconfirmed');
     assert.match(verified.reason!, /Several IAM users are tagged/);
@@ -143,7 +198,7 @@ describe('activities with recorded principals (moto, SQLite)', function () {
     // A second legacy grant of the same email: its revoke is an alert, not a retry forever.
     const second = groupSpec(email);
     await leases.acquire({ requestId: second.requestId, resourceKey: `${resourceKey}#2`, presentBefore: false, spec: second });
-    const revoked = await inActivity((activities) => activities.revoke(second));
+    const revoked = await inActivity(second, (activities) => activities.revoke(second));
     assert.deepEqual({ removedAtProvider: revoked.removedAtProvider, alert: revoked.alert }, { removedAtProvider: false, alert: 'removal_unconfirmed' });
     assert.match(revoked.reason, /^removal unconfirmed: Several IAM users are tagged/);
   });

@@ -8,11 +8,13 @@
  * workflow task, the way concurrent clicks reach a busy worker.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { AccessActivities } from '../activities';
 import type { GrantSpec } from '../providers/provider';
-import { approveUpdate, denyUpdate, extendUpdate, statusQuery } from '../workflows/messages';
+import { MessageSigner, updatePurpose } from '../service/messageSigning';
+import { approveUpdate, denyUpdate, extendUpdate, statusQuery, type ActorInput } from '../workflows/messages';
 import type { AccessRequestInput, AuditEvent, RequestView } from '../workflows/types';
 import { sharedTemporal, sharedWorkflowBundle } from './support/temporal';
 
@@ -70,6 +72,12 @@ function requestInput(id: string, overrides: Partial<AccessRequestInput> = {}): 
     createdAt: new Date().toISOString(),
     ...overrides,
   };
+}
+
+/** Updates as the request service sends them: signed (the workflow refuses unsigned ones). */
+const signer = new MessageSigner(randomBytes(32));
+function signed<T extends ActorInput>(update: { name: string }, handle: WorkflowHandle, payload: T): T {
+  return signer.signMessage(updatePurpose(update.name), handle.workflowId, payload);
 }
 
 type Outcome = { accepted: true } | { accepted: false; type: string | undefined };
@@ -142,7 +150,7 @@ describe('quorum under concurrent updates', function () {
   it('six approvals by one approver at once, delivered with the start, leave a quorum of two unmet', async () => {
     const id = `req_QUORUM${Date.now()}A`;
     const handle = await start(id);
-    const outcomes = await deliverTogether(Array.from({ length: 6 }, () => () => handle.executeUpdate(approveUpdate, { args: [{ actor: BOB }] })));
+    const outcomes = await deliverTogether(Array.from({ length: 6 }, () => () => handle.executeUpdate(approveUpdate, { args: [signed(approveUpdate, handle, { actor: BOB })] })));
 
     assert.equal(outcomes.filter((entry) => entry.accepted).length, 1, JSON.stringify(outcomes));
     for (const refused of outcomes.filter((entry) => !entry.accepted)) assert.deepEqual(refused, { accepted: false, type: 'AlreadyApproved' });
@@ -155,7 +163,7 @@ describe('quorum under concurrent updates', function () {
     // A second, different approver meets the quorum, and the trail keeps its order.
     const worker = await newWorker();
     await worker.runUntil(async () => {
-      await handle.executeUpdate(approveUpdate, { args: [{ actor: DANA }] });
+      await handle.executeUpdate(approveUpdate, { args: [signed(approveUpdate, handle, { actor: DANA })] });
       for (let i = 0; i < 100 && (await handle.query(statusQuery)).status !== 'active'; i++) await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal((await handle.query(statusQuery)).status, 'active');
     });
@@ -168,8 +176,8 @@ describe('quorum under concurrent updates', function () {
     const id = `req_QUORUM${Date.now()}B`;
     const handle = await start(id, { approvalsRequired: 1 });
     const outcomes = await deliverTogether([
-      () => handle.executeUpdate(denyUpdate, { args: [{ actor: DANA, comment: 'no' }] }),
-      () => handle.executeUpdate(approveUpdate, { args: [{ actor: BOB }] }),
+      () => handle.executeUpdate(denyUpdate, { args: [signed(denyUpdate, handle, { actor: DANA, comment: 'no' })] }),
+      () => handle.executeUpdate(approveUpdate, { args: [signed(approveUpdate, handle, { actor: BOB })] }),
     ]);
     // The server picks the order; whichever comes first decides, and the other is refused.
     assert.equal(outcomes.filter((entry) => entry.accepted).length, 1, JSON.stringify(outcomes));
@@ -191,22 +199,22 @@ describe('quorum under concurrent updates', function () {
     const id2 = `req_QUORUM${Date.now()}D`;
     const handle2 = await start(id2);
     await (await newWorker()).runUntil(async () => {
-      await handle2.executeUpdate(approveUpdate, { args: [{ actor: BOB }] });
-      await handle2.executeUpdate(approveUpdate, { args: [{ actor: DANA }] });
+      await handle2.executeUpdate(approveUpdate, { args: [signed(approveUpdate, handle2, { actor: BOB })] });
+      await handle2.executeUpdate(approveUpdate, { args: [signed(approveUpdate, handle2, { actor: DANA })] });
       for (let i = 0; i < 100 && (await handle2.query(statusQuery)).status !== 'active'; i++) await new Promise((resolve) => setTimeout(resolve, 100));
-      await handle2.executeUpdate(extendUpdate, { args: [{ actor: ALICE, duration: '30m', durationSeconds: 1800 }] });
+      await handle2.executeUpdate(extendUpdate, { args: [signed(extendUpdate, handle2, { actor: ALICE, duration: '30m', durationSeconds: 1800 })] });
     });
     const { expiresAt: expiresBefore, pendingExtension } = await statusOf(handle2);
     const subject = pendingExtension?.id;
 
-    const outcomes = await deliverTogether(Array.from({ length: 6 }, () => () => handle2.executeUpdate(approveUpdate, { args: [{ actor: BOB, subject }] })));
+    const outcomes = await deliverTogether(Array.from({ length: 6 }, () => () => handle2.executeUpdate(approveUpdate, { args: [signed(approveUpdate, handle2, { actor: BOB, subject })] })));
     assert.equal(outcomes.filter((entry) => entry.accepted).length, 1, JSON.stringify(outcomes));
     const view = await statusOf(handle2);
     assert.equal(view.expiresAt, expiresBefore, 'the extension must not apply on one approver');
     assert.deepEqual(view.pendingExtension?.approvals.map((approval) => approval.by), [BOB]);
     assert.equal(view.extensions.length, 0);
 
-    await (await newWorker()).runUntil(handle2.executeUpdate(approveUpdate, { args: [{ actor: DANA, subject }] }));
+    await (await newWorker()).runUntil(handle2.executeUpdate(approveUpdate, { args: [signed(approveUpdate, handle2, { actor: DANA, subject })] }));
     const extended = await statusOf(handle2);
     assert.equal(extended.extensions.length, 1);
     assert.deepEqual(extended.extensions[0]!.approvedBy, [BOB, DANA]);
@@ -217,7 +225,7 @@ describe('quorum under concurrent updates', function () {
   it('a requester who is also an approver counts once toward the quorum', async () => {
     const id = `req_QUORUM${Date.now()}E`;
     const handle = await start(id, { requester: BOB, approvers: [BOB, DANA], allowSelfApproval: true });
-    const outcomes = await deliverTogether(Array.from({ length: 3 }, () => () => handle.executeUpdate(approveUpdate, { args: [{ actor: BOB }] })));
+    const outcomes = await deliverTogether(Array.from({ length: 3 }, () => () => handle.executeUpdate(approveUpdate, { args: [signed(approveUpdate, handle, { actor: BOB })] })));
     assert.equal(outcomes.filter((entry) => entry.accepted).length, 1);
     const view = await statusOf(handle);
     assert.equal(view.status, 'pending');

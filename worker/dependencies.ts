@@ -17,6 +17,8 @@ export function activityDependencies(runtime: Runtime): ActivityDependencies {
     requests: runtime.requests,
     leases: runtime.leases,
     notifiers: notifiers(runtime),
+    signing: runtime.signing,
+    policy: () => runtime.policy.current(),
   };
 }
 

@@ -1,13 +1,16 @@
 /**
  * One access request, from "pending" to its end. Deterministic and small: all I/O happens in
  * activities; the policy was applied by the request service before the workflow started (approvers,
- * quorum, auto-approval, break-glass, bounds), so this function only enforces what was decided.
+ * quorum, auto-approval, break-glass, bounds), so this function only enforces what was decided. Its
+ * input and updates can come from anyone who reaches the namespace, so updates must be signed and
+ * `provision` grants only what the request service signed and the current policy offers.
  *
  *   pending -> approved -> provisioning -> active -> expired | relinquished | revoked
  *   pending -> denied | cancelled | timed_out
- *   provisioning -> failed (the grant is removed first)
+ *   provisioning -> failed (the grant is removed first; untrusted input: nothing was granted)
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
@@ -18,6 +21,7 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type * as activityModule from '../activities';
+import type { ExtensionEvidence, GrantEvidence } from '../activities/grantAuthority';
 import type { GrantSpec } from '../providers/provider';
 import {
   REJECTION,
@@ -71,6 +75,14 @@ const RECORD_REQUESTED_FIRST = 'record-requested-first';
 const DECIDE_SYNCHRONOUSLY = 'decide-synchronously';
 /** The subject of an extension asked for before extensions had ids. */
 const LEGACY_EXTENSION_SUBJECT = 'extension';
+/**
+ * Anyone who reaches the namespace can start this workflow or send it updates. From this change
+ * `provision` is handed the signed input and the signed approvals and grants nothing they do not
+ * back; a refusal is recorded as `untrusted_input` and the request fails with nothing granted.
+ */
+const VERIFIED_GRANTS = 'verified-grants';
+/** provision's refusal of input the product did not sign (activities FAILURE.untrustedInput). */
+const UNTRUSTED_INPUT: (typeof activityModule.FAILURE)['untrustedInput'] = 'UntrustedInput';
 /** Break-glass requests stay open this long after access ends, for the approvers' review. */
 const BREAK_GLASS_REVIEW_WINDOW = `${BREAK_GLASS_REVIEW_WINDOW_DAYS} days`;
 
@@ -107,6 +119,15 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
    * its order (requested, approved, provisioning) even when the decision came with the start.
    */
   let decisionRecorded: Promise<void> | undefined;
+  /**
+   * The approve updates accepted for the request, exactly as received (signature included): the
+   * evidence `provision` checks. Kept out of the view: users never see signatures.
+   */
+  const signedApprovals: ActorInput[] = [];
+  /** Likewise for each extension that moved the expiry: its signed extend and approves, in order. */
+  const appliedExtensionEvidence: ExtensionEvidence[] = [];
+  /** The pending extension's signed messages, until it applies or is denied. */
+  let pendingExtensionEvidence: ExtensionEvidence | undefined;
 
   /** Bounded by the verify timeout, so provisioning cannot run past it. */
   const { provision, verifyPropagation } = proxyActivities<Activities>({
@@ -116,7 +137,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     retry: {
       initialInterval: '1 second',
       maximumInterval: '30 seconds',
-      nonRetryableErrorTypes: ['ProviderInputError', 'PropagationTimeout', 'UnknownProvider'],
+      nonRetryableErrorTypes: ['ProviderInputError', 'PropagationTimeout', 'UnknownProvider', UNTRUSTED_INPUT],
     },
   });
 
@@ -140,6 +161,16 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
 
   function reject(type: RejectionType, message: string): never {
     throw ApplicationFailure.create({ type, message, nonRetryable: true });
+  }
+
+  /**
+   * Every update must come from the request service, which signs it. The key never enters workflow
+   * code, so only its presence is checked here; `provision` verifies it before anything is granted.
+   */
+  function requireSigned(message: ActorInput): void {
+    if (typeof message?.signature !== 'string' || message.signature === '') {
+      reject(REJECTION.unsigned, 'This update was not sent by the request service (it is not signed): use the p0 API, CLI or chat app');
+    }
   }
 
   function requireStatus(allowed: readonly RequestStatus[], action: string): void {
@@ -227,11 +258,14 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     return recordDecision(true, status, actor, { comment });
   }
 
-  function extendExpiry(durationSeconds: number, duration: string, approvedBy: string[]): void {
+  /** `evidence`: the signed messages that made the extension, for the backstop renewal's check. */
+  function extendExpiry(durationSeconds: number, duration: string, approvedBy: string[], evidence: ExtensionEvidence | undefined): void {
     const newExpiresAt = new Date(Date.parse(view.expiresAt!) + durationSeconds * 1000).toISOString();
     view.extensions.push({ duration, durationSeconds, approvedBy, at: nowIso(), newExpiresAt });
     view.expiresAt = newExpiresAt;
     view.pendingExtension = undefined;
+    if (evidence) appliedExtensionEvidence.push(evidence);
+    pendingExtensionEvidence = undefined;
   }
 
   // Handlers first, before any await, so no message is lost.
@@ -252,14 +286,16 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
         approvals.push({ by: actor, comment, at: nowIso() });
         const pending = view.pendingExtension;
         if (pending && approvals === pending.approvals) {
+          pendingExtensionEvidence?.approvals.push(decision);
           if (!quorumMet(approvals)) {
             await recordDecision(false, 'extension_approval', actor, { comment });
           } else {
-            extendExpiry(pending.durationSeconds, pending.duration, approvals.map((entry) => entry.by));
+            extendExpiry(pending.durationSeconds, pending.duration, approvals.map((entry) => entry.by), pendingExtensionEvidence);
             await recordDecision(false, 'extended', actor, { comment, duration: pending.duration, expiresAt: view.expiresAt });
           }
           return view;
         }
+        signedApprovals.push(decision);
         const approved = quorumMet(approvals);
         if (approved) view.status = 'approved';
         await recordDecision(approved, approved ? 'approved' : 'approval', actor, { comment });
@@ -270,15 +306,17 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       const pending = view.pendingExtension;
       if (view.status === 'active' && pending) {
         pending.approvals.push(approval);
+        pendingExtensionEvidence?.approvals.push(decision);
         if (pending.approvals.length < view.approvalsRequired) {
           await record('extension_approval', actor, { comment });
         } else {
-          extendExpiry(pending.durationSeconds, pending.duration, pending.approvals.map((entry) => entry.by));
+          extendExpiry(pending.durationSeconds, pending.duration, pending.approvals.map((entry) => entry.by), pendingExtensionEvidence);
           await record('extended', actor, { comment, duration: pending.duration, expiresAt: view.expiresAt });
         }
         return view;
       }
       view.approvals.push(approval);
+      signedApprovals.push(decision);
       const approved = view.approvals.length >= view.approvalsRequired;
       if (approved) view.status = 'approved';
       await record(approved ? 'approved' : 'approval', actor, { comment });
@@ -286,6 +324,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     },
     {
       validator: (decision: DecisionInput) => {
+        requireSigned(decision);
         requireApprovable(decision);
       },
     },
@@ -300,6 +339,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
         if (view.status === 'active' && view.pendingExtension) {
           const { duration } = view.pendingExtension;
           view.pendingExtension = undefined;
+          pendingExtensionEvidence = undefined;
           await recordDecision(false, 'extension_denied', actor, { comment, duration });
           return view;
         }
@@ -310,6 +350,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       if (view.status === 'active' && view.pendingExtension) {
         const { duration } = view.pendingExtension;
         view.pendingExtension = undefined;
+        pendingExtensionEvidence = undefined;
         await record('extension_denied', actor, { comment, duration });
         return view;
       }
@@ -320,7 +361,10 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       return view;
     },
     {
-      validator: (decision: DecisionInput) => requireDeniable(decision),
+      validator: (decision: DecisionInput) => {
+        requireSigned(decision);
+        requireDeniable(decision);
+      },
     },
   );
 
@@ -340,7 +384,10 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       return view;
     },
     {
-      validator: ({ actor }: ActorInput) => requireCancellable(actor),
+      validator: (message: ActorInput) => {
+        requireSigned(message);
+        requireCancellable(message.actor);
+      },
     },
   );
 
@@ -352,8 +399,9 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       return view;
     },
     {
-      validator: ({ actor }: ActorInput) => {
-        if (actor !== view.requester) reject(REJECTION.notRequester, 'Only the requester can relinquish this access');
+      validator: (message: ActorInput) => {
+        requireSigned(message);
+        if (message.actor !== view.requester) reject(REJECTION.notRequester, 'Only the requester can relinquish this access');
         requireStatus(['active'], 'relinquish');
         if (endRequested) reject(REJECTION.wrongState, `Access is already being ended (${endRequested.status})`);
       },
@@ -368,7 +416,8 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       return view;
     },
     {
-      validator: (_input: ActorInput) => {
+      validator: (message: ActorInput) => {
+        requireSigned(message);
         requireStatus(['approved', 'provisioning', 'active'], 'revoke');
         if (endRequested) reject(REJECTION.wrongState, `Access is already being ended (${endRequested.status})`);
       },
@@ -377,19 +426,23 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
 
   setHandler(
     extendUpdate,
-    async ({ actor, comment, duration, durationSeconds, autoApprovedBy }: ExtendInput) => {
+    async (message: ExtendInput) => {
+      const { actor, comment, duration, durationSeconds, autoApprovedBy } = message;
       if (autoApprovedBy) {
-        extendExpiry(durationSeconds, duration, [`policy:${autoApprovedBy}`]);
+        extendExpiry(durationSeconds, duration, [`policy:${autoApprovedBy}`], { request: message, approvals: [] });
         await record('extended', `policy:${autoApprovedBy}`, { comment, duration, rule: autoApprovedBy, expiresAt: view.expiresAt });
       } else {
         // Named after the event that records it, so approvers' buttons can say which extension they decide.
         view.pendingExtension = { id: `ext-${view.version + 1}`, duration, durationSeconds, requestedAt: nowIso(), comment, approvals: [] };
+        pendingExtensionEvidence = { id: view.pendingExtension.id, request: message, approvals: [] };
         await record('extension_requested', actor, { comment, duration });
       }
       return view;
     },
     {
-      validator: ({ actor, durationSeconds }: ExtendInput) => {
+      validator: (message: ExtendInput) => {
+        requireSigned(message);
+        const { actor, durationSeconds } = message;
         if (actor !== view.requester) reject(REJECTION.notRequester, 'Only the requester can extend this access');
         requireStatus(['active'], 'extend');
         if (endRequested) reject(REJECTION.wrongState, `Access is already being ended (${endRequested.status})`);
@@ -415,7 +468,9 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       return view;
     },
     {
-      validator: ({ actor }: ActorInput) => {
+      validator: (message: ActorInput) => {
+        requireSigned(message);
+        const { actor } = message;
         if (!view.breakGlass) reject(REJECTION.wrongState, 'Only break-glass requests are reviewed after the fact');
         if (view.review) reject(REJECTION.wrongState, `Already reviewed by ${view.review.by}`);
         if (actor === view.requester) reject(REJECTION.selfApproval, 'You cannot review your own break-glass access');
@@ -484,12 +539,22 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     // One bound for provisioning and verification together, fixed now so retries cannot extend it.
     const verifyDeadline = new Date(provisioningStartedAtMs + input.verifyTimeoutSeconds * 1000).toISOString();
     try {
-      const grant = await provision(spec);
+      const grant = await provisionWithEvidence(spec);
       await record('granted', SYSTEM_ACTOR, { resourceKey: grant.resourceKey, standing: grant.standing });
       await verifyPropagation(spec, verifyDeadline);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const message = failureMessage(error);
+      if (isUntrusted(error)) {
+        // Refused before anything was touched: there is nothing to remove, and a removal keyed by an
+        // unverified spec could take away what another request (or the user's standing access) holds.
+        await record('untrusted_input', SYSTEM_ACTOR, { problem: message });
+        view.status = 'failed';
+        view.error = message;
+        view.endedAt = nowIso();
+        await record('failed', SYSTEM_ACTOR, { error: message, removedAtProvider: false, removal: 'nothing was granted' });
+        return;
+      }
       // Nothing may stay granted when provisioning fails: compensate, and confirm it is gone.
       const grantedSpec = spec;
       const removal = await CancellationScope.nonCancellable(() => removeGrant(grantedSpec));
@@ -510,6 +575,8 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     // The durable timer races relinquish/revoke and extensions; a server restart does not reset it.
     for (;;) {
       const expiresAt: string = view.expiresAt;
+      const extensionsBefore = view.extensions.length;
+      const extensionEvidenceBefore = appliedExtensionEvidence.length;
       const interrupted = await condition(
         () => endRequested !== undefined || view.expiresAt !== expiresAt || reprovisionRequestedBy.length > 0,
         Math.max(0, Date.parse(expiresAt) - Date.now()),
@@ -519,25 +586,47 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
         // The reconciler found the grant gone while the request is active: put it back (idempotent).
         const by = reprovisionRequestedBy.splice(0).join(', ');
         try {
-          await provision(spec);
+          await provisionWithEvidence(spec);
           await record('reprovisioned', SYSTEM_ACTOR, { by });
         } catch (error) {
           if (isCancellation(error)) throw error;
+          if (isUntrusted(error)) await record('untrusted_input', SYSTEM_ACTOR, { problem: failureMessage(error) });
           await record('reprovision_failed', SYSTEM_ACTOR, { by, error: failureMessage(error) });
         }
         if (view.expiresAt === expiresAt) continue;
       }
       // Extended: move the provider's own backstop past the new end (granting again is idempotent).
-      spec = { ...spec, notAfter: new Date(Date.parse(view.expiresAt) + input.verifyTimeoutSeconds * 1000).toISOString() };
+      const grantedSpec: GrantSpec = spec;
+      spec = { ...grantedSpec, notAfter: new Date(Date.parse(view.expiresAt) + input.verifyTimeoutSeconds * 1000).toISOString() };
       try {
-        await provision(spec);
+        await provisionWithEvidence(spec);
       } catch (error) {
         if (isCancellation(error)) throw error;
+        if (isUntrusted(error)) {
+          // Not backed by the request service's signed messages (sent to Temporal directly, or a copy of
+          // an old one): the extension does not apply, and access ends when it would have without it.
+          spec = grantedSpec;
+          view.expiresAt = expiresAt;
+          view.extensions.splice(extensionsBefore);
+          appliedExtensionEvidence.splice(extensionEvidenceBefore);
+          await record('untrusted_input', SYSTEM_ACTOR, { problem: failureMessage(error), expiresAt });
+          continue;
+        }
         // The grant may end at the old backstop, earlier than promised: never later. Say so.
         await record('backstop_not_renewed', SYSTEM_ACTOR, { error: failureMessage(error) });
       }
     }
     await CancellationScope.nonCancellable(() => endAccess(endRequested?.status ?? 'expired'));
+  }
+
+  /**
+   * Every grant (first, reprovisioned, backstop renewed) goes through `provision` with what backs it:
+   * the signed input and the signed approvals, as received. Histories from before call it without.
+   */
+  function provisionWithEvidence(grant: GrantSpec): Promise<activityModule.ProvisionResult> {
+    if (!patched(VERIFIED_GRANTS)) return provision(grant);
+    const evidence: GrantEvidence = { input, approvals: [...signedApprovals], activeAt: view.activeAt, extensions: [...appliedExtensionEvidence] };
+    return provision(grant, evidence);
   }
 
   /** Removes whatever was granted (if anything), then records how the request ended. */
@@ -577,6 +666,11 @@ function grantSpec(input: AccessRequestInput, notAfterMs: number): GrantSpec {
     principal: input.requester,
     notAfter: new Date(notAfterMs).toISOString(),
   };
+}
+
+/** provision refused the grant: the input or approvals are not the product's own (see VERIFIED_GRANTS). */
+function isUntrusted(error: unknown): boolean {
+  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.type === UNTRUSTED_INPUT;
 }
 
 function failureMessage(error: unknown): string {

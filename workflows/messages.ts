@@ -16,6 +16,17 @@ export const RECONCILE_WORKFLOW_TYPE = 'reconcile';
 export interface ActorInput {
   actor: string;
   comment?: string;
+  /**
+   * The request service's signature over the request id, the update's name and every other field
+   * (service/messageSigning.ts). Updates without one are refused; the worker's activities verify
+   * it before anything is granted on the strength of the message.
+   */
+  signature?: string;
+  /**
+   * When the request service sent it (ISO-8601): covered by the signature, it makes every message
+   * distinct, so a copy of an old one is recognised as a replay.
+   */
+  sentAt?: string;
 }
 
 /** What an approve or deny decides: the request itself, or one pending extension by its id. */
@@ -73,5 +84,7 @@ export const REJECTION = {
   notAllowed: 'NotAllowed',
   /** An approve or deny for something other than what now waits for a decision (an old button). */
   staleDecision: 'StaleDecision',
+  /** Not signed by the request service: sent to Temporal directly (the CLI, the Web UI, a script). */
+  unsigned: 'Unsigned',
 } as const;
 export type RejectionType = (typeof REJECTION)[keyof typeof REJECTION];

@@ -138,6 +138,11 @@ export interface AccessRequestInput {
   /** Upper bound for provisioning plus propagation; past it the grant is compensated and the request fails. */
   verifyTimeoutSeconds: number;
   createdAt: string;
+  /**
+   * The request service's signature over every other field (service/messageSigning.ts); checked by
+   * the `provision` activity before anything is granted. Absent on requests made before signing.
+   */
+  signature?: string;
 }
 
 /** One audit event: every state change, written by the `recordEvent` activity. */

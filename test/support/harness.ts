@@ -2,6 +2,7 @@
  * A whole product under test: the real API (HTTP on loopback) and a real worker on its own task
  * queue, against the shared Temporal dev server, a shared moto IAM server and a fresh SQLite file.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,7 @@ import type { Notifier } from '../../activities';
 import type { SlackSettings } from '../../bots/slack/settings';
 import type { Provider } from '../../providers/provider';
 import { createProviders } from '../../providers/registry';
+import { MessageSigner, signingKeyFromEnvironment } from '../../service/messageSigning';
 import { createLogger, type Runtime } from '../../service/runtime';
 import { temporalTarget } from '../../service/temporal';
 import type { ReconcileReport } from '../../workflows/reconcile';
@@ -29,6 +31,13 @@ import { iamClientFor, startMoto } from './moto';
 import { sharedTemporal, sharedWorkflowBundle } from './temporal';
 
 let moto: ReturnType<typeof startMoto> | undefined;
+
+/**
+ * One signing key for the run, in the environment as in production: the in-process API and worker
+ * read it here, and worker processes the tests start inherit it (see workerProcess.ts).
+ */
+process.env.P0_SIGNING_KEY ||= randomBytes(32).toString('base64');
+export const testSigning = new MessageSigner(signingKeyFromEnvironment({ keyFileDir: undefined }).key);
 
 /** One moto for the run; tests keep apart by using their own IAM users. */
 export async function sharedMoto(): Promise<{ endpoint: string; iam: IAMClient }> {
@@ -150,12 +159,14 @@ export class Harness {
           requests,
           leases,
           notifiers: [...(options.slack ? [slackNotifier(options.slack, { database, policy })] : []), ...(options.notifiers ?? [])],
+          signing: testSigning,
+          policy: () => policy.current(),
         },
         reconcile: reconcileDependencies({ requests, leases, reconcileEvents, policy }),
       });
       workerRun = worker.run();
     }
-    const runtime: Runtime = { policy, configPath, database, requests, tokens, leases, reconcileEvents, close: () => database.destroy() };
+    const runtime: Runtime = { policy, configPath, database, requests, tokens, leases, reconcileEvents, signing: testSigning, close: () => database.destroy() };
     const api: RunningApi = await startApi({ runtime, temporal: target, port: 0, logger, taskQueue, slack: options.slack ?? null, rateLimitPerMinute: options.rateLimitPerMinute });
 
     const schedule = options.reconcileSchedule ? await keepReconcileSchedule({ temporal: target, taskQueue, policy, logger }) : undefined;

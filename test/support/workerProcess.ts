@@ -28,6 +28,8 @@ export async function startWorkerProcess(h: Harness, entry = 'worker/main.ts', e
       DATABASE_URL: `sqlite:${h.sqlitePath}`,
       TEMPORAL_ADDRESS: h.temporalAddress,
       P0_TASK_QUEUE: h.taskQueue,
+      // The same key as the test's API (set by the harness), or the worker refuses every grant.
+      P0_SIGNING_KEY: process.env.P0_SIGNING_KEY,
       LOG_LEVEL: 'info',
       METRICS_PORT: 'off',
       ...env,
