@@ -10,11 +10,13 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 lint_dir="$repo_root/tools/lint"
 stamp="$lint_dir/node_modules/.p0-lint-installed"
 
-# Reinstall only when node_modules is missing or older than the lockfile / manifest.
-if [[ ! -f "$stamp" || "$lint_dir/package-lock.json" -nt "$stamp" || "$lint_dir/package.json" -nt "$stamp" ]]; then
+# Reinstall only when the lockfile or manifest changed since the last install: compared by content,
+# not by modification time, which a fresh checkout or a git worktree sets to "now" for no change.
+wanted="$(cat "$lint_dir/package-lock.json" "$lint_dir/package.json" | sha256sum | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
   echo "[p0-jit lint] installing lint toolchain (tools/lint)" >&2
   npm ci --prefix "$lint_dir" --no-audit --no-fund >&2
-  touch "$stamp"
+  echo "$wanted" > "$stamp"
 fi
 
 # File and directory arguments are made absolute, so they mean what they meant in the caller's
