@@ -13,6 +13,7 @@ import { extendUpdate } from '../workflows/messages';
 import { LivePolicy } from '../service/livePolicy';
 import { RequestService } from '../service/requestService';
 import type { RequestView } from '../workflows/types';
+import { updatePurpose } from '../service/messageSigning';
 import { Harness, testSigning } from './support/harness';
 import { ensureCatalogObjects, holdings, inlinePolicyDocument } from './support/iam';
 import { createIamUser } from './support/moto';
@@ -182,7 +183,18 @@ describe('access policies, enforced end to end', function () {
     try {
       const handle = new Client({ connection }).workflow.getHandle(created.id);
       const bypass = await handle
-        .executeUpdate(extendUpdate, { args: [{ actor: ONCALL, duration: '1m', durationSeconds: 60, autoApprovedBy: 'oncall-readonly' }] })
+        // Signed as the request service would: the cap holds even for a message the worker trusts.
+        .executeUpdate(extendUpdate, {
+          args: [
+            testSigning.signMessage(updatePurpose(extendUpdate.name), created.id, {
+              actor: ONCALL,
+              duration: '1m',
+              durationSeconds: 60,
+              autoApprovedBy: 'oncall-readonly',
+              sentAt: new Date().toISOString(),
+            }),
+          ],
+        })
         .then(() => undefined, (error: unknown) => error);
       assert.ok(bypass instanceof WorkflowUpdateFailedError, `accepted: ${String(bypass)}`);
       assert.equal((bypass.cause as Error).message, 'An extension of 60s would take this access past its maximum lifetime of 3600s (0s left)');

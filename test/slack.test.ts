@@ -710,8 +710,8 @@ describe('Slack settings', () => {
 describe('Slack directory: who a Slack user is in p0', () => {
   it('knows a person by the lower-cased, trimmed email on their Slack profile', async () => {
     const profiles: Record<string, string> = { U0ALICE: ' Alice@Example.COM', U0BROKEN: 'not-an-email' };
-    const client = { users: { info: ({ user }: { user: string }) => Promise.resolve({ user: { id: user, profile: { email: profiles[user] } } }) } };
-    const directory = new SlackDirectory(client as never);
+    const client = { users: { info: ({ user }: { user: string }) => Promise.resolve({ user: { id: user, team_id: 'T0P0', profile: { email: profiles[user] } } }) } };
+    const directory = new SlackDirectory(client as never, { workspace: () => ({ teamId: 'T0P0' }) });
     assert.equal((await directory.personOf('U0ALICE')).email, 'alice@example.com');
     await assert.rejects(directory.personOf('U0BROKEN'), (error: Error & { code?: string }) => error.name === 'AppError' && error.code === 'unauthenticated' && /"not-an-email"/.test(error.message));
   });
