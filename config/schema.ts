@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AWS_GRANT_KINDS } from '../providers/aws/iamProvider';
+import { ACCOUNT_PATTERN, AWS_GRANT_KINDS, IDENTITY_STORE_USER_ATTRIBUTES, USER_LOOKUPS } from '../providers/aws/catalog';
 import { GCLOUD_GRANT_KINDS, GCLOUD_PRINCIPAL_TYPES, PROJECT_PATTERN } from '../providers/gcloud/catalog';
 import { K8S_GRANT_KINDS, K8S_SUBJECT_KINDS, K8S_SUBJECT_NAME_SOURCES, NAMESPACE_PATTERN } from '../providers/k8s/catalog';
 import { parseDurationMs } from '../service/duration';
@@ -144,20 +144,27 @@ const autoApprovalRuleSchema = z
   })
   .strict();
 
+/**
+ * How a provider decides a grant has propagated (providers/provider.ts PropagationSettings): each
+ * provider has its own defaults, since each cloud applies a change at its own pace.
+ */
+const propagationSchema = (defaults: { settleDelay: string; consecutiveReads: number; pollInterval: string }) =>
+  z
+    .object({
+      settleDelay: duration({ allowZero: true }).prefault(defaults.settleDelay),
+      consecutiveReads: z.number().int().min(1).default(defaults.consecutiveReads),
+      pollInterval: duration().prefault(defaults.pollInterval),
+    })
+    .strict()
+    .prefault(defaults);
+
 const awsSchema = z
   .object({
     region: z.string().default('us-east-1'),
     /** How a requester's email finds their IAM user. */
-    userLookup: z.enum(['tag-then-name', 'tag', 'name']).default('tag-then-name'),
+    userLookup: z.enum(USER_LOOKUPS).default('tag-then-name'),
     emailTag: z.string().default('email'),
-    propagation: z
-      .object({
-        settleDelay: duration({ allowZero: true }).prefault('10s'),
-        consecutiveReads: z.number().int().min(1).default(3),
-        pollInterval: duration().prefault('2s'),
-      })
-      .strict()
-      .prefault({ settleDelay: '10s', consecutiveReads: 3, pollInterval: '2s' }),
+    propagation: propagationSchema({ settleDelay: '10s', consecutiveReads: 3, pollInterval: '2s' }),
     /** Also ask IAM's own policy evaluation (real AWS only: moto lacks SimulatePrincipalPolicy). */
     simulatePrincipalPolicy: z.boolean().default(false),
     /** The IAM Identity Center mode (catalog kind `permission-set`); see docs/aws.md. */
@@ -169,7 +176,7 @@ const awsSchema = z
         instanceArn: z.string().regex(/^arn:[\w-]+:sso:::instance\/\S+$/, 'an Identity Center instance ARN (arn:aws:sso:::instance/ssoins-...)').optional(),
         identityStoreId: z.string().min(1).optional(),
         /** The Identity Store attribute holding the requester's email address. */
-        userAttribute: z.enum(['emails.value', 'userName']).default('emails.value'),
+        userAttribute: z.enum(IDENTITY_STORE_USER_ATTRIBUTES).default('emails.value'),
         /** Waiting for AWS to finish creating or deleting an assignment: pauses doubling from initialInterval to maxInterval. */
         assignmentPolling: z
           .object({
@@ -207,14 +214,7 @@ const gcloudSchema = z
     /** How the requester's email is bound: `user:`, `serviceAccount:` or `group:`. */
     principalType: z.enum(GCLOUD_PRINCIPAL_TYPES).default('user'),
     /** Google documents about 2 minutes (sometimes 7 or more) before an IAM change applies everywhere. */
-    propagation: z
-      .object({
-        settleDelay: duration({ allowZero: true }).prefault('2m'),
-        consecutiveReads: z.number().int().min(1).default(2),
-        pollInterval: duration().prefault('5s'),
-      })
-      .strict()
-      .prefault({ settleDelay: '2m', consecutiveReads: 2, pollInterval: '5s' }),
+    propagation: propagationSchema({ settleDelay: '2m', consecutiveReads: 2, pollInterval: '5s' }),
   })
   .strict();
 
@@ -251,14 +251,7 @@ const k8sSchema = z
     /** SubjectAccessReview checks by role name, instead of one derived from each rule of the role. */
     checks: z.record(z.string().min(1), z.array(k8sAccessCheckSchema).min(1)).default({}),
     /** The RBAC authorizer follows bindings through a watch: usually well under a second. */
-    propagation: z
-      .object({
-        settleDelay: duration({ allowZero: true }).prefault('2s'),
-        consecutiveReads: z.number().int().min(1).default(3),
-        pollInterval: duration().prefault('1s'),
-      })
-      .strict()
-      .prefault({ settleDelay: '2s', consecutiveReads: 3, pollInterval: '1s' }),
+    propagation: propagationSchema({ settleDelay: '2s', consecutiveReads: 3, pollInterval: '1s' }),
   })
   .strict()
   .refine((settings) => !(settings.inCluster && settings.kubeconfig), { message: 'set either kubeconfig or inCluster, not both', path: ['inCluster'] });
@@ -280,7 +273,7 @@ export const configSchema = z
     /** The catalog: provider -> resources -> access levels. */
     catalog: z
       .object({
-        aws: catalogSection(AWS_GRANT_KINDS, { resource: { account: z.string().regex(/^\d{12}$/, 'an AWS account id has 12 digits').optional() } }),
+        aws: catalogSection(AWS_GRANT_KINDS, { resource: { account: z.string().regex(ACCOUNT_PATTERN, 'an AWS account id has 12 digits').optional() } }),
         /** `project` defaults to the resource's name. */
         gcloud: catalogSection(GCLOUD_GRANT_KINDS, { resource: { project: z.string().regex(PROJECT_PATTERN, 'a Google Cloud project id (e.g. my-project) or number').optional() } }),
         /** `context` omitted = the kubeconfig's current context; `namespace` omitted = cluster-wide (kind cluster-role only). */

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { parseConfig } from '../config/load';
 import { ProviderInputError, type GrantSpec, type MarkedGrant } from '../providers/provider';
 import { createProviders } from '../providers/registry';
+import { providerSettings } from '../service/providerSettings';
 import { classifyGoogleError, isConcurrentChange } from '../providers/gcloud/errors';
 import { grantCondition } from '../providers/gcloud/conditionalBinding';
 import { createGcloudProvider, type GcloudProjectIamProvider, type GcloudSettings } from '../providers/gcloud/projectIamProvider';
@@ -352,11 +353,11 @@ ${accessToken ? `  accessToken: ${accessToken}\n` : ''}`,
         'p0.yaml',
       );
     const spec = specFor(project, 'henry@example.com', { target: 'roles/viewer' });
-    const fromEnvironment = createProviders(configWith(), { P0_GCLOUD_ACCESS_TOKEN: fake.token }).get('gcloud')!;
+    const fromEnvironment = createProviders(providerSettings(configWith(), { P0_GCLOUD_ACCESS_TOKEN: fake.token })).get('gcloud')!;
     assert.equal(await fromEnvironment.isGranted(spec), false);
-    const overTheFile = createProviders(configWith('an-old-token'), { P0_GCLOUD_ACCESS_TOKEN: ` ${fake.token}\n` }).get('gcloud')!;
+    const overTheFile = createProviders(providerSettings(configWith('an-old-token'), { P0_GCLOUD_ACCESS_TOKEN: ` ${fake.token}\n` })).get('gcloud')!;
     assert.equal(await overTheFile.isGranted(spec), false);
-    const fromTheFile = createProviders(configWith(fake.token), {}).get('gcloud')!;
+    const fromTheFile = createProviders(providerSettings(configWith(fake.token), {})).get('gcloud')!;
     assert.equal(await fromTheFile.isGranted(spec), false);
     assert.deepEqual(fake.callsOf('getIamPolicy', project).map((call) => call.status), [200, 200, 200], 'each sent the token the fake accepts');
   });

@@ -9,11 +9,12 @@ import { slackSettingsFromEnv, type SlackSettings } from '../bots/slack/settings
 import { ChatMessageStore } from '../db/chatMessageStore';
 import { liveProviders } from '../providers/registry';
 import { countOrphanFound } from '../service/metrics';
+import { providerSettings } from '../service/providerSettings';
 import type { Runtime } from '../service/runtime';
 
 export function activityDependencies(runtime: Runtime): ActivityDependencies {
   return {
-    providers: liveProviders(runtime.policy.current().config, (listener) => runtime.policy.onChange((policy) => listener(policy.config))),
+    providers: liveProviders(providerSettings(runtime.policy.current().config), (listener) => runtime.policy.onChange((policy) => listener(providerSettings(policy.config)))),
     requests: runtime.requests,
     leases: runtime.leases,
     notifiers: notifiers(runtime),

@@ -32,7 +32,8 @@ import {
 } from '@aws-sdk/client-iam';
 import { PrincipalUnconfirmedError, ProviderInputError, type GrantInspection, type GrantSpec, type MarkedGrant, type PropagationSettings, type Provider } from '../provider';
 import { AWS_REQUEST_HANDLER, awsErrorCode, classifyAwsError, isNoSuchEntity } from './errors';
-import { createIdentityCenterAssignments, IDENTITY_CENTER_GRANT_KIND, type IdentityCenterAssignments, type IdentityCenterSettings } from './identityCenter';
+import { AWS_GRANT_KINDS, IAM_USER_GRANT_KINDS, IDENTITY_CENTER_GRANT_KIND, type IamUserGrantKind, type UserLookup } from './catalog';
+import { createIdentityCenterAssignments, type IdentityCenterAssignments, type IdentityCenterSettings } from './identityCenter';
 import {
   allowsAssumingRole,
   requestIdOfRoleGrantPolicy,
@@ -46,7 +47,7 @@ import {
   STS_MIN_SESSION_SECONDS,
 } from './roleGrantPolicy';
 import { TtlCache } from './ttlCache';
-import { iamUserRef, IamUserDirectory, type IamUser, type UserLookup } from './userDirectory';
+import { iamUserRef, IamUserDirectory, type IamUser } from './userDirectory';
 
 export interface AwsSettings {
   region: string;
@@ -60,12 +61,6 @@ export interface AwsSettings {
   /** The IAM Identity Center mode (kind `permission-set`, see identityCenter.ts); without it that kind is refused. */
   identityCenter?: IdentityCenterSettings;
 }
-
-/** Kinds granted to the requester's IAM user; `permission-set` goes to their IAM Identity Center user. */
-export const IAM_USER_GRANT_KINDS = ['role', 'policy', 'group'] as const;
-export const AWS_GRANT_KINDS = [...IAM_USER_GRANT_KINDS, IDENTITY_CENTER_GRANT_KIND] as const;
-export type AwsGrantKind = (typeof AWS_GRANT_KINDS)[number];
-type IamUserGrantKind = (typeof IAM_USER_GRANT_KINDS)[number];
 
 /** Users, roles, groups and policies rarely change; a minute spares IAM a scan per activity attempt. */
 const LOOKUP_CACHE_TTL_MS = 60_000;

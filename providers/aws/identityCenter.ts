@@ -20,11 +20,10 @@ import {
 } from '@aws-sdk/client-sso-admin';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProviderInputError, type GrantInspection, type GrantSpec } from '../provider';
-import { IdentityCenterDirectory, type IdentityCenterInstance, type IdentityStoreUserAttribute } from './identityCenterDirectory';
+import { ACCOUNT_PATTERN, type IdentityStoreUserAttribute } from './catalog';
+import { IdentityCenterDirectory, type IdentityCenterInstance } from './identityCenterDirectory';
 import { classifyIdentityCenterError, isResourceNotFound } from './identityCenterErrors';
 import { AWS_REQUEST_HANDLER } from './errors';
-
-export const IDENTITY_CENTER_GRANT_KIND = 'permission-set';
 
 export interface IdentityCenterSettings {
   /** The Identity Center instance's home region (sso-admin and identitystore are regional). */
@@ -135,7 +134,7 @@ export class IdentityCenterAssignments {
   private async resolve(spec: GrantSpec, mode: 'strict' | 'lenient'): Promise<ResolvedAssignment | undefined> {
     const strict = mode === 'strict';
     const account = spec.scope.account;
-    if (account === undefined || !/^\d{12}$/.test(account)) {
+    if (account === undefined || !ACCOUNT_PATTERN.test(account)) {
       if (!strict) return undefined;
       throw new ProviderInputError(
         `The permission set ${spec.target} needs an AWS account: give the catalog resource ${spec.resource} an account (12 digits)` +

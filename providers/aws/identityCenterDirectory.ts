@@ -6,11 +6,9 @@
 import { GetUserIdCommand, type IdentitystoreClient } from '@aws-sdk/client-identitystore';
 import { DescribePermissionSetCommand, paginateListInstances, paginateListPermissionSets, type SSOAdminClient } from '@aws-sdk/client-sso-admin';
 import { ProviderInputError } from '../provider';
+import type { IdentityStoreUserAttribute } from './catalog';
 import { classifyIdentityCenterError, isResourceNotFound } from './identityCenterErrors';
 import { TtlCache } from './ttlCache';
-
-/** The Identity Store attribute that holds the requester's email (both are unique in a store). */
-export type IdentityStoreUserAttribute = 'emails.value' | 'userName';
 
 export interface IdentityCenterInstance {
   instanceArn: string;

@@ -4,10 +4,9 @@
  */
 import { GetUserCommand, ListUserTagsCommand, paginateListUsers, type IAMClient } from '@aws-sdk/client-iam';
 import { PrincipalUnconfirmedError, ProviderInputError, type PrincipalRef } from '../provider';
+import type { UserLookup } from './catalog';
 import { awsErrorCode, classifyAwsError, isNoSuchEntity } from './errors';
 import { TtlCache } from './ttlCache';
-
-export type UserLookup = 'tag-then-name' | 'tag' | 'name';
 
 export interface IamUser {
   name: string;

@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createProviders } from '../../providers/registry';
+import { providerSettings } from '../../service/providerSettings';
 import { LivePolicy } from '../../service/livePolicy';
 import { startDevServer, type DevServer } from '../../scripts/temporalDevServer';
 import type { RequestStatus, RequestView } from '../../workflows/types';
@@ -299,7 +300,7 @@ k8s:
       const requests = await scenario('no faults (baseline)', h, { faults: () => 'none' });
       // What slips past the workflow: the same grant applied again at the provider after the
       // request ended (a zombie worker's late call, a script, a restore), with the product's marker.
-      const providers = createProviders(LivePolicy.load(h.configPath).current().config);
+      const providers = createProviders(providerSettings(LivePolicy.load(h.configPath).current().config));
       const leases = await h.leases.recordedGrants(new Date(Date.now() - 3_600_000).toISOString());
       for (const request of requests) {
         const lease = leases.find((candidate) => candidate.requestId === request.id);

@@ -19,6 +19,7 @@ import type { Notifier } from '../../activities';
 import type { SlackSettings } from '../../bots/slack/settings';
 import type { Provider } from '../../providers/provider';
 import { createProviders } from '../../providers/registry';
+import { providerSettings } from '../../service/providerSettings';
 import { MessageSigner, signingKeyFromEnvironment } from '../../service/messageSigning';
 import { createLogger, type Runtime } from '../../service/runtime';
 import { temporalTarget } from '../../service/temporal';
@@ -155,7 +156,7 @@ export class Harness {
         taskQueue,
         workflowBundle,
         dependencies: {
-          providers: wrapProviders(createProviders(config), options.wrapProvider),
+          providers: wrapProviders(createProviders(providerSettings(config)), options.wrapProvider),
           requests,
           leases,
           notifiers: [...(options.slack ? [slackNotifier(options.slack, { database, policy })] : []), ...(options.notifiers ?? [])],

@@ -80,16 +80,117 @@ const workflowImportBans = {
   ],
 };
 
-// Providers know nothing of channels, workflows, the store or the request service.
+// Providers know nothing of channels, workflows, the store, the request service or the config file
+// (each takes its own settings; service/providerSettings.ts reads them out of the config).
 const providerImportBans = {
   patterns: [
     {
-      regex: topLevelDirs(['workflows', 'activities', 'db', 'service', 'api', 'bots', 'worker']),
-      message: 'Providers must not depend on workflows, activities, the store, the service or channels.',
+      regex: topLevelDirs(['workflows', 'activities', 'db', 'service', 'api', 'bots', 'worker', 'config']),
+      message: 'Providers must not depend on workflows, activities, the store, the service, the config or channels.',
     },
     {
       regex: '^@temporalio/(?:client|worker|workflow)$',
       message: 'Providers know nothing of workflows or workers; activities wrap them.',
+    },
+  ],
+};
+
+// A provider's catalog module (what its config entries may say) is what config/ reads of it: it
+// imports nothing but types, so parsing the config never loads a cloud SDK. It replaces the
+// providers wall for these files and is stricter than it.
+const catalogImportBans = {
+  patterns: [
+    {
+      regex: '.*',
+      allowTypeImports: true,
+      message: 'A catalog module imports nothing but types: config/ loads it, and whatever it loads would load with the config.',
+    },
+  ],
+};
+
+// The config is parsed by every process and by scripts: of a provider it reads only the catalog
+// module (providers/<name>/catalog), never one that loads a cloud SDK, and it knows nothing of the
+// code that reads it. Of service/ it uses only the leaf modules of the shared vocabulary.
+const configImportBans = {
+  patterns: [
+    {
+      regex: topLevelDirs(['workflows', 'activities', 'db', 'api', 'bots', 'worker', 'cli', 'scripts', 'test']),
+      message: 'The config must not depend on the code that reads it.',
+    },
+    {
+      regex: '^(?:\\.\\./)+providers(?:/(?![^/]+/catalog$).*)?$',
+      message: "Of providers/, the config may import only a catalog module (providers/<name>/catalog): the others load a cloud SDK.",
+    },
+    {
+      regex: '^(?:\\.\\./)+service(?:/(?!(?:duration|identity|requestGrammar)$).*)?$',
+      message: 'Of service/, the config may import only the leaf modules duration, identity and requestGrammar.',
+    },
+    {
+      regex: '^(?:@aws-sdk/.*|@google-cloud/.*|google-auth-library|@kubernetes/client-node|@temporalio/.*|knex|pg|better-sqlite3)$',
+      message: 'Parsing the config loads no cloud SDK, Temporal or database client.',
+    },
+  ],
+};
+
+// Activities wire providers, the store and notifications together for the workflows. They are given
+// their providers and stores (createActivities), are called by workflows and never call back into
+// the request service, the worker or a channel.
+const activityImportBans = {
+  patterns: [
+    {
+      regex: topLevelDirs(['api', 'bots', 'worker', 'cli', 'scripts', 'test']),
+      message: 'Activities must not depend on channels, the worker process or scripts.',
+    },
+    {
+      regex: '^(?:\\.\\./)+workflows/(?!(?:messages|types)$).*$',
+      allowTypeImports: true,
+      message: 'Of workflows/, activities use the message definitions and types; workflow code only as a type.',
+    },
+    {
+      regex: '^(?:\\.\\./)+providers/(?!provider$).*$',
+      allowTypeImports: true,
+      message: 'Activities are given their providers: of providers/, import the Provider interface (providers/provider), others only as types.',
+    },
+    {
+      regex: topLevelDirs(['db', 'config']),
+      allowTypeImports: true,
+      message: 'Activities are given their stores and the live policy: import the store and the config only as types.',
+    },
+    {
+      regex: '^(?:\\.\\./)+service/(?:requestService|reconcileService|runtime|temporal|livePolicy)$',
+      message: 'Activities never start workflows, open a runtime or load the policy of their own: they are given what they need.',
+    },
+    {
+      regex: '^@temporalio/(?:worker|workflow)$',
+      allowTypeImports: true,
+      message: 'Activities run in the worker, outside the workflow sandbox: use @temporalio/activity.',
+    },
+  ],
+};
+
+// The request service sits between the channels and Temporal, the store and the policy: the
+// channels and the worker call it, so it never reaches back into them, and it runs no activity or
+// workflow code.
+const serviceImportBans = {
+  patterns: [
+    {
+      regex: topLevelDirs(['api', 'bots', 'worker', 'cli', 'scripts', 'test']),
+      message: 'service/ is called by the channels and the worker; it must not depend on them.',
+    },
+    {
+      regex: topLevelDirs(['activities']),
+      allowTypeImports: true,
+      message: 'service/ runs no activity code (import types only).',
+    },
+    {
+      regex: '^(?:\\.\\./)+workflows/(?!(?:messages|types)$).*$',
+      allowTypeImports: true,
+      message: 'Of workflows/, service/ uses the message definitions and types; workflow code only as a type.',
+    },
+    {
+      regex: '^@temporalio/(?:worker|activity|workflow)$',
+      allowTypeImports: true,
+      message: 'service/ is a Temporal client: it runs no worker, activity or workflow code.',
     },
   ],
 };
@@ -210,6 +311,10 @@ const configs = defineConfig(
   },
   { name: 'p0-jit/walls/workflows', files: ['workflows/**/*.{ts,mts,cts}'], rules: restrict(workflowImportBans) },
   { name: 'p0-jit/walls/providers', files: ['providers/**/*.{ts,mts,cts}'], rules: restrict(providerImportBans) },
+  { name: 'p0-jit/walls/provider-catalogs', files: ['providers/*/catalog.ts'], rules: restrict(catalogImportBans) },
+  { name: 'p0-jit/walls/config', files: ['config/**/*.{ts,mts,cts}'], rules: restrict(configImportBans) },
+  { name: 'p0-jit/walls/activities', files: ['activities/**/*.{ts,mts,cts}'], rules: restrict(activityImportBans) },
+  { name: 'p0-jit/walls/service', files: ['service/**/*.{ts,mts,cts}'], rules: restrict(serviceImportBans) },
   {
     name: 'p0-jit/walls/channels',
     files: ['api/**/*.{ts,mts,cts}', 'bots/**/*.{ts,mts,cts}'],
