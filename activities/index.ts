@@ -36,7 +36,7 @@ export interface GrantLeases {
   otherHolders(requestId: string): Promise<string[]>;
 }
 
-/** A channel that tells people about a request (Slack, Teams, ... as they arrive). */
+/** A channel that tells people about a request (the Slack notifier; another chat platform would be one more). */
 export interface Notifier {
   readonly name: string;
   notify(notification: Notification): Promise<void>;

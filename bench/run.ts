@@ -17,7 +17,7 @@ import { Harness } from '../test/support/harness';
 import { ensureCatalogObjects, holdings } from '../test/support/iam';
 import { createIamUser } from '../test/support/moto';
 import { startWorkerProcess } from '../test/support/workerProcess';
-import { ACTION } from '../bots/slack/blocks';
+import { ACTION } from '../bots/slack/blockKit';
 import { FakeSlack, SlackEventsClient, type FakeMessage, type FakeSlackUser } from '../test/support/fakeSlack';
 import * as bareActivities from './bareActivities';
 import { bareApprove } from './bareWorkflow';

@@ -43,8 +43,9 @@ export interface DevServer {
 }
 
 /**
- * Finds (or builds, once) the Temporal CLI through scripts/ensure-temporal-cli.sh. Its progress
- * (what is built, why, how long so far) goes straight to our stderr: a first start can take minutes.
+ * Finds (or downloads or builds, once) the Temporal CLI through scripts/ensure-temporal-cli.sh. Its
+ * progress (what is fetched or built, why, how long so far) goes straight to our stderr: a first start
+ * can take minutes.
  */
 export async function temporalCliPath(): Promise<string> {
   const script = path.join(REPO_ROOT, 'scripts', 'ensure-temporal-cli.sh');
@@ -52,7 +53,7 @@ export async function temporalCliPath(): Promise<string> {
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const code = await new Promise<number | null>((resolve, reject) => child.once('error', reject).once('close', resolve));
-  if (code !== 0) throw new Error(`Could not find or build the Temporal CLI (scripts/ensure-temporal-cli.sh exited ${code}); see the lines above`);
+  if (code !== 0) throw new Error(`Could not find, download or build the Temporal CLI (scripts/ensure-temporal-cli.sh exited ${code}); see the lines above`);
   return stdout.trim().split('\n').pop()!;
 }
 

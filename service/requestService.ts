@@ -1,7 +1,8 @@
 /**
- * The one request service. Every channel (the HTTP API today; Slack, Teams and the web page as thin
- * adapters over this same class) validates, checks policy, starts and messages workflows, and reads
- * requests through here, so all of them obey the same rules and give the same errors.
+ * The one request service. Every channel (the HTTP API, which the p0 CLI speaks, and the Slack app;
+ * Teams or a web page would be one more thin adapter over this same class) validates, checks policy,
+ * starts and messages workflows, and reads requests through here, so all of them obey the same rules
+ * and give the same errors.
  */
 import { Client, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';

@@ -339,8 +339,8 @@ resources:
     });
 
     it('names the level (not "undefined undefined") when a level name alone is ambiguous', () => {
-      // BUG (service/policy.ts findLevel): the message is built from ref.kind / ref.target, which are
-      // undefined when the request names only a level.
+      // Once a bug (service/policy.ts findLevel): the message was built from ref.kind / ref.target,
+      // which are undefined when the request names only a level.
       const message = appError(() => find(PLAT, { level: 'dev' }), 'bad_request');
       assert.match(message, /prod, staging/);
       assert.doesNotMatch(message, /undefined/);
@@ -727,8 +727,8 @@ autoApproval:
     });
 
     it('an overnight window belongs to the day it starts (Friday night runs into Saturday)', () => {
-      // BUG (service/policy.ts withinBusinessHours): the day is checked at the current moment, so the
-      // part after midnight is counted on the next day's list. Nights starting Monday to Friday:
+      // Once a bug (service/policy.ts withinBusinessHours): the day was checked at the current moment,
+      // so the part after midnight counted on the next day's list. Nights starting Monday to Friday:
       const weeknights: BusinessHours = { timeZone: 'Europe/Berlin', days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '22:00', to: '06:00' };
       const at = (isoBerlin: string) => withinBusinessHours(weeknights, new Date(`${isoBerlin}+01:00`));
       assert.equal(at('2026-01-16T23:00:00'), true, 'Friday 23:00: Friday night');
@@ -948,8 +948,8 @@ resources:
     });
 
     it('a break-glass maximum shorter than the minimum duration (break-glass could never be granted)', () => {
-      // BUG (config/schema.ts checkLevel): accepted today, and then every break-glass request on the
-      // level is refused "outside what ... allows (1m to 30s)", in the middle of the emergency.
+      // Once accepted (config/schema.ts checkLevel), and then every break-glass request on the level
+      // was refused "outside what ... allows (1m to 30s)", in the middle of the emergency.
       const [line, ...rest] = configErrors(oneLevel('approvers: [sre]\nbreakGlass: { maxDuration: 30s }'));
       assert.deepEqual(rest, []);
       assert.ok(line?.startsWith('test.yaml: catalog.aws[0].levels[0].breakGlass.maxDuration: '), line);
@@ -957,7 +957,7 @@ resources:
     });
 
     it('a quorum larger than the approvers who could meet it', () => {
-      // BUG (config/schema.ts checkLevel): accepted today; every request on the level can only time out.
+      // Once accepted (config/schema.ts checkLevel): every request on the level could only time out.
       const [line, ...rest] = configErrors(oneLevel('approvers: [sre]\napprovals: 3'));
       assert.deepEqual(rest, []);
       assert.ok(line?.startsWith('test.yaml: catalog.aws[0].levels[0].approvals: '), line);

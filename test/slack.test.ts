@@ -16,25 +16,14 @@ import pino from 'pino';
 import YAML from 'yaml';
 import { createApiApp } from '../api/app';
 import { createSlackRouter, SLACK_EVENTS_PATH } from '../bots/slack/app';
-import {
-  ACTION,
-  approverMessage,
-  clockTime,
-  durationChoices,
-  modalErrors,
-  normalizeForm,
-  parseDecisionButtonValue,
-  readRequestForm,
-  requestBlockIds,
-  requestModal,
-  requesterMessage,
-  statusLine,
-  type ViewStateValues,
-} from '../bots/slack/blocks';
+import { ACTION } from '../bots/slack/blockKit';
+import { approverMessage, parseDecisionButtonValue, requesterMessage, statusLine } from '../bots/slack/messages';
+import { durationChoices, modalErrors, normalizeForm, readRequestForm, requestBlockIds, requestModal, type ViewStateValues } from '../bots/slack/modals';
 import { interpretSlashCommand, prefillForm } from '../bots/slack/commands';
 import { SlackDirectory } from '../bots/slack/directory';
 import { createSlackNotifier } from '../bots/slack/notifier';
 import { createWebClient, slackSettingsFromEnv, workspacePinOf } from '../bots/slack/settings';
+import { clockTime } from '../bots/slack/text';
 import { ChatMessageStore } from '../db/chatMessageStore';
 import { openDatabase } from '../db/database';
 import { AppError } from '../service/errors';

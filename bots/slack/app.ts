@@ -17,26 +17,22 @@ import type { Caller } from '../../service/policy';
 import { createRequestBody } from '../../service/requestGrammar';
 import type { RequestService } from '../../service/requestService';
 import type { RequestView } from '../../workflows/types';
+import { ACTION, VIEW } from './blockKit';
+import { createdReply, decidedNote, helpText, parseDecisionButtonValue } from './messages';
 import {
-  ACTION,
-  createdReply,
-  decidedNote,
   DENY_COMMENT_BLOCK,
   denyModal,
-  parseDecisionButtonValue,
-  describeAccess,
   failedModal,
-  helpText,
   missingChoiceErrors,
   modalErrors,
   readRequestForm,
   requestModal,
   submittedModal,
   submittingModal,
-  VIEW,
   type DenyContext,
   type ViewStateValues,
-} from './blocks';
+} from './modals';
+import { describeAccess } from './text';
 import { interpretSlashCommand, prefillForm, type RequestPrefill } from './commands';
 import { NO_PIN_MESSAGE, SlackDirectory } from './directory';
 import { slackLogger } from './logging';

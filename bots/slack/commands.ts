@@ -12,7 +12,7 @@ import {
   type ParsedRequest,
 } from '../../service/requestGrammar';
 import type { CatalogEntry } from '../../service/policy';
-import type { RequestForm } from './blocks';
+import type { RequestForm } from './modals';
 
 export type SlashCommandIntent =
   | { kind: 'help' }

@@ -1,6 +1,6 @@
 /**
  * Who is who in Slack. A Slack user's email address (`users.info`, scope users:read.email) is their
- * identity in p0, the same one the API's tokens and Teams carry; the other way round, an email finds
+ * identity in p0, the same one the API's tokens carry; the other way round, an email finds
  * the person to message (`users.lookupByEmail`) and their direct-message channel
  * (`conversations.open`).
  *

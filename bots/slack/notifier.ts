@@ -10,7 +10,8 @@
 import type { webApi } from '@slack/bolt';
 import type { Notification, Notifier } from '../../activities';
 import type { RequestView } from '../../workflows/types';
-import { approverMessage, concernsApprovers, requesterMessage, type ChatMessage } from './blocks';
+import type { ChatMessage } from './blockKit';
+import { approverMessage, concernsApprovers, requesterMessage } from './messages';
 import { SlackDirectory } from './directory';
 import { createWebClient, type SlackSettings } from './settings';
 
