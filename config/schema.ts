@@ -84,7 +84,7 @@ const levelRules = {
   /** A request's total lifetime (its duration plus every extension); default maxDuration. */
   maxLifetime: duration().optional(),
   defaultDuration: duration().optional(),
-  /** Durations offered in pickers (Slack/Teams modals, the web page). */
+  /** Durations offered in pickers (the Slack modal, the CLI's `p0 ls`). */
   durationPresets: z.array(duration()).optional(),
   requireReason: z.boolean().default(false),
   /** The reason must match this (e.g. a ticket id `[A-Z]+-\d+`)... */

@@ -1,5 +1,5 @@
 /**
- * The one interface every cloud provider implements (AWS today; Google Cloud and Kubernetes next).
+ * The one interface every cloud provider implements (AWS IAM and Identity Center, Google Cloud, Kubernetes).
  *
  * A provider knows how to grant, read back and remove one kind of access for one person. It knows
  * nothing about workflows, channels or the database: the activities wire providers, the grant-lease

@@ -1,6 +1,6 @@
 /**
  * The accessRequest workflow's messages, declared once. The request service (and through it the
- * API, the bots and the web page) imports these objects; nobody sends a message by a bare string.
+ * API and the Slack app) imports these objects; nobody sends a message by a bare string.
  *
  * Every message that changes the request is an Update, not a Signal: the caller needs an answer
  * ("you cannot approve your own request", "already denied") and gets the request view back.
