@@ -1,5 +1,5 @@
 /** `npm run api`: the HTTP API on its own, for deployments that run it apart from the workers. */
-import { createLogger, openRuntime } from '../service/runtime';
+import { createLogger, openRuntime, runMain } from '../service/runtime';
 import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
 import { startApi } from './server';
 
@@ -18,7 +18,4 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-main().catch((error: unknown) => {
-  console.error(`p0 api: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+runMain('p0 api', main);

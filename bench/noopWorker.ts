@@ -4,7 +4,7 @@
  * Temporal carrying N active grants, not a cloud emulator. Reads the same env as `npm run worker`.
  */
 import type { Provider } from '../providers/provider';
-import { openRuntime } from '../service/runtime';
+import { openRuntime, runMain } from '../service/runtime';
 import { startWorker } from '../worker/worker';
 
 const noopProvider = (name: string): Provider => ({
@@ -27,7 +27,4 @@ async function main(): Promise<void> {
   await runtime.close();
 }
 
-main().catch((error: unknown) => {
-  console.error(`noop worker: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+runMain('noop worker', main);

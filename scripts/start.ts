@@ -4,8 +4,8 @@
  * then the worker and the API in this process. Ctrl-C stops all of them.
  */
 import { startApi } from '../api/server';
-import { ConfigError, DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH } from '../config/load';
-import { createLogger, openRuntime } from '../service/runtime';
+import { DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH } from '../config/load';
+import { createLogger, openRuntime, runMain } from '../service/runtime';
 import { installTemporalLogging } from '../worker/logging';
 import { startWorker } from '../worker/worker';
 import { startEmbeddedTemporal, type DevServer } from './temporalDevServer';
@@ -45,8 +45,4 @@ async function main(): Promise<void> {
   await runtime.close();
 }
 
-main().catch((error: unknown) => {
-  const message = error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error);
-  console.error(`p0: ${message}`);
-  process.exit(1);
-});
+runMain('p0', main);

@@ -115,3 +115,14 @@ export function createLogger(name: string): Logger {
   }
   return pino({ name, level });
 }
+
+/**
+ * Runs a process's `main`. A failure ends the process with one line, `name: message`, and exit
+ * status 1: a person starting it sees what to fix, never a stack trace.
+ */
+export function runMain(name: string, main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    console.error(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}

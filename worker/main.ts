@@ -1,6 +1,6 @@
 /** `npm run worker`: a worker process on its own, for deployments that scale workers separately. */
 import { metricsServerSettingsFromEnv, startMetricsServer } from '../service/metrics';
-import { createLogger, openRuntime } from '../service/runtime';
+import { createLogger, openRuntime, runMain } from '../service/runtime';
 import { installTemporalLogging } from './logging';
 import { startWorker } from './worker';
 
@@ -26,7 +26,4 @@ async function main(): Promise<void> {
   await runtime.close();
 }
 
-main().catch((error: unknown) => {
-  console.error(`p0 worker: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+runMain('p0 worker', main);

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Provider } from '../../providers/provider';
-import { createLogger, openRuntime } from '../../service/runtime';
+import { createLogger, openRuntime, runMain } from '../../service/runtime';
 import { startWorker } from '../../worker/worker';
 
 export type CrashPoint = 'grant' | 'verify' | 'revoke';
@@ -63,7 +63,4 @@ async function main(): Promise<void> {
   await runtime.close();
 }
 
-main().catch((error: unknown) => {
-  console.error(`crashing worker: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+runMain('crashing worker', main);
