@@ -1,12 +1,11 @@
 /** `npm run api`: the HTTP API on its own, for deployments that run it apart from the workers. */
-import { createLogger, openRuntime, watchPolicy } from '../service/runtime';
+import { createLogger, openRuntime, runMain } from '../service/runtime';
 import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
 import { startApi } from './server';
 
 async function main(): Promise<void> {
   const logger = createLogger('p0-api');
-  const runtime = await openRuntime({ logger });
-  watchPolicy(runtime.policy, logger);
+  const runtime = await openRuntime({ logger, watch: true });
   const temporal = temporalTarget();
   const api = await startApi({ runtime, temporal, port: Number(process.env.PORT ?? 8080), host: process.env.HOST, logger, taskQueue: taskQueueFromEnv() });
   logger.info({ url: api.url, temporal: temporal.address }, 'API listening');
@@ -19,7 +18,4 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-main().catch((error: unknown) => {
-  console.error(`p0 api: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+runMain('p0 api', main);

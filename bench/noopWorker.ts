@@ -3,15 +3,12 @@
  * the cloud provider swapped for one that grants nothing, so what is measured is the product and
  * Temporal carrying N active grants, not a cloud emulator. Reads the same env as `npm run worker`.
  */
-import { NativeConnection } from '@temporalio/worker';
 import type { Provider } from '../providers/provider';
-import { openRuntime } from '../service/runtime';
-import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
-import { reconcileDependencies } from '../worker/dependencies';
-import { createAccessWorker } from '../worker/worker';
+import { openRuntime, runMain } from '../service/runtime';
+import { startWorker } from '../worker/worker';
 
-const noopProvider: Provider = {
-  name: 'aws',
+const noopProvider = (name: string): Provider => ({
+  name,
   propagation: { settleDelayMs: 0, consecutiveReads: 1, pollIntervalMs: 10 },
   inspect: (spec) => Promise.resolve({ resourceKey: `noop:${spec.requestId}`, present: false, principal: { email: spec.principal } }),
   grant: () => Promise.resolve(),
@@ -19,32 +16,15 @@ const noopProvider: Provider = {
   isGranted: () => Promise.resolve(true),
   listMarked: () => Promise.resolve([]),
   removeMarked: () => Promise.resolve(),
-};
+});
 
 async function main(): Promise<void> {
   const runtime = await openRuntime();
-  const target = temporalTarget();
-  const connection = await NativeConnection.connect(target.connectionOptions);
-  const worker = await createAccessWorker({
-    connection,
-    namespace: target.namespace,
-    taskQueue: taskQueueFromEnv(),
-    dependencies: {
-      providers: new Map([['aws', noopProvider]]),
-      requests: runtime.requests,
-      leases: runtime.leases,
-      signing: runtime.signing,
-      policy: () => runtime.policy.current(),
-    },
-    reconcile: reconcileDependencies(runtime),
-  });
+  const worker = await startWorker(runtime, { wrapProvider: (provider) => noopProvider(provider.name), slack: null, reconcileSchedule: false });
   console.log('worker running');
   await worker.run();
-  await connection.close();
+  await worker.close();
   await runtime.close();
 }
 
-main().catch((error: unknown) => {
-  console.error(`noop worker: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+runMain('noop worker', main);

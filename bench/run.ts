@@ -18,7 +18,7 @@ import { ensureCatalogObjects, holdings } from '../test/support/iam';
 import { createIamUser } from '../test/support/moto';
 import { startWorkerProcess } from '../test/support/workerProcess';
 import { ACTION } from '../bots/slack/blockKit';
-import { FakeSlack, SlackEventsClient, type FakeMessage, type FakeSlackUser } from '../test/support/fakeSlack';
+import { FAKE_TEAM_ID, FakeSlack, SlackEventsClient, type FakeMessage, type FakeSlackUser } from '../test/support/fakeSlack';
 import * as bareActivities from './bareActivities';
 import { bareApprove } from './bareWorkflow';
 
@@ -187,7 +187,8 @@ async function measureChatAcknowledgement(): Promise<void> {
   const approver: FakeSlackUser = { id: 'U0BOB', email: APPROVER, name: 'bob' };
   const requesters = range(CHAT_CLICKS).map((index): FakeSlackUser => ({ id: `U0R${index}`, email: `chat-${process.pid}-${index}@example.com` }));
   const fake = await FakeSlack.start({ botToken, users: [approver, ...requesters] });
-  const h = await Harness.start(CONFIG('human'), { slack: { botToken, signingSecret, apiUrl: fake.apiUrl } });
+  // The Slack app believes only its pinned workspace: the fake Slack's.
+  const h = await Harness.start(`${CONFIG('human')}slack:\n  teamId: ${FAKE_TEAM_ID}\n`, { slack: { botToken, signingSecret, apiUrl: fake.apiUrl } });
   try {
     const ids = await Promise.all(
       requesters.map(async (user) => (await h.request(user.email, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'bench', duration: '1h' })).id),

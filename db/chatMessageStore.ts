@@ -51,12 +51,8 @@ const TABLE = 'chat_messages';
 const STALE_CLAIM_MS = 60_000;
 
 export class ChatMessageStore {
-  private constructor(private readonly database: Knex) {}
-
-  /** Async like backstage's stores, though migrations have already run in openDatabase. */
-  static create(options: { database: Knex }): Promise<ChatMessageStore> {
-    return Promise.resolve(new ChatMessageStore(options.database));
-  }
+  /** Migrations have already run: openDatabase applies them before any store is made. */
+  constructor(private readonly database: Knex) {}
 
   /** The request's messages for an audience (posted or being posted), oldest first. */
   async list(platform: string, requestId: string, audience: string): Promise<ChatMessage[]> {

@@ -72,12 +72,8 @@ export interface LeaseRelease {
 const TABLE = 'grant_leases';
 
 export class GrantLeaseStore {
-  private constructor(private readonly database: Knex) {}
-
-  /** Async like backstage's stores, though migrations have already run in openDatabase. */
-  static create(options: { database: Knex }): Promise<GrantLeaseStore> {
-    return Promise.resolve(new GrantLeaseStore(options.database));
-  }
+  /** Migrations have already run: openDatabase applies them before any store is made. */
+  constructor(private readonly database: Knex) {}
 
   /**
    * Records that `requestId` holds the grant on `resourceKey`. Call it before granting at the

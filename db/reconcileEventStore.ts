@@ -34,11 +34,8 @@ interface ReconcileEventRow {
 const TABLE = 'reconcile_events';
 
 export class ReconcileEventStore {
-  private constructor(private readonly database: Knex) {}
-
-  static create(options: { database: Knex }): Promise<ReconcileEventStore> {
-    return Promise.resolve(new ReconcileEventStore(options.database));
-  }
+  /** Migrations have already run: openDatabase applies them before any store is made. */
+  constructor(private readonly database: Knex) {}
 
   /** Idempotent per run: a retried activity does not record the same finding twice. */
   async record(event: ReconcileEvent): Promise<void> {

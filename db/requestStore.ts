@@ -50,12 +50,8 @@ export interface RequestListFilter {
 }
 
 export class RequestStore {
-  private constructor(private readonly database: Knex) {}
-
-  /** Async like backstage's stores, though migrations have already run in openDatabase. */
-  static create(options: { database: Knex }): Promise<RequestStore> {
-    return Promise.resolve(new RequestStore(options.database));
-  }
+  /** Migrations have already run: openDatabase applies them before any store is made. */
+  constructor(private readonly database: Knex) {}
 
   /**
    * Appends the event and refreshes the projection, in one transaction. Idempotent: a repeated

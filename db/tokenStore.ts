@@ -24,12 +24,8 @@ export interface TokenIdentity {
 export const TOKEN_PREFIX = 'p0_';
 
 export class TokenStore {
-  private constructor(private readonly database: Knex) {}
-
-  /** Async like backstage's stores, though migrations have already run in openDatabase. */
-  static create(options: { database: Knex }): Promise<TokenStore> {
-    return Promise.resolve(new TokenStore(options.database));
-  }
+  /** Migrations have already run: openDatabase applies them before any store is made. */
+  constructor(private readonly database: Knex) {}
 
   /** Returns the new token: the only time its plaintext exists outside the caller. */
   async issue(email: string, options: { admin: boolean }): Promise<string> {

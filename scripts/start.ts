@@ -3,15 +3,11 @@
  * server (state in data/temporal.db, so pending requests and running timers survive a restart),
  * then the worker and the API in this process. Ctrl-C stops all of them.
  */
-import { NativeConnection } from '@temporalio/worker';
 import { startApi } from '../api/server';
-import { ConfigError, DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH } from '../config/load';
-import { createLogger, openRuntime, watchPolicy } from '../service/runtime';
-import { taskQueueFromEnv, temporalTarget } from '../service/temporal';
+import { DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH } from '../config/load';
+import { createLogger, openRuntime, runMain } from '../service/runtime';
 import { installTemporalLogging } from '../worker/logging';
-import { activityDependencies, reconcileDependencies } from '../worker/dependencies';
-import { keepReconcileSchedule } from '../worker/reconcileSchedule';
-import { createAccessWorker } from '../worker/worker';
+import { startWorker } from '../worker/worker';
 import { startEmbeddedTemporal, type DevServer } from './temporalDevServer';
 
 const DEV_SERVER_PORT = Number(process.env.TEMPORAL_DEV_PORT ?? 7233);
@@ -21,8 +17,7 @@ async function main(): Promise<void> {
   const logger = createLogger('p0');
   installTemporalLogging(logger);
   // Config and database first: a mistake there should fail fast, before any server starts.
-  const runtime = await openRuntime({ logger });
-  watchPolicy(runtime.policy, logger);
+  const runtime = await openRuntime({ logger, watch: true });
   logger.info({ config: runtime.configPath, policyVersion: runtime.policy.current().version }, 'config loaded (reloaded when the file changes)');
   if (runtime.configPath.endsWith(EXAMPLE_CONFIG_PATH)) {
     logger.warn(`no ${DEFAULT_CONFIG_PATH} yet: running with the example config; copy it to ${DEFAULT_CONFIG_PATH} and edit it`);
@@ -36,31 +31,18 @@ async function main(): Promise<void> {
     logger.info({ address: devServer.address, webUi: devServer.uiUrl }, 'Temporal dev server running; watch every request in its Web UI');
   }
 
-  const temporal = temporalTarget();
-  const connection = await NativeConnection.connect(temporal.connectionOptions);
-  const worker = await createAccessWorker({
-    connection,
-    namespace: temporal.namespace,
-    taskQueue: taskQueueFromEnv(),
-    dependencies: activityDependencies(runtime),
-    reconcile: reconcileDependencies(runtime),
-  });
-  const schedule = await keepReconcileSchedule({ temporal, taskQueue: taskQueueFromEnv(), policy: runtime.policy, logger });
-  const api = await startApi({ runtime, temporal, port: Number(process.env.PORT ?? 8080), host: process.env.HOST, logger, taskQueue: taskQueueFromEnv() });
+  const worker = await startWorker(runtime);
+  const { temporal, taskQueue } = worker;
+  const api = await startApi({ runtime, temporal, port: Number(process.env.PORT ?? 8080), host: process.env.HOST, logger, taskQueue });
   logger.info({ api: api.url, temporal: temporal.address, namespace: temporal.namespace }, 'p0-jit is running (Ctrl-C to stop)');
 
   // Temporal's runtime turns SIGINT/SIGTERM into a graceful worker shutdown; run() returns after it.
   await worker.run();
   logger.info('stopping');
   await api.close();
-  await schedule.close();
-  await connection.close();
+  await worker.close();
   await devServer?.stop();
   await runtime.close();
 }
 
-main().catch((error: unknown) => {
-  const message = error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error);
-  console.error(`p0: ${message}`);
-  process.exit(1);
-});
+runMain('p0', main);

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   }
   const database = await openDatabase({ url: databaseUrlFromEnv() });
   try {
-    const tokens = await TokenStore.create({ database });
+    const tokens = new TokenStore(database);
     console.log(await tokens.issue(email, { admin: values.admin }));
   } finally {
     await database.destroy();

@@ -1,14 +1,17 @@
 /**
- * Opens what every server process shares: the live policy (config) and the database with its
- * stores. `npm start` opens it once for its in-process worker and API; `npm run worker` /
- * `npm run api` each open their own.
+ * Opens what every server process shares: the live policy (config), the message signer, and the
+ * database with its stores. `npm start` opens it once for its in-process worker and API; `npm run
+ * worker` / `npm run api` each open their own. The worker's own parts (providers, notifiers, its
+ * Temporal connection) are opened over it by `startWorker` (worker/worker.ts): the API process never
+ * loads a provider's SDK or Temporal's native runtime.
  */
 import path from 'node:path';
 import type { Knex } from 'knex';
 import pino, { type Logger } from 'pino';
 import { resolveConfigPath } from '../config/load';
 import { configWarnings } from '../config/warnings';
-import { databaseUrlFromEnv, openDatabase, sqliteFileOf } from '../db/database';
+import { ChatMessageStore } from '../db/chatMessageStore';
+import { databaseUrlFromEnv, openDatabase, sqliteFileOf, type DatabaseLogger } from '../db/database';
 import { GrantLeaseStore } from '../db/grantLeaseStore';
 import { ReconcileEventStore } from '../db/reconcileEventStore';
 import { RequestStore } from '../db/requestStore';
@@ -25,12 +28,30 @@ export interface Runtime {
   tokens: TokenStore;
   leases: GrantLeaseStore;
   reconcileEvents: ReconcileEventStore;
+  /** The chat messages the notifiers posted, to update them in place. */
+  chatMessages: ChatMessageStore;
   /** Signs what the API sends through Temporal; the worker's activities verify it. */
   signing: MessageSigner;
+  /** The process's logger (silent when none was given). */
+  logger: Logger;
   close(): Promise<void>;
 }
 
-export async function openRuntime(options: { configPath?: string; databaseUrl?: string; logger?: Logger } = {}): Promise<Runtime> {
+export interface RuntimeOptions {
+  /** Default P0_CONFIG, else config/p0.yaml, else the example. */
+  configPath?: string;
+  /** Default DATABASE_URL, else the embedded SQLite file data/p0.sqlite. */
+  databaseUrl?: string;
+  /** Logs the database's warnings and, with `watch`, the policy's reloads. */
+  logger?: Logger;
+  /** Where the database's warnings go instead of `logger` (a test that listens to them). */
+  databaseLogger?: DatabaseLogger;
+  /** Reload the policy when its file changes (see watchPolicy): what every server process does. */
+  watch?: boolean;
+}
+
+export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = options.logger ?? pino({ level: 'silent' });
   const configPath = path.resolve(options.configPath ?? resolveConfigPath());
   const policy = LivePolicy.load(configPath);
   const databaseUrl = options.databaseUrl ?? databaseUrlFromEnv();
@@ -39,17 +60,22 @@ export async function openRuntime(options: { configPath?: string; databaseUrl?: 
   const databaseLog = options.logger?.child({ component: 'database' });
   const database = await openDatabase({
     url: databaseUrl,
-    logger: databaseLog && { warn: (message) => databaseLog.warn(message), error: (message) => databaseLog.error(message), debug: (message) => databaseLog.debug(message) },
+    logger:
+      options.databaseLogger ??
+      (databaseLog && { warn: (message) => databaseLog.warn(message), error: (message) => databaseLog.error(message), debug: (message) => databaseLog.debug(message) }),
   });
+  if (options.watch) watchPolicy(policy, logger);
   return {
     policy,
     configPath,
     database,
-    requests: await RequestStore.create({ database }),
-    tokens: await TokenStore.create({ database }),
-    leases: await GrantLeaseStore.create({ database }),
-    reconcileEvents: await ReconcileEventStore.create({ database }),
+    requests: new RequestStore(database),
+    tokens: new TokenStore(database),
+    leases: new GrantLeaseStore(database),
+    reconcileEvents: new ReconcileEventStore(database),
+    chatMessages: new ChatMessageStore(database),
     signing,
+    logger,
     close: async () => {
       policy.close();
       await database.destroy();
@@ -88,4 +114,15 @@ export function createLogger(name: string): Logger {
     return pino({ name, level, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } });
   }
   return pino({ name, level });
+}
+
+/**
+ * Runs a process's `main`. A failure ends the process with one line, `name: message`, and exit
+ * status 1: a person starting it sees what to fix, never a stack trace.
+ */
+export function runMain(name: string, main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    console.error(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
 }

@@ -37,7 +37,7 @@ describe('data files', function () {
     const sqlitePath = path.join(dataDir, 'p0.sqlite');
     const database = await openDatabase({ sqlitePath });
     try {
-      await (await TokenStore.create({ database })).issue('alice@example.com', { admin: false });
+      await new TokenStore(database).issue('alice@example.com', { admin: false });
       assert.equal(modeOf(dataDir), '700');
       for (const file of [sqlitePath, `${sqlitePath}-wal`, `${sqlitePath}-shm`]) {
         assert.ok(fs.existsSync(file), `${file} exists`);

@@ -120,7 +120,7 @@ describe('activities with recorded principals (moto, SQLite)', function () {
     await iam.send(new CreateGroupCommand({ GroupName: 'Developers' }));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p0-principal-'));
     database = await openDatabase({ sqlitePath: path.join(dir, 'p0.sqlite') });
-    leases = await GrantLeaseStore.create({ database });
+    leases = new GrantLeaseStore(database);
   });
   after(async () => {
     await database?.destroy();

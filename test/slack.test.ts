@@ -500,7 +500,7 @@ describe('Slack notifier (against the fake Slack)', function () {
     fake = await FakeSlack.start({ botToken: BOT_TOKEN, users: [ALICE, BOB, DANA] });
     tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'p0-slack-notifier-'));
     database = await openDatabase({ sqlitePath: path.join(tempDir, 'p0.sqlite') });
-    store = await ChatMessageStore.create({ database });
+    store = new ChatMessageStore(database);
   });
   after(async () => {
     await database?.destroy();
@@ -878,7 +878,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       } else {
         database = await openDatabase({ sqlitePath: path.join(tempDir, 'p0.sqlite') });
       }
-      store = await ChatMessageStore.create({ database });
+      store = new ChatMessageStore(database);
     });
     after(async () => {
       await database?.destroy();

@@ -85,9 +85,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       } else {
         database = await openDatabase({ sqlitePath: path.join(tempDir, 'nested', 'p0.sqlite') });
       }
-      requests = await RequestStore.create({ database });
-      tokens = await TokenStore.create({ database });
-      leases = await GrantLeaseStore.create({ database });
+      requests = new RequestStore(database);
+      tokens = new TokenStore(database);
+      leases = new GrantLeaseStore(database);
     });
 
     after(async () => {
@@ -432,7 +432,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 
     describe('ReconcileEventStore', () => {
       it('records a finding once per run however often the activity is retried, newest first', async () => {
-        const events = await ReconcileEventStore.create({ database });
+        const events = new ReconcileEventStore(database);
         await database('reconcile_events').del();
         const finding = { runId: 'run-1', at: '2026-11-25T12:00:00.000Z', finding: 'orphan' as const, provider: 'aws', requestId: 'req_x', description: 'IAM user a: inline policy p0-req_x' };
         await events.record({ ...finding, action: 'revoke_failed', error: 'Throttling' });

@@ -1,23 +1,34 @@
 /**
- * What a worker process gives its activities, built from an opened runtime: providers that follow
- * config reloads, the stores, and the notifiers of the chat channels that are set up.
+ * What a worker process gives its activities, built over an opened runtime: providers that follow
+ * config reloads, the stores, the message signer and the live policy (the grant authority's inputs),
+ * and the notifiers of the chat channels that are set up.
  */
 import type { ActivityDependencies, Notifier } from '../activities';
 import type { ReconcileDependencies } from '../activities/reconcile';
 import { createSlackNotifier } from '../bots/slack/notifier';
 import { slackSettingsFromEnv, type SlackSettings } from '../bots/slack/settings';
-import { ChatMessageStore } from '../db/chatMessageStore';
+import type { Provider } from '../providers/provider';
 import { liveProviders } from '../providers/registry';
 import { countOrphanFound } from '../service/metrics';
 import { providerSettings } from '../service/providerSettings';
 import type { Runtime } from '../service/runtime';
 
-export function activityDependencies(runtime: Runtime): ActivityDependencies {
+/** What a process may change in its worker's wiring: the fault suite, the bench and the tests do. */
+export interface WorkerHooks {
+  /** Puts every provider behind a wrapper (a crash, a no-op, a fault), again after each config reload. */
+  wrapProvider?: (provider: Provider) => Provider;
+  /** The Slack notifier's settings; default from SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET, off when unset (null: off). */
+  slack?: SlackSettings | null;
+  /** Notifiers beside Slack's. */
+  notifiers?: readonly Notifier[];
+}
+
+export function activityDependencies(runtime: Runtime, hooks: WorkerHooks = {}): ActivityDependencies {
   return {
-    providers: liveProviders(providerSettings(runtime.policy.current().config), (listener) => runtime.policy.onChange((policy) => listener(providerSettings(policy.config)))),
+    providers: providers(runtime, hooks.wrapProvider),
     requests: runtime.requests,
     leases: runtime.leases,
-    notifiers: notifiers(runtime),
+    notifiers: notifiers(runtime, hooks),
     signing: runtime.signing,
     policy: () => runtime.policy.current(),
   };
@@ -37,17 +48,37 @@ export function reconcileDependencies(runtime: Pick<Runtime, 'requests' | 'lease
   };
 }
 
-/** The chat channels that hear about every state change: Slack when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set. */
-function notifiers(runtime: Runtime): Notifier[] {
-  const slack = slackSettingsFromEnv();
-  return slack ? [slackNotifier(slack, runtime)] : [];
+/**
+ * The configured providers, refilled in place when the config changes (so a new propagation setting
+ * or provider applies without a restart), each behind `wrap` when given.
+ */
+function providers(runtime: Pick<Runtime, 'policy'>, wrap: (provider: Provider) => Provider = (provider) => provider): ReadonlyMap<string, Provider> {
+  const wrapped = new Map<string, Provider>();
+  const refill = () => {
+    wrapped.clear();
+    for (const [name, provider] of live) wrapped.set(name, wrap(provider));
+  };
+  const live = liveProviders(providerSettings(runtime.policy.current().config), (listener) =>
+    runtime.policy.onChange((policy) => {
+      listener(providerSettings(policy.config));
+      refill();
+    }),
+  );
+  refill();
+  return wrapped;
+}
+
+/** The chat channels that hear about every state change: Slack when it is set up, then the extra ones. */
+function notifiers(runtime: Pick<Runtime, 'chatMessages' | 'policy'>, hooks: WorkerHooks): Notifier[] {
+  const slack = hooks.slack === undefined ? slackSettingsFromEnv() : (hooks.slack ?? undefined);
+  return [...(slack ? [slackNotifier(slack, runtime)] : []), ...(hooks.notifiers ?? [])];
 }
 
 /** Posts and updates the requester's and the approvers' Slack messages (approval channel from the live config). */
-export function slackNotifier(settings: SlackSettings, runtime: Pick<Runtime, 'database' | 'policy'>): Notifier {
+function slackNotifier(settings: SlackSettings, runtime: Pick<Runtime, 'chatMessages' | 'policy'>): Notifier {
   return createSlackNotifier({
     settings,
-    messages: ChatMessageStore.create({ database: runtime.database }),
+    messages: runtime.chatMessages,
     approvalChannel: () => runtime.policy.current().config.slack.approvalChannel,
   });
 }

@@ -1,35 +1,70 @@
-/** The Temporal worker that runs accessRequest workflows and their activities. */
+/**
+ * The Temporal worker that runs accessRequest and reconcile workflows and their activities, started
+ * over an opened runtime. Every process that runs a worker starts it here: `npm run worker`,
+ * `npm start`, the bench's and the fault suite's workers, and the test harness.
+ */
 import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
-import { createActivities, type ActivityDependencies } from '../activities';
-import { createReconcileActivities, type ReconcileDependencies } from '../activities/reconcile';
-import { TASK_QUEUE } from '../workflows/messages';
+import { createActivities } from '../activities';
+import { createReconcileActivities } from '../activities/reconcile';
+import type { Runtime } from '../service/runtime';
+import { taskQueueFromEnv, temporalTarget, type TemporalTarget } from '../service/temporal';
+import { activityDependencies, reconcileDependencies, type WorkerHooks } from './dependencies';
+import { keepReconcileSchedule } from './reconcileSchedule';
 
-export interface AccessWorkerOptions {
-  connection: NativeConnection;
-  namespace: string;
+export interface StartWorkerOptions extends WorkerHooks {
+  /** Default from Temporal's environment, read now: `npm start` points it at its dev server first. */
+  temporal?: TemporalTarget;
+  /** Default P0_TASK_QUEUE, else the product's queue. */
   taskQueue?: string;
-  dependencies: ActivityDependencies;
-  /** The reconciler's stores and settings; it checks the same providers as the requests use. */
-  reconcile: Omit<ReconcileDependencies, 'providers'>;
   /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled at start-up. */
   workflowBundle?: WorkflowBundle;
+  /** Keep the reconciler's Temporal Schedule in line with the config (default true). */
+  reconcileSchedule?: boolean;
+}
+
+export interface StartedWorker {
+  temporal: TemporalTarget;
+  taskQueue: string;
+  /** Polls until the worker shuts down: Temporal's runtime turns SIGINT/SIGTERM into a graceful shutdown. */
+  run(): Promise<void>;
+  /** Shuts the worker down if it still runs and waits for it, then closes the reconciler's schedule and the connection. */
+  close(): Promise<void>;
 }
 
 /** Cloud calls in flight get this long to finish when the worker is asked to stop. */
 const SHUTDOWN_GRACE = '30 seconds';
 
-export async function createAccessWorker(options: AccessWorkerOptions): Promise<Worker> {
-  return Worker.create({
-    connection: options.connection,
-    namespace: options.namespace,
-    taskQueue: options.taskQueue ?? TASK_QUEUE,
+export async function startWorker(runtime: Runtime, options: StartWorkerOptions = {}): Promise<StartedWorker> {
+  const temporal = options.temporal ?? temporalTarget();
+  const taskQueue = options.taskQueue ?? taskQueueFromEnv();
+  const connection = await NativeConnection.connect(temporal.connectionOptions);
+  const dependencies = activityDependencies(runtime, options);
+  const worker = await Worker.create({
+    connection,
+    namespace: temporal.namespace,
+    taskQueue,
     activities: {
-      ...createActivities(options.dependencies),
-      ...createReconcileActivities({ ...options.reconcile, providers: options.dependencies.providers }),
+      ...createActivities(dependencies),
+      // The reconciler checks the same providers as the requests use.
+      ...createReconcileActivities({ ...reconcileDependencies(runtime), providers: dependencies.providers }),
     },
     shutdownGraceTime: SHUTDOWN_GRACE,
-    ...(options.workflowBundle
-      ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: require.resolve('../workflows') }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
   });
+  const schedule = options.reconcileSchedule === false ? undefined : await keepReconcileSchedule({ temporal, taskQueue, policy: runtime.policy, logger: runtime.logger });
+  let running: Promise<void> | undefined;
+  return {
+    temporal,
+    taskQueue,
+    run: () => (running ??= worker.run()),
+    close: async () => {
+      if (running) {
+        // A worker that already stopped (it failed) has its error in `running`: surface that instead.
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running;
+      }
+      await schedule?.close();
+      await connection.close();
+    },
+  };
 }

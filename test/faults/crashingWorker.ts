@@ -11,12 +11,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NativeConnection } from '@temporalio/worker';
 import type { Provider } from '../../providers/provider';
-import { createLogger, openRuntime } from '../../service/runtime';
-import { taskQueueFromEnv, temporalTarget } from '../../service/temporal';
-import { activityDependencies, reconcileDependencies } from '../../worker/dependencies';
-import { createAccessWorker } from '../../worker/worker';
+import { createLogger, openRuntime, runMain } from '../../service/runtime';
+import { startWorker } from '../../worker/worker';
 
 export type CrashPoint = 'grant' | 'verify' | 'revoke';
 
@@ -59,25 +56,11 @@ function crashing(provider: Provider): Provider {
 async function main(): Promise<void> {
   const logger = createLogger('p0-crashing-worker');
   const runtime = await openRuntime({ logger });
-  const dependencies = activityDependencies(runtime);
-  const providers = dependencies.providers as Map<string, Provider>;
-  for (const [name, provider] of providers) providers.set(name, crashing(provider));
-  const target = temporalTarget();
-  const connection = await NativeConnection.connect(target.connectionOptions);
-  const worker = await createAccessWorker({
-    connection,
-    namespace: target.namespace,
-    taskQueue: taskQueueFromEnv(),
-    dependencies,
-    reconcile: reconcileDependencies(runtime),
-  });
+  const worker = await startWorker(runtime, { wrapProvider: crashing, reconcileSchedule: false });
   logger.info({ crashAt }, 'worker running');
   await worker.run();
-  await connection.close();
+  await worker.close();
   await runtime.close();
 }
 
-main().catch((error: unknown) => {
-  console.error(`crashing worker: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+runMain('crashing worker', main);

@@ -7,27 +7,21 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { IAMClient } from '@aws-sdk/client-iam';
-import { NativeConnection, type Worker } from '@temporalio/worker';
 import { startApi, type RunningApi } from '../../api/server';
-import { LivePolicy } from '../../service/livePolicy';
-import { openDatabase, type DatabaseLogger } from '../../db/database';
-import { GrantLeaseStore } from '../../db/grantLeaseStore';
-import { ReconcileEventStore } from '../../db/reconcileEventStore';
-import { RequestStore } from '../../db/requestStore';
-import { TokenStore } from '../../db/tokenStore';
+import type { DatabaseLogger } from '../../db/database';
+import type { GrantLeaseStore } from '../../db/grantLeaseStore';
+import type { ReconcileEventStore } from '../../db/reconcileEventStore';
+import type { RequestStore } from '../../db/requestStore';
+import type { TokenStore } from '../../db/tokenStore';
 import type { Notifier } from '../../activities';
 import type { SlackSettings } from '../../bots/slack/settings';
 import type { Provider } from '../../providers/provider';
-import { createProviders } from '../../providers/registry';
-import { providerSettings } from '../../service/providerSettings';
 import { MessageSigner, signingKeyFromEnvironment } from '../../service/messageSigning';
-import { createLogger, type Runtime } from '../../service/runtime';
+import { createLogger, openRuntime } from '../../service/runtime';
 import { temporalTarget } from '../../service/temporal';
 import type { ReconcileReport } from '../../workflows/reconcile';
 import type { RequestStatus, RequestView } from '../../workflows/types';
-import { reconcileDependencies, slackNotifier } from '../../worker/dependencies';
-import { keepReconcileSchedule } from '../../worker/reconcileSchedule';
-import { createAccessWorker } from '../../worker/worker';
+import { startWorker, type StartedWorker } from '../../worker/worker';
 import { iamClientFor, startMoto } from './moto';
 import { sharedTemporal, sharedWorkflowBundle } from './temporal';
 
@@ -108,7 +102,7 @@ export class Harness {
       slack?: SlackSettings;
       notifiers?: Notifier[];
       rateLimitPerMinute?: number;
-      /** Create the reconciler's Temporal Schedule for this harness's task queue (deleted at stop). */
+      /** Have the in-process worker keep the reconciler's Temporal Schedule for this task queue (deleted at stop). */
       reconcileSchedule?: boolean;
       /** A PostgreSQL URL instead of a fresh SQLite file. */
       databaseUrl?: string;
@@ -130,63 +124,42 @@ export class Harness {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p0-test-'));
     const configPath = path.join(dir, 'p0.yaml');
     fs.writeFileSync(configPath, configYaml);
-    const policy = LivePolicy.load(configPath);
-    // As in production (service/runtime.ts watchPolicy): the file is watched and reloaded.
-    policy.watch((error) => console.error(`test config change refused: ${error.message}`));
-    const config = policy.current().config;
     const sqlitePath = path.join(dir, 'p0.sqlite');
-    const database = await openDatabase({ ...(options.databaseUrl ? { url: options.databaseUrl } : { sqlitePath }), logger: options.databaseLogger });
-    const requests = await RequestStore.create({ database });
-    const tokens = await TokenStore.create({ database });
-    const leases = await GrantLeaseStore.create({ database });
-    const reconcileEvents = await ReconcileEventStore.create({ database });
     const taskQueue = `test-${path.basename(dir)}`;
-    const target = temporalTarget();
     const logger = createLogger('p0-test');
     logger.level = 'warn';
-
-    let worker: Worker | undefined;
-    let workerRun: Promise<void> | undefined;
-    let connection: NativeConnection | undefined;
-    if (options.withWorker !== false) {
-      connection = await NativeConnection.connect(target.connectionOptions);
-      worker = await createAccessWorker({
-        connection,
-        namespace: target.namespace,
-        taskQueue,
-        workflowBundle,
-        dependencies: {
-          providers: wrapProviders(createProviders(providerSettings(config)), options.wrapProvider),
-          requests,
-          leases,
-          notifiers: [...(options.slack ? [slackNotifier(options.slack, { database, policy })] : []), ...(options.notifiers ?? [])],
-          signing: testSigning,
-          policy: () => policy.current(),
-        },
-        reconcile: reconcileDependencies({ requests, leases, reconcileEvents, policy }),
-      });
-      workerRun = worker.run();
-    }
-    const runtime: Runtime = { policy, configPath, database, requests, tokens, leases, reconcileEvents, signing: testSigning, close: () => database.destroy() };
+    // As in production: the config file is watched and reloaded; the signing key comes from P0_SIGNING_KEY (set above).
+    const runtime = await openRuntime({
+      configPath,
+      databaseUrl: options.databaseUrl ?? `sqlite:${sqlitePath}`,
+      logger,
+      databaseLogger: options.databaseLogger,
+      watch: true,
+    });
+    const worker: StartedWorker | undefined =
+      options.withWorker === false
+        ? undefined
+        : await startWorker(runtime, {
+            taskQueue,
+            workflowBundle,
+            wrapProvider: options.wrapProvider,
+            slack: options.slack ?? null,
+            notifiers: options.notifiers,
+            reconcileSchedule: options.reconcileSchedule ?? false,
+          });
+    void worker?.run();
+    const target = temporalTarget();
     const api: RunningApi = await startApi({ runtime, temporal: target, port: 0, logger, taskQueue, slack: options.slack ?? null, rateLimitPerMinute: options.rateLimitPerMinute });
 
-    const schedule = options.reconcileSchedule ? await keepReconcileSchedule({ temporal: target, taskQueue, policy, logger }) : undefined;
-    const admin = { email: config.admins[0] ?? 'sec@example.com', admin: true };
+    const admin = { email: runtime.policy.current().config.admins[0] ?? 'sec@example.com', admin: true };
     const reconcile = (input: { dryRun?: boolean; orphans?: 'revoke' | 'report' } = {}) => api.reconcile.run(admin, input);
+    const { tokens, requests, leases, reconcileEvents } = runtime;
     return new Harness(api.url, iam, taskQueue, dir, configPath, sqlitePath, temporal.address, tokens, requests, leases, reconcileEvents, reconcile, async () => {
-      if (schedule) {
-        await schedule.close();
-        await api.reconcile.deleteSchedule();
-      }
+      if (options.reconcileSchedule) await api.reconcile.deleteSchedule();
       await api.close();
-      if (worker) {
-        // A worker that already stopped (it failed) has its error in workerRun: surface that instead.
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-        await workerRun;
-      }
-      await connection?.close();
-      policy.close();
-      await database.destroy();
+      // A worker that already stopped (it failed) throws its error here.
+      await worker?.close();
+      await runtime.close();
       fs.rmSync(dir, { recursive: true, force: true });
     });
   }
@@ -239,10 +212,4 @@ export class Harness {
   stop(): Promise<void> {
     return this.stopAll();
   }
-}
-
-/** Lets a test put a real provider behind a wrapper that changes one behaviour (e.g. IAM never reporting a grant). */
-function wrapProviders(providers: Map<string, Provider>, wrap?: (provider: Provider) => Provider): Map<string, Provider> {
-  if (!wrap) return providers;
-  return new Map([...providers].map(([name, provider]) => [name, wrap(provider)]));
 }
