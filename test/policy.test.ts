@@ -1215,11 +1215,11 @@ k8s:
       fs.writeFileSync(file, k8sConfig('alice@a.example, carol@a.example'));
       const lines = watchedWarnings();
       fs.writeFileSync(file, k8sConfig('alice@a.example, carol@b.example', 'email'));
-      assert.equal(policy!.reload(), true);
+      assert.equal(await policy!.reload(), true);
       await new Promise((resolve) => setImmediate(resolve));
       assert.deepEqual(lines, [], 'one domain, or names that keep the domain: nothing to say');
       fs.writeFileSync(file, k8sConfig('alice@a.example, carol@b.example'));
-      assert.equal(policy!.reload(), true);
+      assert.equal(await policy!.reload(), true);
       await new Promise((resolve) => setImmediate(resolve));
       const [warning, ...more] = lines as Record<string, unknown>[];
       assert.deepEqual(more, [], JSON.stringify(lines));
