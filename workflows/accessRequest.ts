@@ -7,6 +7,7 @@
  *
  *   pending -> approved -> provisioning -> active -> expired | relinquished | revoked
  *   pending -> denied | cancelled | timed_out
+ *   approved | provisioning -> revoked (never active: nothing granted, or the grant removed at once)
  *   provisioning -> failed (the grant is removed first; untrusted input: nothing was granted)
  */
 import {
@@ -81,6 +82,14 @@ const LEGACY_EXTENSION_SUBJECT = 'extension';
  * back; a refusal is recorded as `untrusted_input` and the request fails with nothing granted.
  */
 const VERIFIED_GRANTS = 'verified-grants';
+/**
+ * A revoke accepted while the request was approved or provisioning used to be acted on only once
+ * access was active: the grant was made (even when the revoke came before provisioning began),
+ * verified, and announced `active`, then removed. From this change a revoke before provisioning
+ * grants nothing, and one during provisioning removes the grant as soon as it is made, cancelling
+ * its verification: the request never passes through `active`.
+ */
+const END_BEFORE_ACTIVE = 'end-before-active';
 /** provision's refusal of input the product did not sign (activities FAILURE.untrustedInput). */
 const UNTRUSTED_INPUT: (typeof activityModule.FAILURE)['untrustedInput'] = 'UntrustedInput';
 /** Break-glass requests stay open this long after access ends, for the approvers' review. */
@@ -530,6 +539,8 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       if (view.status !== 'approved') return; // cancelled while waiting
       if (endRequested) return endAccess(endRequested.status); // revoked before it started: nothing granted
     }
+    // Revoked while approved, before provisioning began: nothing granted.
+    if (endsBeforeActive()) return endAccess(endRequested!.status);
 
     view.status = 'provisioning';
     await record('provisioning', SYSTEM_ACTOR);
@@ -541,7 +552,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     try {
       const grant = await provisionWithEvidence(spec);
       await record('granted', SYSTEM_ACTOR, { resourceKey: grant.resourceKey, standing: grant.standing });
-      await verifyPropagation(spec, verifyDeadline);
+      await verifyUnlessEnded(spec, verifyDeadline);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const message = failureMessage(error);
@@ -564,6 +575,9 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       await record('failed', SYSTEM_ACTOR, { error: message, ...removal });
       return;
     }
+
+    // Revoked while provisioning: the grant goes at once, and access was never active.
+    if (endsBeforeActive()) return CancellationScope.nonCancellable(() => endAccess(endRequested!.status));
 
     // The access clock starts now that the grant is verified usable.
     const activeAtMs = Date.now();
@@ -617,6 +631,32 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       }
     }
     await CancellationScope.nonCancellable(() => endAccess(endRequested?.status ?? 'expired'));
+  }
+
+  /** Whether a revoke that came before access was active ends the request there (END_BEFORE_ACTIVE). */
+  function endsBeforeActive(): boolean {
+    return endRequested !== undefined && patched(END_BEFORE_ACTIVE);
+  }
+
+  /**
+   * Waits until the grant is verified usable. A revoke meanwhile ends the wait and cancels the check
+   * (the grant is removed next, so whether it propagated no longer matters); before END_BEFORE_ACTIVE
+   * the workflow waited for the verification whatever came.
+   */
+  async function verifyUnlessEnded(grant: GrantSpec, deadline: string): Promise<void> {
+    if (endsBeforeActive()) return;
+    const verification = new CancellationScope();
+    const verified = verification.run(() => verifyPropagation(grant, deadline));
+    let settled = false;
+    verified.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await condition(() => settled || endRequested !== undefined);
+    if (settled || !endsBeforeActive()) return verified;
+    verification.cancel();
+    // Its cancellation is the expected end, and no other outcome matters now: the grant is removed next.
+    await verified.catch(() => undefined);
   }
 
   /**

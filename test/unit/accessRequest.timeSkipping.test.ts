@@ -6,7 +6,7 @@
  * the workflow there). Every test ends its workflow, so no timer is left for the next one.
  */
 import assert from 'node:assert/strict';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateStage, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { AccessActivities } from '../../activities';
@@ -33,6 +33,13 @@ const HOUR_MS = 3600_000;
 const DAY_MS = 24 * HOUR_MS;
 
 type Handle = WorkflowHandle<typeof accessRequest>;
+
+/** A promise the test settles: holds a stub activity until the test has done its part. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
 
 describe('accessRequest over time (time-skipping test server)', function () {
   this.timeout(60_000);
@@ -77,6 +84,13 @@ describe('accessRequest over time (time-skipping test server)', function () {
     }
   });
 
+  /** Replaces single stub activities for this test (a provision that waits for the test, say). */
+  function override(overrides: Partial<AccessActivities>): AccessActivities {
+    const stubs = stubActivities(recorded);
+    activities = { ...stubs, ...overrides };
+    return stubs;
+  }
+
   async function start(overrides: Partial<AccessRequestInput> = {}): Promise<Handle> {
     const id = `req_TIME${++counter}`;
     const handle = await client.workflow.start<typeof accessRequest>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: id, args: [requestInput(id, overrides)] });
@@ -120,6 +134,9 @@ describe('accessRequest over time (time-skipping test server)', function () {
   const extend = (handle: Handle, durationSeconds: number) =>
     handle.executeUpdate(extendUpdate, { args: [signed(extendUpdate, handle, { actor: ALICE, duration: `${durationSeconds / 60}m`, durationSeconds })] });
   const revoke = (handle: Handle) => handle.executeUpdate(revokeUpdate, { args: [signed(revokeUpdate, handle, { actor: ADMIN, comment: 'incident' })] });
+  /** Sends a revoke and returns once the workflow has accepted it (its handler may still be waiting). */
+  const revokeAccepted = (handle: Handle) =>
+    handle.startUpdate(revokeUpdate, { args: [signed(revokeUpdate, handle, { actor: ADMIN, comment: 'incident' })], waitForStage: WorkflowUpdateStage.ACCEPTED });
 
   describe('approval window', () => {
     it('a request nobody decides is timed_out when its window closes, days later; nothing is granted', async () => {
@@ -309,6 +326,88 @@ describe('accessRequest over time (time-skipping test server)', function () {
       assert.deepEqual(events(handle), ['requested', 'approved', 'provisioning', 'granted', 'active', 'revoked']);
       assert.equal(recorded.grants.length, 1);
       assert.deepEqual(recorded.removals, recorded.grants);
+    });
+
+    it('while approved, before provisioning starts: revoked, nothing granted', async () => {
+      // The auto-approved request's `approved` record is held until the revoke is in.
+      const approvedRecording = deferred();
+      const holdApproved = deferred();
+      const stubs = override({
+        async recordEvent(event, view) {
+          if (event.type === 'approved') {
+            approvedRecording.resolve();
+            await holdApproved.promise;
+          }
+          return stubs.recordEvent(event, view);
+        },
+      });
+      const handle = await start({ autoApprovedBy: 'on-call' });
+      try {
+        await approvedRecording.promise;
+        assert.equal((await handle.query(statusQuery)).status, 'approved');
+        await revokeAccepted(handle);
+      } finally {
+        holdApproved.resolve();
+      }
+      const view = await handle.result();
+      assert.equal(view.status, 'revoked');
+      assert.deepEqual(events(handle), ['requested', 'approved', 'revoked']);
+      assert.equal(recorded.grants.length, 0, 'a request revoked before provisioning must grant nothing');
+    });
+
+    it('while provisioning: the grant is removed without the request ever being active', async () => {
+      const provisioning = deferred();
+      const holdProvision = deferred();
+      const stubs = override({
+        async provision(spec, evidence) {
+          provisioning.resolve();
+          await holdProvision.promise;
+          return stubs.provision(spec, evidence);
+        },
+      });
+      const handle = await start({ autoApprovedBy: 'on-call' });
+      try {
+        await provisioning.promise;
+        assert.equal((await handle.query(statusQuery)).status, 'provisioning');
+        await revokeAccepted(handle);
+      } finally {
+        holdProvision.resolve();
+      }
+      const view = await handle.result();
+      assert.equal(view.status, 'revoked');
+      assert.equal(view.activeAt, undefined, 'a revoked request was announced active');
+      assert.deepEqual(events(handle), ['requested', 'approved', 'provisioning', 'granted', 'revoked']);
+      assert.equal(recorded.grants.length, 1);
+      assert.deepEqual(recorded.removals, recorded.grants);
+    });
+
+    it('while the grant is being verified: verification is cancelled, the grant removed, never active', async () => {
+      const verifying = deferred();
+      let released = false;
+      override({
+        async verifyPropagation() {
+          verifying.resolve();
+          // Never verified by itself: only the revoke can end the request.
+          while (!released) await new Promise((resolve) => setTimeout(resolve, 50));
+        },
+      });
+      const handle = await start({ autoApprovedBy: 'on-call' });
+      let view: RequestView | undefined;
+      try {
+        await verifying.promise;
+        await revokeAccepted(handle);
+        view = await Promise.race([handle.result(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5000))]);
+      } finally {
+        released = true;
+      }
+      assert.ok(view, `a revoke during verification was not acted on within 5 s: ${events(handle).join(', ')}`);
+      assert.equal(view.status, 'revoked');
+      assert.equal(view.activeAt, undefined);
+      assert.deepEqual(events(handle), ['requested', 'approved', 'provisioning', 'granted', 'revoked']);
+      assert.deepEqual(recorded.removals, recorded.grants);
+      // The activity hears of it at its next heartbeat; the workflow asked at once.
+      const { events: history } = await handle.fetchHistory();
+      assert.ok(history?.some((entry) => entry.activityTaskCancelRequestedEventAttributes), 'the verification activity was not cancelled');
     });
   });
 });
