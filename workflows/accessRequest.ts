@@ -259,12 +259,16 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     return recorded;
   }
 
-  /** Ends a pending (or approved, not yet started) request by a person's decision: deny or cancel. */
-  function decideEnd(status: 'denied' | 'cancelled', actor: string, comment: string | undefined): Promise<void> {
+  /**
+   * Ends a pending (or approved, not yet started) request by a person's decision: deny or cancel.
+   * `synchronous`: decided in the handler's first turn (DECIDE_SYNCHRONOUSLY), so provisioning waits
+   * for this record; histories from before recorded it plainly.
+   */
+  function decideEnd(status: 'denied' | 'cancelled', actor: string, comment: string | undefined, synchronous: boolean): Promise<void> {
     view.status = status;
     view.decision = { by: actor, comment, at: nowIso() };
     view.endedAt = view.decision.at;
-    return recordDecision(true, status, actor, { comment });
+    return synchronous ? recordDecision(true, status, actor, { comment }) : record(status, actor, { comment });
   }
 
   /** `evidence`: the signed messages that made the extension, for the backstop renewal's check. */
@@ -343,30 +347,18 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     denyUpdate,
     async (decision: DecisionInput) => {
       const { actor, comment } = decision;
-      if (patched(DECIDE_SYNCHRONOUSLY)) {
-        requireDeniable(decision);
-        if (view.status === 'active' && view.pendingExtension) {
-          const { duration } = view.pendingExtension;
-          view.pendingExtension = undefined;
-          pendingExtensionEvidence = undefined;
-          await recordDecision(false, 'extension_denied', actor, { comment, duration });
-          return view;
-        }
-        await decideEnd('denied', actor, comment);
-        return view;
-      }
-      await afterRequestedIsRecorded();
+      // Checked again and applied before the first await: see DECIDE_SYNCHRONOUSLY.
+      const synchronous = patched(DECIDE_SYNCHRONOUSLY);
+      if (synchronous) requireDeniable(decision);
+      else await afterRequestedIsRecorded();
       if (view.status === 'active' && view.pendingExtension) {
-        const { duration } = view.pendingExtension;
+        const details = { comment, duration: view.pendingExtension.duration };
         view.pendingExtension = undefined;
         pendingExtensionEvidence = undefined;
-        await record('extension_denied', actor, { comment, duration });
+        await (synchronous ? recordDecision(false, 'extension_denied', actor, details) : record('extension_denied', actor, details));
         return view;
       }
-      view.status = 'denied';
-      view.decision = { by: actor, comment, at: nowIso() };
-      view.endedAt = view.decision.at;
-      await record('denied', actor, { comment });
+      await decideEnd('denied', actor, comment, synchronous);
       return view;
     },
     {
@@ -380,16 +372,11 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   setHandler(
     cancelUpdate,
     async ({ actor, comment }: ActorInput) => {
-      if (patched(DECIDE_SYNCHRONOUSLY)) {
-        requireCancellable(actor);
-        await decideEnd('cancelled', actor, comment);
-        return view;
-      }
-      await afterRequestedIsRecorded();
-      view.status = 'cancelled';
-      view.decision = { by: actor, comment, at: nowIso() };
-      view.endedAt = view.decision.at;
-      await record('cancelled', actor, { comment });
+      // Checked again and applied before the first await: see DECIDE_SYNCHRONOUSLY.
+      const synchronous = patched(DECIDE_SYNCHRONOUSLY);
+      if (synchronous) requireCancellable(actor);
+      else await afterRequestedIsRecorded();
+      await decideEnd('cancelled', actor, comment, synchronous);
       return view;
     },
     {
