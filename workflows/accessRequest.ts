@@ -47,7 +47,7 @@ import {
   grantedSeconds,
   initialView,
   type AccessRequestInput,
-  type Approval,
+  type Decision,
   type RequestStatus,
   type RequestView,
 } from './types';
@@ -189,14 +189,14 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   }
 
   /** The quorum rules, for the request itself and for an extension alike. */
-  function requireApprover(actor: string, approvals: readonly Approval[]): void {
+  function requireApprover(actor: string, approvals: readonly Decision[]): void {
     if (actor === view.requester && !input.allowSelfApproval) reject(REJECTION.selfApproval, 'You cannot approve your own request');
     if (!view.approvers.includes(actor)) reject(REJECTION.notApprover, `${actor} is not an approver for this request`);
     if (approvals.some((approval) => approval.by === actor)) reject(REJECTION.alreadyApproved, `${actor} has already approved this`);
   }
 
   /** A quorum is that many different people: the same approver twice is one approval. */
-  function quorumMet(approvals: readonly Approval[]): boolean {
+  function quorumMet(approvals: readonly Decision[]): boolean {
     return new Set(approvals.map((approval) => approval.by)).size >= view.approvalsRequired;
   }
 
@@ -222,7 +222,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   }
 
   /** Which approval an approve is for: the pending extension of active access, or the request itself. */
-  function requireApprovable({ actor, subject }: DecisionInput): Approval[] {
+  function requireApprovable({ actor, subject }: DecisionInput): Decision[] {
     if (view.status === 'active' && view.pendingExtension) {
       requireSubject(subject, 'approve');
       requireApprover(actor, view.pendingExtension.approvals);
