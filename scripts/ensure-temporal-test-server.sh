@@ -65,9 +65,10 @@ cat >"$build/pom.xml" <<EOF
   </dependencies>
 </project>
 EOF
-mvn -B -q -Dstyle.color=never -f "$build/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
-  -DincludeScope=runtime -DoutputDirectory="$build/lib" >&2 \
-  || { log "Maven could not resolve io.temporal:temporal-test-server:$TEST_SERVER_VERSION (see its lines above)"; exit 1; }
+# Maven's own lines are shown only when it fails.
+mvn -B -q -f "$build/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+  -DincludeScope=runtime -DoutputDirectory="$build/lib" >"$build/maven.log" 2>&1 \
+  || { cat "$build/maven.log" >&2; log "Maven could not resolve io.temporal:temporal-test-server:$TEST_SERVER_VERSION (its lines are above)"; exit 1; }
 # Serial GC and the quick compiler: the server starts in about a second and stays light on 2 cores.
 cat >"$build/temporal-test-server" <<EOF
 #!/bin/sh
