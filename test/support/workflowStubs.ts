@@ -26,12 +26,9 @@ export function newRecorded(): Recorded {
   return { events: [], grants: [], removals: [] };
 }
 
-/**
- * Activities that succeed at once and record what they were asked. `overrides` replace single
- * activities (a provision that waits for the test, say); they are called after the recording.
- */
-export function stubActivities(recorded: Recorded, overrides: Partial<AccessActivities> = {}): AccessActivities {
-  const stubs: AccessActivities = {
+/** Activities that succeed at once and record what they were asked. */
+export function stubActivities(recorded: Recorded): AccessActivities {
+  return {
     recordEvent(event: AuditEvent) {
       // A retried write comes again with the same seq: keep the first.
       if (!recorded.events.some((seen) => seen.requestId === event.requestId && seen.seq === event.seq)) recorded.events.push(event);
@@ -51,7 +48,6 @@ export function stubActivities(recorded: Recorded, overrides: Partial<AccessActi
     },
     async notify() {},
   };
-  return { ...stubs, ...overrides };
 }
 
 /** The request's audit trail as the stubs recorded it, in sequence order. */
