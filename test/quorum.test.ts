@@ -8,89 +8,12 @@
  * workflow task, the way concurrent clicks reach a busy worker.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import type { AccessActivities } from '../activities';
-import type { GrantSpec } from '../providers/provider';
-import { MessageSigner, updatePurpose } from '../service/messageSigning';
-import { approveUpdate, denyUpdate, extendUpdate, statusQuery, type ActorInput } from '../workflows/messages';
-import type { AccessRequestInput, AuditEvent, RequestView } from '../workflows/types';
+import { approveUpdate, denyUpdate, extendUpdate, statusQuery } from '../workflows/messages';
+import type { AccessRequestInput, RequestView } from '../workflows/types';
 import { sharedTemporal, sharedWorkflowBundle } from './support/temporal';
-
-const ALICE = 'alice@example.com';
-const BOB = 'bob@example.com';
-const DANA = 'dana@example.com';
-
-/** What the stub activities saw: the audit trail and every grant asked for. */
-interface Recorded {
-  events: AuditEvent[];
-  grants: GrantSpec[];
-}
-
-function stubActivities(recorded: Recorded): AccessActivities {
-  return {
-    recordEvent(event: AuditEvent) {
-      if (!recorded.events.some((seen) => seen.requestId === event.requestId && seen.seq === event.seq)) recorded.events.push(event);
-      return Promise.resolve();
-    },
-    provision(spec: GrantSpec) {
-      recorded.grants.push(spec);
-      return Promise.resolve({ resourceKey: `stub:${spec.requestId}`, standing: false });
-    },
-    async verifyPropagation() {},
-    revoke() {
-      return Promise.resolve({ removedAtProvider: true, reason: 'stub' });
-    },
-    verifyRevocation() {
-      return Promise.resolve({ confirmed: true });
-    },
-    async notify() {},
-  };
-}
-
-function requestInput(id: string, overrides: Partial<AccessRequestInput> = {}): AccessRequestInput {
-  return {
-    id,
-    requester: ALICE,
-    provider: 'aws',
-    resource: 'prod',
-    level: 'admin',
-    kind: 'role',
-    target: 'AdminRole',
-    reason: 'deploy',
-    duration: '1h',
-    durationSeconds: 3600,
-    approvers: [BOB, DANA],
-    approvalsRequired: 2,
-    allowSelfApproval: false,
-    breakGlass: false,
-    extension: { allowed: true, minSeconds: 60, maxSeconds: 3600 },
-    policyVersion: 'test',
-    approvalTimeoutSeconds: 600,
-    verifyTimeoutSeconds: 60,
-    createdAt: new Date().toISOString(),
-    ...overrides,
-  };
-}
-
-/** Updates as the request service sends them: signed (the workflow refuses unsigned ones). */
-const signer = new MessageSigner(randomBytes(32));
-function signed<T extends ActorInput>(update: { name: string }, handle: WorkflowHandle, payload: T): T {
-  return signer.signMessage(updatePurpose(update.name), handle.workflowId, payload);
-}
-
-type Outcome = { accepted: true } | { accepted: false; type: string | undefined };
-
-async function outcome(update: Promise<RequestView>): Promise<Outcome> {
-  try {
-    await update;
-    return { accepted: true };
-  } catch (error) {
-    if (error instanceof WorkflowUpdateFailedError) return { accepted: false, type: (error.cause as { type?: string } | undefined)?.type };
-    throw error;
-  }
-}
+import { ALICE, BOB, DANA, eventTypes as trail, newRecorded, outcome, requestInput, signed, stubActivities, type Outcome, type Recorded } from './support/workflowStubs';
 
 describe('quorum under concurrent updates', function () {
   this.timeout(120_000);
@@ -113,7 +36,7 @@ describe('quorum under concurrent updates', function () {
   });
   beforeEach(() => {
     taskQueue = `quorum-${process.pid}-${++counter}`;
-    recorded = { events: [], grants: [] };
+    recorded = newRecorded();
   });
 
   async function newWorker(): Promise<Worker> {
@@ -144,7 +67,7 @@ describe('quorum under concurrent updates', function () {
   }
 
   function eventTypes(id: string): string[] {
-    return recorded.events.filter((event) => event.requestId === id).sort((a, b) => a.seq - b.seq).map((event) => event.type);
+    return trail(recorded, id);
   }
 
   it('six approvals by one approver at once, delivered with the start, leave a quorum of two unmet', async () => {

@@ -7,6 +7,7 @@
  *
  *   pending -> approved -> provisioning -> active -> expired | relinquished | revoked
  *   pending -> denied | cancelled | timed_out
+ *   approved | provisioning -> revoked (never active: nothing granted, or the grant removed at once)
  *   provisioning -> failed (the grant is removed first; untrusted input: nothing was granted)
  */
 import {
@@ -46,7 +47,7 @@ import {
   grantedSeconds,
   initialView,
   type AccessRequestInput,
-  type Approval,
+  type Decision,
   type RequestStatus,
   type RequestView,
 } from './types';
@@ -81,6 +82,14 @@ const LEGACY_EXTENSION_SUBJECT = 'extension';
  * back; a refusal is recorded as `untrusted_input` and the request fails with nothing granted.
  */
 const VERIFIED_GRANTS = 'verified-grants';
+/**
+ * A revoke accepted while the request was approved or provisioning used to be acted on only once
+ * access was active: the grant was made (even when the revoke came before provisioning began),
+ * verified, and announced `active`, then removed. From this change a revoke before provisioning
+ * grants nothing, and one during provisioning removes the grant as soon as it is made, cancelling
+ * its verification: the request never passes through `active`.
+ */
+const END_BEFORE_ACTIVE = 'end-before-active';
 /** provision's refusal of input the product did not sign (activities FAILURE.untrustedInput). */
 const UNTRUSTED_INPUT: (typeof activityModule.FAILURE)['untrustedInput'] = 'UntrustedInput';
 /** Break-glass requests stay open this long after access ends, for the approvers' review. */
@@ -180,14 +189,14 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   }
 
   /** The quorum rules, for the request itself and for an extension alike. */
-  function requireApprover(actor: string, approvals: readonly Approval[]): void {
+  function requireApprover(actor: string, approvals: readonly Decision[]): void {
     if (actor === view.requester && !input.allowSelfApproval) reject(REJECTION.selfApproval, 'You cannot approve your own request');
     if (!view.approvers.includes(actor)) reject(REJECTION.notApprover, `${actor} is not an approver for this request`);
     if (approvals.some((approval) => approval.by === actor)) reject(REJECTION.alreadyApproved, `${actor} has already approved this`);
   }
 
   /** A quorum is that many different people: the same approver twice is one approval. */
-  function quorumMet(approvals: readonly Approval[]): boolean {
+  function quorumMet(approvals: readonly Decision[]): boolean {
     return new Set(approvals.map((approval) => approval.by)).size >= view.approvalsRequired;
   }
 
@@ -213,7 +222,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   }
 
   /** Which approval an approve is for: the pending extension of active access, or the request itself. */
-  function requireApprovable({ actor, subject }: DecisionInput): Approval[] {
+  function requireApprovable({ actor, subject }: DecisionInput): Decision[] {
     if (view.status === 'active' && view.pendingExtension) {
       requireSubject(subject, 'approve');
       requireApprover(actor, view.pendingExtension.approvals);
@@ -250,12 +259,16 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     return recorded;
   }
 
-  /** Ends a pending (or approved, not yet started) request by a person's decision: deny or cancel. */
-  function decideEnd(status: 'denied' | 'cancelled', actor: string, comment: string | undefined): Promise<void> {
+  /**
+   * Ends a pending (or approved, not yet started) request by a person's decision: deny or cancel.
+   * `synchronous`: decided in the handler's first turn (DECIDE_SYNCHRONOUSLY), so provisioning waits
+   * for this record; histories from before recorded it plainly.
+   */
+  function decideEnd(status: 'denied' | 'cancelled', actor: string, comment: string | undefined, synchronous: boolean): Promise<void> {
     view.status = status;
     view.decision = { by: actor, comment, at: nowIso() };
     view.endedAt = view.decision.at;
-    return recordDecision(true, status, actor, { comment });
+    return synchronous ? recordDecision(true, status, actor, { comment }) : record(status, actor, { comment });
   }
 
   /** `evidence`: the signed messages that made the extension, for the backstop renewal's check. */
@@ -334,30 +347,18 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     denyUpdate,
     async (decision: DecisionInput) => {
       const { actor, comment } = decision;
-      if (patched(DECIDE_SYNCHRONOUSLY)) {
-        requireDeniable(decision);
-        if (view.status === 'active' && view.pendingExtension) {
-          const { duration } = view.pendingExtension;
-          view.pendingExtension = undefined;
-          pendingExtensionEvidence = undefined;
-          await recordDecision(false, 'extension_denied', actor, { comment, duration });
-          return view;
-        }
-        await decideEnd('denied', actor, comment);
-        return view;
-      }
-      await afterRequestedIsRecorded();
+      // Checked again and applied before the first await: see DECIDE_SYNCHRONOUSLY.
+      const synchronous = patched(DECIDE_SYNCHRONOUSLY);
+      if (synchronous) requireDeniable(decision);
+      else await afterRequestedIsRecorded();
       if (view.status === 'active' && view.pendingExtension) {
-        const { duration } = view.pendingExtension;
+        const details = { comment, duration: view.pendingExtension.duration };
         view.pendingExtension = undefined;
         pendingExtensionEvidence = undefined;
-        await record('extension_denied', actor, { comment, duration });
+        await (synchronous ? recordDecision(false, 'extension_denied', actor, details) : record('extension_denied', actor, details));
         return view;
       }
-      view.status = 'denied';
-      view.decision = { by: actor, comment, at: nowIso() };
-      view.endedAt = view.decision.at;
-      await record('denied', actor, { comment });
+      await decideEnd('denied', actor, comment, synchronous);
       return view;
     },
     {
@@ -371,16 +372,11 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   setHandler(
     cancelUpdate,
     async ({ actor, comment }: ActorInput) => {
-      if (patched(DECIDE_SYNCHRONOUSLY)) {
-        requireCancellable(actor);
-        await decideEnd('cancelled', actor, comment);
-        return view;
-      }
-      await afterRequestedIsRecorded();
-      view.status = 'cancelled';
-      view.decision = { by: actor, comment, at: nowIso() };
-      view.endedAt = view.decision.at;
-      await record('cancelled', actor, { comment });
+      // Checked again and applied before the first await: see DECIDE_SYNCHRONOUSLY.
+      const synchronous = patched(DECIDE_SYNCHRONOUSLY);
+      if (synchronous) requireCancellable(actor);
+      else await afterRequestedIsRecorded();
+      await decideEnd('cancelled', actor, comment, synchronous);
       return view;
     },
     {
@@ -530,6 +526,8 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       if (view.status !== 'approved') return; // cancelled while waiting
       if (endRequested) return endAccess(endRequested.status); // revoked before it started: nothing granted
     }
+    // Revoked while approved, before provisioning began: nothing granted.
+    if (endsBeforeActive()) return endAccess(endRequested!.status);
 
     view.status = 'provisioning';
     await record('provisioning', SYSTEM_ACTOR);
@@ -541,7 +539,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     try {
       const grant = await provisionWithEvidence(spec);
       await record('granted', SYSTEM_ACTOR, { resourceKey: grant.resourceKey, standing: grant.standing });
-      await verifyPropagation(spec, verifyDeadline);
+      await verifyUnlessEnded(spec, verifyDeadline);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const message = failureMessage(error);
@@ -564,6 +562,9 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       await record('failed', SYSTEM_ACTOR, { error: message, ...removal });
       return;
     }
+
+    // Revoked while provisioning: the grant goes at once, and access was never active.
+    if (endsBeforeActive()) return CancellationScope.nonCancellable(() => endAccess(endRequested!.status));
 
     // The access clock starts now that the grant is verified usable.
     const activeAtMs = Date.now();
@@ -617,6 +618,32 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       }
     }
     await CancellationScope.nonCancellable(() => endAccess(endRequested?.status ?? 'expired'));
+  }
+
+  /** Whether a revoke that came before access was active ends the request there (END_BEFORE_ACTIVE). */
+  function endsBeforeActive(): boolean {
+    return endRequested !== undefined && patched(END_BEFORE_ACTIVE);
+  }
+
+  /**
+   * Waits until the grant is verified usable. A revoke meanwhile ends the wait and cancels the check
+   * (the grant is removed next, so whether it propagated no longer matters); before END_BEFORE_ACTIVE
+   * the workflow waited for the verification whatever came.
+   */
+  async function verifyUnlessEnded(grant: GrantSpec, deadline: string): Promise<void> {
+    if (endsBeforeActive()) return;
+    const verification = new CancellationScope();
+    const verified = verification.run(() => verifyPropagation(grant, deadline));
+    let settled = false;
+    verified.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await condition(() => settled || endRequested !== undefined);
+    if (settled || !endsBeforeActive()) return verified;
+    verification.cancel();
+    // Its cancellation is the expected end, and no other outcome matters now: the grant is removed next.
+    await verified.catch(() => undefined);
   }
 
   /**

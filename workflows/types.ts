@@ -29,12 +29,10 @@ export const FINAL_STATUSES: readonly RequestStatus[] = [
   'failed',
 ];
 
-export interface Approval {
-  by: string;
-  comment?: string;
-  at: string;
-}
-
+/**
+ * A person's say on the request: who, what they said, and when. An approval, the decision that ended
+ * it (deny, cancel, relinquish, revoke), or a break-glass review.
+ */
 export interface Decision {
   by: string;
   comment?: string;
@@ -49,7 +47,7 @@ export interface PendingExtension {
   duration: string;
   requestedAt: string;
   comment?: string;
-  approvals: Approval[];
+  approvals: Decision[];
 }
 
 /** An extension that moved the expiry. */
@@ -80,7 +78,7 @@ export interface RequestView {
   /** Email addresses allowed to approve, resolved from the policy when the request was made. */
   approvers: string[];
   approvalsRequired: number;
-  approvals: Approval[];
+  approvals: Decision[];
   /** Who denied, cancelled, relinquished or revoked, and why. */
   decision?: Decision;
   createdAt: string;

@@ -9,7 +9,9 @@ import { startDevServer, type DevServer } from '../../scripts/temporalDevServer'
 import { freePort } from './net';
 
 // Workers in tests log errors only (expected activity failures would be logged as warnings); worker state changes would drown the test output.
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+// The SDK's native side logs to the console on its own: errors only there too (it warns on every
+// worker that the time-skipping test server lacks a capability of the real server's).
+Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
 
 let server: Promise<DevServer> | undefined;
 let bundle: Promise<WorkflowBundle> | undefined;
