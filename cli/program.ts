@@ -1,20 +1,21 @@
 /**
  * The `p0` commands. Each talks to the API over HTTP only (cli/api.ts); `request` hands its raw
- * words to the shared request grammar (service/requestGrammar.ts), so the CLI and the Slack
+ * words to the shared request grammar (shared/requestGrammar.ts), so the CLI and the Slack
  * one-line command accept the same words and refuse the same mistakes with the same message.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Argument, Command, CommanderError, Help } from 'commander';
-import type { RequestView } from '../workflows/types';
 import {
   createRequestBody,
   DEFAULT_WAIT_TIMEOUT,
   parseDurationWord,
   parseRequestWords,
   REQUEST_OPTIONS,
-} from '../service/requestGrammar';
-import { ApiClient, ApiError, type ReconcileReport, type RequestAction, type ResourceEntry } from './api';
+} from '../shared/requestGrammar';
+import type { ReconcileReport } from '../shared/reconcile';
+import type { RequestAction, RequestView } from '../shared/request';
+import { ApiClient, ApiError, type ResourceEntry } from './api';
 import { completeWords, completionScript, SHELLS, type Shell } from './completion';
 import {
   configPath,

@@ -15,7 +15,9 @@ import type { AccessActivities } from '../activities';
 import type { GrantSpec } from '../providers/provider';
 import { MessageSigner, updatePurpose } from '../service/messageSigning';
 import { approveUpdate, denyUpdate, extendUpdate, statusQuery, type ActorInput } from '../workflows/messages';
-import type { AccessRequestInput, AuditEvent, RequestView } from '../workflows/types';
+import type { AccessRequestInput } from '../workflows/types';
+import type { AuditEvent } from '../shared/events';
+import type { RequestView } from '../shared/request';
 import { sharedTemporal, sharedWorkflowBundle } from './support/temporal';
 
 const ALICE = 'alice@example.com';

@@ -4,11 +4,12 @@
  * confirmation, the deny modal, the requester's direct message and the approvers' message.
  */
 import type { types } from '@slack/bolt';
-import { formatDuration, parseDurationMs } from '../../service/duration';
-import type { CatalogEntry } from '../../service/policy';
+import { formatDuration, parseDurationMs } from '../../shared/duration';
+import type { CatalogEntry } from '../../shared/catalog';
+import type { AuditEventType } from '../../shared/events';
 import { errorForNonAdmins } from '../../service/providerErrors';
-import { REQUEST_OPTIONS, requestUsage } from '../../service/requestGrammar';
-import { FINAL_STATUSES, type RequestView } from '../../workflows/types';
+import { REQUEST_OPTIONS, requestUsage } from '../../shared/requestGrammar';
+import { FINAL_STATUSES, type RequestView } from '../../shared/request';
 
 type KnownBlock = types.KnownBlock;
 type ModalView = types.ModalView;
@@ -348,7 +349,7 @@ export interface MessageOptions {
 }
 
 /** The requester's direct message: details, state, and Cancel / Relinquish when they apply. */
-export function requesterMessage(event: string, view: RequestView, options: MessageOptions = {}): ChatMessage {
+export function requesterMessage(event: AuditEventType, view: RequestView, options: MessageOptions = {}): ChatMessage {
   const status = statusLine(event, view, options.timeZone);
   const buttons: types.Button[] = [];
   if (view.status === 'pending' || (view.status === 'approved' && view.startAt !== undefined)) {
@@ -367,7 +368,7 @@ export function requesterMessage(event: string, view: RequestView, options: Mess
 }
 
 /** The approvers' message (a direct message or a channel post): details, state, and the decision buttons. */
-export function approverMessage(event: string, view: RequestView, options: MessageOptions = {}): ChatMessage {
+export function approverMessage(event: AuditEventType, view: RequestView, options: MessageOptions = {}): ChatMessage {
   const status = statusLine(event, view, options.timeZone);
   const buttons: types.Button[] = [];
   if (awaitsDecision(view)) {
@@ -402,7 +403,7 @@ export function concernsApprovers(view: RequestView): boolean {
 }
 
 /** One line saying where the request stands, in the reader's time zone. */
-export function statusLine(event: string, view: RequestView, timeZone = 'UTC'): string {
+export function statusLine(event: AuditEventType, view: RequestView, timeZone = 'UTC'): string {
   const by = approvedByText(view);
   const approvedPart = view.breakGlass ? 'break-glass, no approval' : by ? `approved by ${by}` : 'approved';
   const decider = view.decision ? escapeText(view.decision.by) : 'p0';

@@ -24,7 +24,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createProviders } from '../../providers/registry';
 import { LivePolicy } from '../../service/livePolicy';
 import { startDevServer, type DevServer } from '../../scripts/temporalDevServer';
-import type { RequestStatus, RequestView } from '../../workflows/types';
+import type { RequestStatus, RequestView } from '../../shared/request';
 import { FakeResourceManager } from '../support/fakeResourceManager';
 import { FaultProxy, startKubernetesFaultProxy } from '../support/faultProxy';
 import { Harness, sharedMoto } from '../support/harness';
