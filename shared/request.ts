@@ -3,31 +3,14 @@
  * answers it, the bots and the CLI show it. Plain data only, so workflow code can import it.
  */
 
-export const REQUEST_STATUSES = [
-  'pending',
-  'approved',
-  'provisioning',
-  'active',
-  'expired',
-  'relinquished',
-  'revoked',
-  'denied',
-  'cancelled',
-  'timed_out',
-  'failed',
-] as const;
+/** States after which nothing more happens to the request. */
+const ENDED_STATUSES = ['expired', 'relinquished', 'revoked', 'denied', 'cancelled', 'timed_out', 'failed'] as const;
+
+export const REQUEST_STATUSES = ['pending', 'approved', 'provisioning', 'active', ...ENDED_STATUSES] as const;
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 
-/** States after which nothing more happens to the request. */
-export const FINAL_STATUSES: readonly RequestStatus[] = [
-  'expired',
-  'relinquished',
-  'revoked',
-  'denied',
-  'cancelled',
-  'timed_out',
-  'failed',
-];
+/** The same, typed so that any status can be looked up in it (`FINAL_STATUSES.includes(view.status)`). */
+export const FINAL_STATUSES: readonly RequestStatus[] = ENDED_STATUSES;
 
 /** What a person may do to a request once it exists (`POST /v1/requests/{id}/<action>`), besides `extend`. */
 export const REQUEST_ACTIONS = ['approve', 'deny', 'relinquish', 'cancel', 'revoke', 'review'] as const;
