@@ -19,7 +19,8 @@ import { canonicalJson, SIGNED_MESSAGE, updatePurpose, type MessageSigner } from
 import type { Policy } from '../service/policy';
 import type { GrantSpec } from '../providers/provider';
 import { REQUEST_SUBJECT, approveUpdate, extendUpdate, type DecisionInput, type ExtendInput } from '../workflows/messages';
-import { FINAL_STATUSES, type AccessRequestInput, type RequestView } from '../workflows/types';
+import { FINAL_STATUSES, type RequestView } from '../shared/request';
+import type { AccessRequestInput } from '../workflows/types';
 
 /** What the workflow hands `provision` as its authority: the messages exactly as it received them. */
 export interface GrantEvidence {

@@ -8,19 +8,12 @@ import { PrincipalUnconfirmedError, ProviderInputError, type GrantSpec, type Pri
 import type { MessageSigner } from '../service/messageSigning';
 import { countPrincipalAlert, countProviderError, observeRequestEvent, type ProviderOperation } from '../service/metrics';
 import type { Policy } from '../service/policy';
-import type { AuditEvent, RequestView } from '../workflows/types';
+import type { AuditEvent, AuditEventType } from '../shared/events';
+import { FAILURE } from '../shared/failures';
+import type { RequestView } from '../shared/request';
 import { grantAuthorityProblem, type GrantEvidence } from './grantAuthority';
 
 export type { GrantEvidence } from './grantAuthority';
-
-/** Failure types the workflow names in `nonRetryableErrorTypes` or branches on. */
-export const FAILURE = {
-  providerInput: 'ProviderInputError',
-  propagationTimeout: 'PropagationTimeout',
-  unknownProvider: 'UnknownProvider',
-  /** Not backed by the product's own signed decision or the current policy: nothing was granted. */
-  untrustedInput: 'UntrustedInput',
-} as const;
 
 export interface RequestEventSink {
   recordEvent(event: AuditEvent, view: RequestView): Promise<void>;
@@ -44,7 +37,7 @@ export interface Notifier {
 
 export interface Notification {
   /** The audit event type that triggered it, e.g. `requested`, `active`, `expired`. */
-  event: string;
+  event: AuditEventType;
   view: RequestView;
 }
 

@@ -12,12 +12,11 @@
  */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { RecordedGrant } from '../db/grantLeaseStore';
-import type { ReconcileAction, ReconcileEvent } from '../db/reconcileEventStore';
 import type { GrantSpec, MarkedGrant, PrincipalRef, Provider } from '../providers/provider';
 import { REMOVAL_UNCONFIRMED } from './index';
-import { FINAL_STATUSES, type RequestStatus, type RequestView } from '../workflows/types';
+import type { OrphanPolicy, ReconcileAction, ReconcileEvent } from '../shared/reconcile';
+import { FINAL_STATUSES, type RequestStatus, type RequestView } from '../shared/request';
 
-export type OrphanPolicy = 'revoke' | 'report';
 
 export interface ReconcileSettings {
   orphans: OrphanPolicy;

@@ -10,6 +10,9 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
 import { AppError } from '../service/errors';
+import type { CatalogAnswer, MeAnswer, ReconcileAnswer, ReconcileEventsAnswer, RequestAnswer, RequestListAnswer } from '../shared/api';
+import type { ErrorAnswer } from '../shared/errors';
+import { REQUEST_ACTIONS, type RequestAction } from '../shared/request';
 import { InvalidEmailError, normalizeEmail } from '../service/identity';
 import type { ReadinessReport } from '../service/health';
 import { metricsText } from '../service/metrics';
@@ -63,9 +66,6 @@ export function rateLimitFromEnv(env: NodeJS.ProcessEnv = process.env): number {
 
 /** What an approve or deny names: the request, or an extension by its id. */
 const SUBJECT_PATTERN = /^(request|extension|ext-[0-9]{1,9})$/;
-
-type Action = 'approve' | 'deny' | 'relinquish' | 'cancel' | 'revoke' | 'review';
-const ACTIONS: readonly Action[] = ['approve', 'deny', 'relinquish', 'cancel', 'revoke', 'review'];
 
 export function createApiApp({ service, tokens, logger, channels = [], readiness, rateLimitPerMinute, reconcile }: ApiOptions): express.Express {
   const app = express();
@@ -171,11 +171,11 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
 
   authenticated.get('/v1/me', (_req, res) => {
     const caller = callerOf(res);
-    res.json({ user: { email: caller.email, admin: service.isAdmin(caller) } });
+    res.json({ user: { email: caller.email, admin: service.isAdmin(caller) } } satisfies MeAnswer);
   });
 
   authenticated.get('/v1/resources', (req, res) => {
-    res.json({ resources: service.resources(callerOf(res)) });
+    res.json({ resources: service.resources(callerOf(res)) } satisfies CatalogAnswer);
   });
 
   authenticated.post('/v1/requests', async (req, res) => {
@@ -184,7 +184,7 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
     }
     const request = await service.create(callerOf(res), req.body);
     res.locals.log = logOf(res).child({ requestId: request.id });
-    res.status(201).json({ request });
+    res.status(201).json({ request } satisfies RequestAnswer);
   });
 
   authenticated.get('/v1/requests', async (req, res) => {
@@ -194,20 +194,20 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
       pendingApproval: booleanQuery(req.query.pendingApproval, 'pendingApproval'),
     });
     if (!parsed.success) throw new AppError('bad_request', `status: must be one of ${listRequestsFilter.shape.status.unwrap().options.join(', ')}`);
-    res.json({ requests: await service.list(callerOf(res), parsed.data) });
+    res.json({ requests: await service.list(callerOf(res), parsed.data) } satisfies RequestListAnswer);
   });
 
   authenticated.get('/v1/requests/:id', async (req, res) => {
-    res.json({ request: await service.get(callerOf(res), req.params.id) });
+    res.json({ request: await service.get(callerOf(res), req.params.id) } satisfies RequestAnswer);
   });
 
   authenticated.post('/v1/requests/:id/extend', async (req, res) => {
-    res.json({ request: await service.extend(callerOf(res), req.params.id, req.body) });
+    res.json({ request: await service.extend(callerOf(res), req.params.id, req.body) } satisfies RequestAnswer);
   });
 
   authenticated.post('/v1/requests/:id/:action', async (req, res) => {
-    const action = req.params.action as Action;
-    if (!ACTIONS.includes(action)) throw new AppError('not_found', `No such action "${req.params.action}": use one of ${[...ACTIONS, 'extend'].join(', ')}`);
+    const action = req.params.action as RequestAction;
+    if (!REQUEST_ACTIONS.includes(action)) throw new AppError('not_found', `No such action "${req.params.action}": use one of ${[...REQUEST_ACTIONS, 'extend'].join(', ')}`);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const text = body.comment ?? body.reason;
     if (text !== undefined && typeof text !== 'string') throw new AppError('bad_request', 'comment: must be a string');
@@ -217,18 +217,18 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
     }
     if (subject !== undefined && action !== 'approve' && action !== 'deny') throw new AppError('bad_request', `subject: only approve and deny take one`);
     const request = action === 'approve' || action === 'deny' ? await service[action](callerOf(res), req.params.id, text, subject) : await service[action](callerOf(res), req.params.id, text);
-    res.json({ request });
+    res.json({ request } satisfies RequestAnswer);
   });
 
   if (reconcile) {
     authenticated.post('/v1/reconcile', async (req, res) => {
-      res.json({ report: await reconcile.run(callerOf(res), req.body) });
+      res.json({ report: await reconcile.run(callerOf(res), req.body) } satisfies ReconcileAnswer);
     });
     authenticated.get('/v1/reconcile/events', async (req, res) => {
       const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
       if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new AppError('bad_request', 'limit: must be a positive whole number');
       const requestId = typeof req.query.requestId === 'string' ? req.query.requestId : undefined;
-      res.json({ events: await reconcile.events(callerOf(res), { requestId, limit }) });
+      res.json({ events: await reconcile.events(callerOf(res), { requestId, limit }) } satisfies ReconcileEventsAnswer);
     });
   }
 
@@ -398,5 +398,5 @@ function booleanQuery(value: unknown, name: string): boolean | undefined {
 }
 
 function sendError(res: Response, error: AppError): void {
-  res.status(error.status).json({ error: { code: error.code, message: error.message } });
+  res.status(error.status).json({ error: { code: error.code, message: error.message } } satisfies ErrorAnswer);
 }

@@ -1,9 +1,21 @@
 /**
  * The API's OpenAPI 3.1 document, served at /v1/openapi.json. test/api.test.ts checks every
- * response the tests receive against it, so it stays true.
+ * response the tests receive against it, so it stays true. Request bodies are derived from the zod
+ * schemas the services validate them with, and every enum from the shared vocabulary, so neither is
+ * written twice.
  */
-import { ERROR_CODES } from '../service/errors';
-import { REQUEST_STATUSES } from '../workflows/types';
+import { z } from 'zod';
+import { runBody } from '../service/reconcileService';
+import { createRequestBody, extendBody } from '../service/requestService';
+import { ERROR_CODES } from '../shared/errors';
+import { MISSING_OUTCOME_ACTIONS, ORPHAN_OUTCOME_ACTIONS, RECONCILE_ACTIONS, RECONCILE_FINDINGS } from '../shared/reconcile';
+import { REQUEST_STATUSES } from '../shared/request';
+
+/** A request body's JSON Schema (2020-12, OpenAPI 3.1's dialect), as the service's zod schema accepts it. */
+function bodySchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _dialect, ...jsonSchema } = z.toJSONSchema(schema, { io: 'input' });
+  return jsonSchema;
+}
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ 'application/json': { schema } });
@@ -83,7 +95,7 @@ const actorNote = {
 };
 
 /** One finding of a reconcile pass; `actions` are what the pass may have done about it (or would do, in a dry run). */
-const reconcileOutcome = (description: string, actions: string[]) => ({
+const reconcileOutcome = (description: string, actions: readonly string[]) => ({
   type: 'object',
   description,
   required: ['provider', 'requestId', 'description', 'action'],
@@ -91,7 +103,7 @@ const reconcileOutcome = (description: string, actions: string[]) => ({
     provider: { type: 'string', examples: ['aws'] },
     requestId: { type: 'string', description: 'The request the grant is marked with or leased to (it may be one no store knows)' },
     description: { type: 'string', examples: ['IAM user alice: inline policy p0-req_01JDQ2V7T4M9C8K1Z5X3N6B2W0 (role grant)'] },
-    action: { type: 'string', enum: actions },
+    action: { type: 'string', enum: [...actions] },
     error: { type: 'string', description: 'Why the action failed (with `revoke_failed`, `reprovision_failed`)' },
   },
   additionalProperties: false,
@@ -201,17 +213,14 @@ export const openApiDocument = {
           providers: { type: 'array', items: { type: 'string' }, description: 'The providers checked' },
           orphans: {
             type: 'array',
-            items: reconcileOutcome('A grant at a provider that no request holds', ['revoked', 'reported', 'revoke_failed', 'would revoke', 'would report']),
+            items: reconcileOutcome('A grant at a provider that no request holds', ORPHAN_OUTCOME_ACTIONS),
           },
           missing: {
             type: 'array',
-            items: reconcileOutcome("An active request's grant the provider no longer reports; its workflow is told to provision it again (only reported with reconcile.regrantMissing: false)", [
-              'reprovision_requested',
-              'reprovision_failed',
-              'reported',
-              'would re-provision',
-              'would report',
-            ]),
+            items: reconcileOutcome(
+              "An active request's grant the provider no longer reports; its workflow is told to provision it again (only reported with reconcile.regrantMissing: false)",
+              MISSING_OUTCOME_ACTIONS,
+            ),
           },
           errors: {
             type: 'array',
@@ -233,11 +242,11 @@ export const openApiDocument = {
         properties: {
           runId: { type: 'string', description: 'The pass that recorded it: `p0-reconciler...` for the schedule, `p0-reconcile-...` on demand' },
           at: timestamp,
-          finding: { type: 'string', enum: ['orphan', 'missing'] },
+          finding: { type: 'string', enum: [...RECONCILE_FINDINGS] },
           provider: { type: 'string' },
           requestId: { type: 'string' },
           description: { type: 'string' },
-          action: { type: 'string', enum: ['revoked', 'reported', 'revoke_failed', 'reprovision_requested', 'reprovision_failed'] },
+          action: { type: 'string', enum: [...RECONCILE_ACTIONS] },
           error: { type: 'string' },
         },
         additionalProperties: false,
@@ -369,24 +378,7 @@ export const openApiDocument = {
         summary: 'Request access',
         requestBody: {
           required: true,
-          content: jsonWithExample({
-            type: 'object',
-            required: ['provider'],
-            description: 'Name the access by kind + target (the CLI words), or by resource + level (the catalog).',
-            properties: {
-              provider: { type: 'string', example: 'aws' },
-              kind: { type: 'string', example: 'role' },
-              target: { type: 'string', example: 'AdminRole' },
-              resource: { type: 'string', example: 'prod' },
-              level: { type: 'string', example: 'admin' },
-              namespace: { type: 'string', example: 'payments', description: 'Kubernetes: picks the level granted in this namespace' },
-              reason: { type: 'string', example: 'deploy hotfix INC-42' },
-              duration: { type: 'string', example: '1h', description: 'e.g. 90s, 15m, 2h, 1d; default from the policy' },
-              startAt: { type: 'string', format: 'date-time', description: 'Scheduled start (at most 30 days ahead)' },
-              breakGlass: { type: 'boolean', description: 'Emergency access where the level allows it' },
-            },
-            additionalProperties: false,
-          }, { provider: 'aws', kind: 'role', target: 'AdminRole', reason: 'deploy hotfix INC-42', duration: '1h' }),
+          content: jsonWithExample(bodySchema(createRequestBody), { provider: 'aws', kind: 'role', target: 'AdminRole', reason: 'deploy hotfix INC-42', duration: '1h' }),
         },
         responses: {
           '201': requestResponse('The new request, pending approval'),
@@ -436,15 +428,7 @@ export const openApiDocument = {
         ...action('Extend', "The requester asks for more time on active access; approved like a request (or at once by an auto-approval rule). 409 past the request's maximum lifetime (its duration plus all extensions)."),
         requestBody: {
           required: true,
-          content: jsonWithExample(
-            {
-              type: 'object',
-              required: ['duration'],
-              properties: { duration: { type: 'string', example: '1h' }, comment: { type: 'string' }, reason: { type: 'string' } },
-              additionalProperties: false,
-            },
-            { duration: '1h', comment: 'the migration is taking longer' },
-          ),
+          content: jsonWithExample(bodySchema(extendBody), { duration: '1h', comment: 'the migration is taking longer' }),
         },
       },
     },
@@ -459,14 +443,7 @@ export const openApiDocument = {
           'Runs one pass now and answers when it is done (up to 10 minutes): grants at the providers that no request holds are removed (or only reported), and active requests whose grant went missing are told to provision it again. The Temporal Schedule also runs it every `reconcile.every`.',
         requestBody: {
           required: false,
-          content: json({
-            type: 'object',
-            properties: {
-              dryRun: { type: 'boolean', description: 'Find and show; change nothing and record nothing' },
-              orphans: { type: 'string', enum: ['revoke', 'report'], description: "Overrides the config's reconcile.orphans for this pass" },
-            },
-            additionalProperties: false,
-          }),
+          content: json(bodySchema(runBody)),
         },
         responses: {
           '200': {

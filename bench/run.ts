@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { IAMClient } from '@aws-sdk/client-iam';
-import type { RequestView } from '../workflows/types';
+import type { RequestView } from '../shared/request';
 import { Harness } from '../test/support/harness';
 import { ensureCatalogObjects, holdings } from '../test/support/iam';
 import { createIamUser } from '../test/support/moto';

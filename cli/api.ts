@@ -2,71 +2,24 @@
  * The CLI's only way to the product: HTTP to the p0 API. Turns every failure into a CliError with
  * words a person can act on (the server's own message when it sent one).
  */
-import type { RequestView } from '../workflows/types';
+import type { CatalogAnswer, MeAnswer, ReconcileAnswer, ReconcileEventsAnswer, RequestAnswer, RequestListAnswer } from '../shared/api';
+import type { CatalogEntry } from '../shared/catalog';
+import type { ReconcileEvent, ReconcileInput, ReconcileReport } from '../shared/reconcile';
+import type { RequestAction, RequestView } from '../shared/request';
 import { insecureHttpRefusal, type Connection } from './config';
 import { CliError } from './errors';
 
-/** One entry of `GET /v1/resources`. Later fields (resource, level, presets, ...) are optional. */
-export interface ResourceEntry {
-  provider: string;
-  kind: string;
-  target: string;
-  description?: string;
-  minDuration: string;
-  maxDuration: string;
-  defaultDuration: string;
-  approvalsRequired: number;
-  /** Catalog position (an AWS account, a project, a cluster) and access level, when the server sends them. */
-  resource?: string;
-  level?: string;
-  durationPresets?: string[];
-  presets?: unknown[];
-  requireReason?: boolean;
-  [field: string]: unknown;
-}
+/**
+ * One entry of `GET /v1/resources` (shared/catalog.ts) as any server sends it: servers from before
+ * the catalog's later fields (resource, level, presets, ...) leave them out, so here they are optional.
+ */
+export type ResourceEntry = Pick<CatalogEntry, 'provider' | 'kind' | 'target' | 'minDuration' | 'maxDuration' | 'defaultDuration' | 'approvalsRequired'> &
+  Partial<CatalogEntry> & { presets?: unknown };
 
 export interface ListFilter {
   mine?: boolean;
   pendingApproval?: boolean;
   status?: string;
-}
-
-export type RequestAction = 'approve' | 'deny' | 'relinquish' | 'cancel' | 'revoke' | 'review';
-
-/** One finding of a reconcile pass, and what was done about it (`POST /v1/reconcile`). */
-export interface ReconcileOutcome {
-  provider: string;
-  requestId: string;
-  description: string;
-  /** `revoked`, `reported`, `revoke_failed`, `reprovision_requested`, `reprovision_failed`; in a dry run `would revoke`, `would report`, `would re-provision`. */
-  action: string;
-  error?: string;
-}
-
-/** The answer of `POST /v1/reconcile`: one pass of the orphan reconciler. */
-export interface ReconcileReport {
-  runId: string;
-  dryRun: boolean;
-  checkedAt: string;
-  providers: string[];
-  /** Grants at a provider that no request holds. */
-  orphans: ReconcileOutcome[];
-  /** Active requests whose grant the provider no longer reports. */
-  missing: ReconcileOutcome[];
-  /** Providers (or single grants) that could not be checked, and why. */
-  errors: Array<{ provider: string; message: string }>;
-}
-
-/** One line of the reconciler's audit trail (`GET /v1/reconcile/events`). */
-export interface ReconcileEvent {
-  runId: string;
-  at: string;
-  finding: string;
-  provider: string;
-  requestId?: string;
-  description: string;
-  action: string;
-  error?: string;
 }
 
 export const NOT_LOGGED_IN_MESSAGE = 'You are not logged in: run p0 login (or set P0_TOKEN)';
@@ -106,19 +59,19 @@ export class ApiClient {
 
   /** Who the token belongs to. */
   async me(): Promise<{ email: string; admin: boolean }> {
-    return (await this.call<{ user: { email: string; admin: boolean } }>('GET', '/v1/me')).user;
+    return (await this.call<MeAnswer>('GET', '/v1/me')).user;
   }
 
   async resources(): Promise<ResourceEntry[]> {
-    return (await this.call<{ resources: ResourceEntry[] }>('GET', '/v1/resources')).resources;
+    return (await this.call<CatalogAnswer>('GET', '/v1/resources')).resources;
   }
 
   async createRequest(body: object): Promise<RequestView> {
-    return (await this.call<{ request: RequestView }>('POST', '/v1/requests', body)).request;
+    return (await this.call<RequestAnswer>('POST', '/v1/requests', body)).request;
   }
 
   async getRequest(id: string): Promise<RequestView> {
-    return (await this.call<{ request: RequestView }>('GET', `/v1/requests/${encodeURIComponent(id)}`)).request;
+    return (await this.call<RequestAnswer>('GET', `/v1/requests/${encodeURIComponent(id)}`)).request;
   }
 
   async listRequests(filter: ListFilter): Promise<RequestView[]> {
@@ -127,21 +80,21 @@ export class ApiClient {
     if (filter.pendingApproval) query.set('pendingApproval', 'true');
     if (filter.status) query.set('status', filter.status);
     const suffix = query.size > 0 ? `?${query.toString()}` : '';
-    return (await this.call<{ requests: RequestView[] }>('GET', `/v1/requests${suffix}`)).requests;
+    return (await this.call<RequestListAnswer>('GET', `/v1/requests${suffix}`)).requests;
   }
 
   /** `subject` (approve, deny): the pending extension's id when deciding an extension. */
   async act(id: string, action: RequestAction, comment?: string, subject?: string): Promise<RequestView> {
     const body = { ...(comment === undefined ? {} : { comment }), ...(subject === undefined ? {} : { subject }) };
     const path = `/v1/requests/${encodeURIComponent(id)}/${action}`;
-    return (await this.call<{ request: RequestView }>('POST', path, body, ACTION_TIMEOUT_MS)).request;
+    return (await this.call<RequestAnswer>('POST', path, body, ACTION_TIMEOUT_MS)).request;
   }
 
   async extend(id: string, duration: string, reason?: string): Promise<RequestView> {
     const body = reason === undefined ? { duration } : { duration, reason };
     try {
       const path = `/v1/requests/${encodeURIComponent(id)}/extend`;
-      return (await this.call<{ request: RequestView }>('POST', path, body, ACTION_TIMEOUT_MS)).request;
+      return (await this.call<RequestAnswer>('POST', path, body, ACTION_TIMEOUT_MS)).request;
     } catch (error) {
       // An API from before extension existed names the action it does not know.
       if (error instanceof ApiError && error.status === 404 && /No such (action|route)/i.test(error.message)) {
@@ -152,9 +105,9 @@ export class ApiClient {
   }
 
   /** Runs one reconcile pass now (admins); answers once it is done. */
-  async reconcile(options: { dryRun?: boolean; orphans?: 'revoke' | 'report' }): Promise<ReconcileReport> {
+  async reconcile(options: ReconcileInput): Promise<ReconcileReport> {
     try {
-      return (await this.call<{ report: ReconcileReport }>('POST', '/v1/reconcile', options, RECONCILE_TIMEOUT_MS)).report;
+      return (await this.call<ReconcileAnswer>('POST', '/v1/reconcile', options, RECONCILE_TIMEOUT_MS)).report;
     } catch (error) {
       if (error instanceof ApiError && error.status === 404 && /No such route/i.test(error.message)) {
         throw new CliError(`the p0 API at ${this.apiUrl} has no reconciler (POST /v1/reconcile): upgrade the server`);
@@ -172,7 +125,7 @@ export class ApiClient {
     if (filter.requestId) query.set('requestId', filter.requestId);
     if (filter.limit !== undefined) query.set('limit', String(filter.limit));
     const suffix = query.size > 0 ? `?${query.toString()}` : '';
-    return (await this.call<{ events: ReconcileEvent[] }>('GET', `/v1/reconcile/events${suffix}`)).events;
+    return (await this.call<ReconcileEventsAnswer>('GET', `/v1/reconcile/events${suffix}`)).events;
   }
 
   async call<T>(method: string, path: string, body?: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {

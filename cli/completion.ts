@@ -4,7 +4,7 @@
  * the catalog, request ids from the API.
  */
 import type { Command } from 'commander';
-import { REQUEST_OPTIONS, SHELL_SAFE_NAME } from '../service/requestGrammar';
+import { REQUEST_OPTIONS, SHELL_SAFE_NAME } from '../shared/requestGrammar';
 import type { ApiClient } from './api';
 
 export const SHELLS = ['bash', 'zsh'] as const;

@@ -1,6 +1,6 @@
 /** How the CLI shows things: aligned tables, key/value blocks, local times, JSON. */
-import type { RequestView } from '../workflows/types';
-import type { ReconcileEvent, ReconcileOutcome, ReconcileReport } from './api';
+import type { RequestView } from '../shared/request';
+import type { ReconcileEvent, ReconcileOutcome, ReconcileReport } from '../shared/reconcile';
 
 export interface OutputStream {
   write(text: string): unknown;

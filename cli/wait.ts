@@ -4,7 +4,7 @@
  * request stands, elapsed time); otherwise one plain line per change, each starting with the id,
  * so logs and scripts can read it.
  */
-import type { RequestStatus, RequestView } from '../workflows/types';
+import type { RequestStatus, RequestView } from '../shared/request';
 import { ApiError, UnreachableError, type ApiClient } from './api';
 import { CliError, EXIT_CODES, type ExitCode } from './errors';
 import { describeStatus, describeTarget, formatElapsed, type OutputStream } from './output';

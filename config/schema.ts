@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { ACCOUNT_PATTERN, AWS_GRANT_KINDS, IDENTITY_STORE_USER_ATTRIBUTES, USER_LOOKUPS } from '../providers/aws/catalog';
 import { GCLOUD_GRANT_KINDS, GCLOUD_PRINCIPAL_TYPES, PROJECT_PATTERN } from '../providers/gcloud/catalog';
 import { K8S_GRANT_KINDS, K8S_SUBJECT_KINDS, K8S_SUBJECT_NAME_SOURCES, NAMESPACE_PATTERN } from '../providers/k8s/catalog';
-import { parseDurationMs } from '../service/duration';
+import { parseDurationMs } from '../shared/duration';
 import { InvalidEmailError, normalizeEmail } from '../service/identity';
-import { SHELL_SAFE_NAME, SHELL_SAFE_NAME_DESCRIPTION } from '../service/requestGrammar';
+import { SHELL_SAFE_NAME, SHELL_SAFE_NAME_DESCRIPTION } from '../shared/requestGrammar';
 
 /**
  * The product's YAML config, validated as a whole at start-up and on every reload. The access

@@ -4,20 +4,7 @@
  * only their workflow writes; an orphan may belong to no known request at all.
  */
 import type { Knex } from 'knex';
-
-export type ReconcileFinding = 'orphan' | 'missing';
-export type ReconcileAction = 'revoked' | 'reported' | 'revoke_failed' | 'reprovision_requested' | 'reprovision_failed';
-
-export interface ReconcileEvent {
-  runId: string;
-  at: string;
-  finding: ReconcileFinding;
-  provider: string;
-  requestId?: string;
-  description: string;
-  action: ReconcileAction;
-  error?: string;
-}
+import type { ReconcileAction, ReconcileEvent, ReconcileFinding } from '../shared/reconcile';
 
 interface ReconcileEventRow {
   id?: number;

@@ -4,7 +4,8 @@
  * necessarily completing in order).
  */
 import type { Knex } from 'knex';
-import type { AuditEvent, RequestStatus, RequestView } from '../workflows/types';
+import type { AuditEvent, AuditEventType } from '../shared/events';
+import type { RequestStatus, RequestView } from '../shared/request';
 import { isPostgres } from './database';
 
 interface RequestRow {
@@ -33,7 +34,7 @@ interface AuditEventRow {
   id: number;
   request_id: string;
   seq: number;
-  type: string;
+  type: AuditEventType;
   actor: string;
   at: string;
   /** JSON object, or null when the event has no details. */

@@ -1,25 +1,9 @@
 /**
- * Errors the product shows to people. Each has a stable `code` (for scripts and the CLI) and a
- * human message; the API maps `status` to the HTTP response and never sends a stack trace.
+ * Errors the product shows to people. Each has a stable `code` (for scripts and the CLI; listed in
+ * shared/errors.ts) and a human message; the API maps `status` to the HTTP response and never sends
+ * a stack trace.
  */
-const HTTP_STATUS = {
-  bad_request: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  uri_too_long: 414,
-  rate_limited: 429,
-  headers_too_large: 431,
-  unavailable: 503,
-  internal: 500,
-} as const satisfies Record<string, number>;
-
-export type ErrorCode = keyof typeof HTTP_STATUS;
-
-/** Every code, for the OpenAPI document's Error schema. */
-export const ERROR_CODES = Object.keys(HTTP_STATUS) as ErrorCode[];
+import { ERROR_HTTP_STATUS, type ErrorCode } from '../shared/errors';
 
 export class AppError extends Error {
   override readonly name = 'AppError';
@@ -31,7 +15,7 @@ export class AppError extends Error {
   }
 
   get status(): number {
-    return HTTP_STATUS[this.code];
+    return ERROR_HTTP_STATUS[this.code];
   }
 }
 

@@ -9,7 +9,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, register } from 'prom-client';
-import { REQUEST_STATUSES, type AuditEvent, type RequestStatus, type RequestView } from '../workflows/types';
+import { REQUEST_STATUSES, type RequestStatus, type RequestView } from '../shared/request';
+import type { AuditEvent } from '../shared/events';
 
 export { register as metricsRegistry };
 

@@ -6,8 +6,9 @@
  * approved under.
  */
 import type { AutoApprovalRule, LevelConfig, P0Config } from '../config/schema';
+import type { CatalogEntry } from '../shared/catalog';
 import { AppError, RESOURCE_NOT_FOUND_MESSAGE } from './errors';
-import { DurationFormatError, formatDuration, parseDurationMs } from './duration';
+import { DurationFormatError, formatDuration, parseDurationMs } from '../shared/duration';
 
 export interface Caller {
   email: string;
@@ -43,26 +44,6 @@ export interface LevelRef {
   level?: string;
   /** Picks among levels by their namespace (Kubernetes), like `p0 request k8s role pod-reader --namespace prod`. */
   namespace?: string;
-}
-
-/** What a caller may request, as `GET /v1/resources` and the channels' pickers show it. */
-export interface CatalogEntry {
-  id: string;
-  provider: string;
-  resource: string;
-  level: string;
-  kind: string;
-  target: string;
-  description?: string;
-  minDuration: string;
-  maxDuration: string;
-  defaultDuration: string;
-  durationPresets: string[];
-  approvalsRequired: number;
-  requireReason: boolean;
-  reasonPatternDescription?: string;
-  breakGlass?: { maxDuration: string };
-  readOnly: boolean;
 }
 
 /** Everything the workflow needs to run a request under today's rules. */

@@ -6,9 +6,8 @@
 import { Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { monotonicFactory } from 'ulid';
 import { z } from 'zod';
-import type { ReconcileEvent } from '../db/reconcileEventStore';
 import { RECONCILE_WORKFLOW_TYPE, TASK_QUEUE } from '../workflows/messages';
-import type { ReconcileInput, ReconcileReport } from '../workflows/reconcile';
+import { ORPHAN_POLICIES, type ReconcileEvent, type ReconcileInput, type ReconcileReport } from '../shared/reconcile';
 import { AppError } from './errors';
 import type { LivePolicy } from './livePolicy';
 import { isAdmin, type Caller } from './policy';
@@ -71,12 +70,13 @@ export async function ensureReconcileSchedule(
   return 'updated';
 }
 
-const runBody = z
+/** The body of `POST /v1/reconcile` (the OpenAPI document is derived from it). */
+export const runBody = z
   .object({
-    dryRun: z.boolean().optional(),
-    orphans: z.enum(['revoke', 'report']).optional(),
+    dryRun: z.boolean().optional().meta({ description: 'Find and show; change nothing and record nothing' }),
+    orphans: z.enum(ORPHAN_POLICIES).optional().meta({ description: "Overrides the config's reconcile.orphans for this pass" }),
   })
-  .strict();
+  .strict() satisfies z.ZodType<ReconcileInput>;
 
 /** How long an on-demand run may take before the caller is told to look at the audit trail instead. */
 const RUN_TIMEOUT = '10 minutes';

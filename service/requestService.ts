@@ -23,16 +23,9 @@ import {
   statusQuery,
   type ActorInput,
 } from '../workflows/messages';
-import {
-  BREAK_GLASS_REVIEW_WINDOW_DAYS,
-  FINAL_STATUSES,
-  grantedSeconds,
-  initialView,
-  REQUEST_STATUSES,
-  type AccessRequestInput,
-  type RequestStatus,
-  type RequestView,
-} from '../workflows/types';
+import { BREAK_GLASS_REVIEW_WINDOW_DAYS, grantedSeconds, initialView, type AccessRequestInput } from '../workflows/types';
+import type { CatalogEntry } from '../shared/catalog';
+import { FINAL_STATUSES, REQUEST_STATUSES, type RequestStatus, type RequestView } from '../shared/request';
 import { AppError } from './errors';
 import type { LivePolicy } from './livePolicy';
 import { errorForNonAdmins } from './providerErrors';
@@ -44,7 +37,6 @@ import {
   findLevel,
   isAdmin,
   type Caller,
-  type CatalogEntry,
   type Policy,
   type RequesterStanding,
 } from './policy';
@@ -67,30 +59,39 @@ export interface RequestServiceOptions {
 
 export const REQUEST_ID_PATTERN = /^req_[0-9A-HJKMNP-TV-Z]{26}$/;
 
-const createRequestBody = z
+/**
+ * The body of `POST /v1/requests`. The OpenAPI document is derived from it (api/openapi.ts), so its
+ * `meta` (descriptions, examples) is what API clients read.
+ */
+export const createRequestBody = z
   .object({
-    provider: z.string({ error: 'provider is required (e.g. "aws")' }).min(1, 'provider is required (e.g. "aws")'),
+    provider: z.string({ error: 'provider is required (e.g. "aws")' }).min(1, 'provider is required (e.g. "aws")').meta({ example: 'aws' }),
     /** Either kind + target (`role AdminRole`, the CLI's words)... */
-    kind: z.string().min(1).optional(),
-    target: z.string().min(1).optional(),
+    kind: z.string().min(1).optional().meta({ example: 'role' }),
+    target: z.string().min(1).optional().meta({ example: 'AdminRole' }),
     /** ...or a catalog position; `resource` also picks among resources offering the same kind + target. */
-    resource: z.string().min(1).optional(),
-    level: z.string().min(1).optional(),
-    namespace: z.string().min(1).optional(),
-    reason: z.string().max(2000, 'reason is longer than 2000 characters').default(''),
-    duration: z.string().optional(),
+    resource: z.string().min(1).optional().meta({ example: 'prod' }),
+    level: z.string().min(1).optional().meta({ example: 'admin' }),
+    namespace: z.string().min(1).optional().meta({ example: 'payments', description: 'Kubernetes: picks the level granted in this namespace' }),
+    reason: z.string().max(2000, 'reason is longer than 2000 characters').default('').meta({ example: 'deploy hotfix INC-42' }),
+    duration: z.string().optional().meta({ example: '1h', description: 'e.g. 90s, 15m, 2h, 1d; default from the policy' }),
     /** Provision no earlier than this (ISO-8601 with a time zone). */
-    startAt: z.iso.datetime({ offset: true, error: 'startAt must be an ISO-8601 time, e.g. 2026-12-01T09:00:00Z' }).optional(),
-    breakGlass: z.boolean().optional(),
+    startAt: z.iso
+      .datetime({ offset: true, error: 'startAt must be an ISO-8601 time, e.g. 2026-12-01T09:00:00Z' })
+      .optional()
+      .meta({ description: 'Scheduled start (at most 30 days ahead)' }),
+    breakGlass: z.boolean().optional().meta({ description: 'Emergency access where the level allows it' }),
   })
   .strict()
   .refine((body) => body.level !== undefined || (body.kind !== undefined && body.target !== undefined), {
     message: 'name what you need: kind and target (e.g. "role", "AdminRole"), or resource and level',
-  });
+  })
+  .meta({ description: 'Name the access by kind + target (the CLI words), or by resource + level (the catalog).' });
 
-const extendBody = z
+/** The body of `POST /v1/requests/{id}/extend` (the OpenAPI document is derived from it). */
+export const extendBody = z
   .object({
-    duration: z.string({ error: 'duration is required (e.g. "1h")' }),
+    duration: z.string({ error: 'duration is required (e.g. "1h")' }).meta({ example: '1h' }),
     comment: z.string().optional(),
     reason: z.string().optional(),
   })

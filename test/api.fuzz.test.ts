@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import fc from 'fast-check';
 import { openApiDocument } from '../api/openapi';
-import type { RequestView } from '../workflows/types';
+import type { RequestView } from '../shared/request';
 import { BASE_TEST_CONFIG, Harness } from './support/harness';
 import { documentedOperations, expectMatchesOpenApi } from './support/openapi';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { createApiApp } from '../api/app';
 import { openApiDocument } from '../api/openapi';
-import type { RequestView } from '../workflows/types';
+import type { RequestView } from '../shared/request';
 import type { ApiAnswer } from './support/harness';
 import { Harness } from './support/harness';
 import { ensureCatalogObjects, newRequester } from './support/iam';

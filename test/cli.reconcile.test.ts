@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { ApplicationFailure } from '@temporalio/common';
+import type { ReconcileAnswer, ReconcileEventsAnswer } from '../shared/api';
 import { CliHome, type CliResult } from './support/cliProcess';
 import { Harness } from './support/harness';
 import { ensureCatalogObjects, holdings, newRequester } from './support/iam';
@@ -14,24 +15,6 @@ import { ensureCatalogObjects, holdings, newRequester } from './support/iam';
 const ADMIN = 'sec@example.com'; // admin by the test config's `admins`
 const CAROL = 'carol@example.com'; // nobody special
 const ALLOW_NOTHING = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 'iam:Nothing', Resource: '*' }] });
-
-interface Report {
-  runId: string;
-  dryRun: boolean;
-  providers: string[];
-  orphans: Array<{ provider: string; requestId: string; description: string; action: string; error?: string }>;
-  missing: Array<{ provider: string; requestId: string; action: string }>;
-  errors: Array<{ provider: string; message: string }>;
-}
-interface Event {
-  runId: string;
-  finding: string;
-  provider: string;
-  requestId?: string;
-  description: string;
-  action: string;
-  error?: string;
-}
 
 function assertNoStack(result: CliResult): void {
   assert.doesNotMatch(result.stderr, /^\s+at /m, `stack trace in stderr:\n${result.stderr}`);
@@ -133,12 +116,12 @@ describe('p0 reconcile', function () {
 
     const json = await home.run(['reconcile', 'events', '--request', requestId, '--json'], env);
     assert.equal(json.code, 0, json.stderr);
-    const { events: listed } = JSON.parse(json.stdout) as { events: Event[] };
+    const { events: listed } = JSON.parse(json.stdout) as ReconcileEventsAnswer;
     assert.deepEqual(
       listed.map(({ runId: id, finding, provider, requestId: request, action }) => ({ id, finding, provider, request, action })),
       [{ id: runId, finding: 'orphan', provider: 'aws', request: requestId, action: 'revoked' }],
     );
-    const limited = JSON.parse((await home.run(['reconcile', 'events', '--limit', '1', '--json'], env)).stdout) as { events: Event[] };
+    const limited = JSON.parse((await home.run(['reconcile', 'events', '--limit', '1', '--json'], env)).stdout) as ReconcileEventsAnswer;
     assert.equal(limited.events.length, 1);
   });
 
@@ -147,7 +130,7 @@ describe('p0 reconcile', function () {
     const { requestId, userName, policyName } = await makeOrphan('CLIREPORTED');
     const result = await home.run(['reconcile', '--report-only', '--json'], env);
     assert.equal(result.code, 0, result.stderr);
-    const { report } = JSON.parse(result.stdout) as { report: Report };
+    const { report } = JSON.parse(result.stdout) as ReconcileAnswer;
     assert.equal(report.dryRun, false);
     assert.deepEqual(report.errors, []);
     assert.equal(report.orphans.find((orphan) => orphan.requestId === requestId)?.action, 'reported');
@@ -172,7 +155,7 @@ describe('p0 reconcile', function () {
     assert.equal(failed.stderr, `p0: ${requestId} removal failed (AccessDenied: iam:DeleteUserPolicy is not allowed): the next run tries again\n`);
     assertNoStack(failed);
     assert.deepEqual((await holdings(h.iam, userName)).inlinePolicies, [policyName]);
-    const recorded = JSON.parse((await home.run(['reconcile', 'events', '--request', requestId, '--json'], env)).stdout) as { events: Event[] };
+    const recorded = JSON.parse((await home.run(['reconcile', 'events', '--request', requestId, '--json'], env)).stdout) as ReconcileEventsAnswer;
     assert.deepEqual(recorded.events.map((event) => [event.action, event.error]), [['revoke_failed', 'AccessDenied: iam:DeleteUserPolicy is not allowed']]);
 
     delete faults.failRemovalOf;
@@ -183,7 +166,7 @@ describe('p0 reconcile', function () {
     assert.equal(unchecked.stderr, 'p0: could not check aws: the next run tries again\n');
     const json = await home.run(['reconcile', '--dry-run', '--json'], env);
     assert.equal(json.code, 3);
-    assert.deepEqual((JSON.parse(json.stdout) as { report: Report }).report.errors, [{ provider: 'aws', message: 'AccessDenied: iam:ListUsers is not allowed' }]);
+    assert.deepEqual((JSON.parse(json.stdout) as ReconcileAnswer).report.errors, [{ provider: 'aws', message: 'AccessDenied: iam:ListUsers is not allowed' }]);
 
     // The next run, with the provider well again, removes it.
     delete faults.failListing;

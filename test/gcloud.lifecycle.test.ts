@@ -4,7 +4,7 @@
  * `gcloud.accessToken`, exactly as a private endpoint would be.
  */
 import assert from 'node:assert/strict';
-import type { RequestView } from '../workflows/types';
+import type { RequestView } from '../shared/request';
 import { Harness } from './support/harness';
 import { FakeResourceManager, type FakeBinding } from './support/fakeResourceManager';
 

@@ -9,7 +9,8 @@ import type { GrantSpec } from '../providers/provider';
 import { LivePolicy } from '../service/livePolicy';
 import { MessageSigner, SIGNED_MESSAGE, updatePurpose } from '../service/messageSigning';
 import type { DecisionInput, ExtendInput } from '../workflows/messages';
-import type { AccessRequestInput, RequestView } from '../workflows/types';
+import type { AccessRequestInput } from '../workflows/types';
+import type { RequestView } from '../shared/request';
 
 const ALICE = 'alice@example.com';
 const BOB = 'bob@example.com';

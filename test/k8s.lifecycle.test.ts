@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { V1RoleBinding } from '@kubernetes/client-node';
-import type { RequestView } from '../workflows/types';
+import type { RequestView } from '../shared/request';
 import { Harness } from './support/harness';
 import { KUBE_USERS, sharedKubernetes, TEST_CONTEXT, type KubeClients } from './support/kubernetes';
 

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { classifyAwsError } from '../providers/aws/errors';
-import type { RequestView } from '../workflows/types';
+import type { RequestView } from '../shared/request';
 import { BASE_TEST_CONFIG, Harness } from './support/harness';
 import { addToGroup, ensureCatalogObjects, holdings, inlinePolicyDocument, newRequester } from './support/iam';
 

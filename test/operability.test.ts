@@ -19,7 +19,7 @@ import type { Provider } from '../providers/provider';
 import { errorKind, metrics, observeRequestEvent, startMetricsServer } from '../service/metrics';
 import { openRuntime, type Runtime } from '../service/runtime';
 import { temporalTarget } from '../service/temporal';
-import type { RequestView } from '../workflows/types';
+import type { RequestView } from '../shared/request';
 import { temporalLogger } from '../worker/logging';
 import { BASE_TEST_CONFIG, Harness } from './support/harness';
 import { ensureCatalogObjects, newRequester } from './support/iam';

@@ -12,7 +12,7 @@ import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/clien
 import { extendUpdate } from '../workflows/messages';
 import { LivePolicy } from '../service/livePolicy';
 import { RequestService } from '../service/requestService';
-import type { RequestView } from '../workflows/types';
+import type { RequestView } from '../shared/request';
 import { updatePurpose } from '../service/messageSigning';
 import { Harness, testSigning } from './support/harness';
 import { ensureCatalogObjects, holdings, inlinePolicyDocument } from './support/iam';

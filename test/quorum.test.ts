@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { approveUpdate, denyUpdate, extendUpdate, statusQuery } from '../workflows/messages';
-import type { AccessRequestInput, RequestView } from '../workflows/types';
+import type { AccessRequestInput } from '../workflows/types';
+import type { RequestView } from '../shared/request';
 import { sharedTemporal, sharedWorkflowBundle } from './support/temporal';
 import { ALICE, BOB, DANA, eventTypes as trail, newRecorded, outcome, requestInput, signed, stubActivities, type Outcome, type Recorded } from './support/workflowStubs';
 

@@ -13,7 +13,7 @@ import {
   requestUsage,
   tokenizeCommandLine,
   type RequestChannel,
-} from '../service/requestGrammar';
+} from '../shared/requestGrammar';
 
 /** The grammar error for `words`, checked to carry the channel's usage line. */
 function refusal(words: string[], channel: RequestChannel = 'cli'): RequestGrammarError {

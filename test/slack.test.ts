@@ -27,9 +27,9 @@ import { clockTime } from '../bots/slack/text';
 import { ChatMessageStore } from '../db/chatMessageStore';
 import { openDatabase } from '../db/database';
 import { AppError } from '../service/errors';
-import type { CatalogEntry } from '../service/policy';
-import { parseRequestCommandLine, RequestGrammarError, requestUsage } from '../service/requestGrammar';
-import type { RequestView } from '../workflows/types';
+import type { CatalogEntry } from '../shared/catalog';
+import { parseRequestCommandLine, RequestGrammarError, requestUsage } from '../shared/requestGrammar';
+import type { RequestView } from '../shared/request';
 import {
   buttonValuesOf,
   buttonsOf,

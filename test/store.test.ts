@@ -14,7 +14,8 @@ import { GrantLeaseStore } from '../db/grantLeaseStore';
 import { ReconcileEventStore } from '../db/reconcileEventStore';
 import { RequestStore } from '../db/requestStore';
 import { TokenStore } from '../db/tokenStore';
-import type { AuditEvent, RequestView } from '../workflows/types';
+import type { AuditEvent, AuditEventType } from '../shared/events';
+import type { RequestView } from '../shared/request';
 import { startPostgres, type RunningPostgres } from './support/postgres';
 
 const execFileAsync = promisify(execFile);
@@ -43,7 +44,7 @@ function requestView(overrides: Partial<RequestView> & Pick<RequestView, 'id'>):
   };
 }
 
-function auditEvent(requestId: string, seq: number, type: string, details?: Record<string, unknown>): AuditEvent {
+function auditEvent(requestId: string, seq: number, type: AuditEventType, details?: Record<string, unknown>): AuditEvent {
   return { requestId, seq, type, actor: 'alice@example.com', at: `2025-01-01T00:00:0${seq}.000Z`, ...(details ? { details } : {}) };
 }
 
@@ -144,10 +145,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await requests.recordEvent(auditEvent(id, 1, 'requested'), pending);
         assert.deepEqual(await requests.get(id), approved);
 
-        await requests.recordEvent(auditEvent(id, 3, 'activated'), active);
+        await requests.recordEvent(auditEvent(id, 3, 'active'), active);
         assert.deepEqual(await requests.get(id), active);
         // The same version again (a retry) changes nothing, even with other content.
-        await requests.recordEvent(auditEvent(id, 3, 'activated'), { ...active, status: 'failed' });
+        await requests.recordEvent(auditEvent(id, 3, 'active'), { ...active, status: 'failed' });
         assert.deepEqual(await requests.get(id), active);
         assert.deepEqual(await requests.list({ status: 'active' }), [active]);
         assert.deepEqual(await requests.list({ status: 'approved' }), []);
@@ -157,7 +158,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
           [
             [1, 'requested'],
             [2, 'approved'],
-            [3, 'activated'],
+            [3, 'active'],
           ],
         );
       });

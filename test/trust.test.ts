@@ -10,7 +10,9 @@ import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } fr
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { monotonicFactory } from 'ulid';
 import { REJECTION, WORKFLOW_TYPE, approveUpdate, denyUpdate, extendUpdate, statusQuery, type ActorInput, type ExtendInput } from '../workflows/messages';
-import type { AccessRequestInput, AuditEvent, RequestView } from '../workflows/types';
+import type { AccessRequestInput } from '../workflows/types';
+import type { AuditEvent } from '../shared/events';
+import type { RequestView } from '../shared/request';
 import { BASE_TEST_CONFIG, Harness } from './support/harness';
 import { ensureCatalogObjects, holdings, inlinePolicyDocument, newRequester } from './support/iam';
 

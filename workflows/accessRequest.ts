@@ -41,16 +41,11 @@ import {
   type ExtendInput,
   type RejectionType,
 } from './messages';
-import {
-  BREAK_GLASS_REVIEW_WINDOW_DAYS,
-  FINAL_STATUSES,
-  grantedSeconds,
-  initialView,
-  type AccessRequestInput,
-  type Decision,
-  type RequestStatus,
-  type RequestView,
-} from './types';
+import { BREAK_GLASS_REVIEW_WINDOW_DAYS, grantedSeconds, initialView, type AccessRequestInput } from './types';
+import type { AuditEventType } from '../shared/events';
+import { failureMessage } from '../shared/errors';
+import { FAILURE } from '../shared/failures';
+import { FINAL_STATUSES, type Decision, type RequestStatus, type RequestView } from '../shared/request';
 
 type Activities = activityModule.AccessActivities;
 
@@ -90,8 +85,6 @@ const VERIFIED_GRANTS = 'verified-grants';
  * its verification: the request never passes through `active`.
  */
 const END_BEFORE_ACTIVE = 'end-before-active';
-/** provision's refusal of input the product did not sign (activities FAILURE.untrustedInput). */
-const UNTRUSTED_INPUT: (typeof activityModule.FAILURE)['untrustedInput'] = 'UntrustedInput';
 /** Break-glass requests stay open this long after access ends, for the approvers' review. */
 const BREAK_GLASS_REVIEW_WINDOW = `${BREAK_GLASS_REVIEW_WINDOW_DAYS} days`;
 
@@ -146,7 +139,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     retry: {
       initialInterval: '1 second',
       maximumInterval: '30 seconds',
-      nonRetryableErrorTypes: ['ProviderInputError', 'PropagationTimeout', 'UnknownProvider', UNTRUSTED_INPUT],
+      nonRetryableErrorTypes: [FAILURE.providerInput, FAILURE.propagationTimeout, FAILURE.unknownProvider, FAILURE.untrustedInput],
     },
   });
 
@@ -155,7 +148,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   const notifications: Promise<unknown>[] = [];
 
   /** Every state change goes through here: one audit event, numbered, plus the refreshed view. */
-  async function record(type: string, actor: string, details?: Record<string, unknown>): Promise<void> {
+  async function record(type: AuditEventType, actor: string, details?: Record<string, unknown>): Promise<void> {
     view.version += 1;
     const event = { requestId: view.id, seq: view.version, type, actor, at: nowIso(), details };
     await recordEvent(event, { ...view });
@@ -250,7 +243,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
    * Records a decision made synchronously by an update handler. Waits for `requested` first; when
    * the decision ends the wait for approval, provisioning waits for this record.
    */
-  function recordDecision(decides: boolean, type: string, actor: string, details: Record<string, unknown>): Promise<void> {
+  function recordDecision(decides: boolean, type: AuditEventType, actor: string, details: Record<string, unknown>): Promise<void> {
     const recorded = (async () => {
       await afterRequestedIsRecorded();
       await record(type, actor, details);
@@ -697,14 +690,7 @@ function grantSpec(input: AccessRequestInput, notAfterMs: number): GrantSpec {
 
 /** provision refused the grant: the input or approvals are not the product's own (see VERIFIED_GRANTS). */
 function isUntrusted(error: unknown): boolean {
-  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.type === UNTRUSTED_INPUT;
-}
-
-function failureMessage(error: unknown): string {
-  // Activity failures arrive wrapped: the cause carries the provider's own words.
-  const cause = (error as { cause?: unknown }).cause;
-  if (cause instanceof Error && cause.message) return cause.message;
-  return error instanceof Error ? error.message : String(error);
+  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.type === FAILURE.untrustedInput;
 }
 
 function nowIso(): string {

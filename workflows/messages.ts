@@ -6,7 +6,7 @@
  * ("you cannot approve your own request", "already denied") and gets the request view back.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { RequestView } from './types';
+import type { RequestView } from '../shared/request';
 
 export const TASK_QUEUE = 'p0-access-requests';
 export const WORKFLOW_TYPE = 'accessRequest';

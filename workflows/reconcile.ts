@@ -7,36 +7,11 @@
  */
 import { getExternalWorkflowHandle, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type * as reconcileActivities from '../activities/reconcile';
-import type { OrphanPolicy } from '../activities/reconcile';
+import { failureMessage } from '../shared/errors';
+import type { ReconcileInput, ReconcileOutcome, ReconcileReport } from '../shared/reconcile';
 import { reprovisionSignal } from './messages';
 
 type Activities = reconcileActivities.ReconcileActivities;
-
-export interface ReconcileInput {
-  /** Find and show, change nothing and record nothing. */
-  dryRun?: boolean;
-  /** Overrides the config's `reconcile.orphans` for this run. */
-  orphans?: OrphanPolicy;
-}
-
-export interface ReconcileOutcome {
-  provider: string;
-  requestId: string;
-  description: string;
-  /** What was done, or with dryRun what would be done. */
-  action: string;
-  error?: string;
-}
-
-export interface ReconcileReport {
-  runId: string;
-  dryRun: boolean;
-  checkedAt: string;
-  providers: string[];
-  orphans: ReconcileOutcome[];
-  missing: ReconcileOutcome[];
-  errors: { provider: string; message: string }[];
-}
 
 const { findDrift } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
@@ -73,7 +48,7 @@ export async function reconcile(input: ReconcileInput = {}): Promise<ReconcileRe
         outcome.action = await settleOrphan({ orphan, runId, policy });
       } catch (error) {
         outcome.action = 'revoke_failed';
-        outcome.error = messageOf(error);
+        outcome.error = failureMessage(error);
         await recordFinding({ runId, finding: 'orphan', provider: orphan.provider, requestId: orphan.requestId, description: orphan.description, action: 'revoke_failed', error: outcome.error });
       }
     }
@@ -95,17 +70,11 @@ export async function reconcile(input: ReconcileInput = {}): Promise<ReconcileRe
       } catch (error) {
         // The request ended meanwhile: its workflow is closed and nothing is to be granted.
         outcome.action = 'reprovision_failed';
-        outcome.error = messageOf(error);
+        outcome.error = failureMessage(error);
       }
       await recordFinding({ runId, finding: 'missing', provider: missing.provider, requestId: missing.requestId, description: missing.description, action: outcome.action as 'reprovision_requested' | 'reprovision_failed', error: outcome.error });
     }
     report.missing.push(outcome);
   }
   return report;
-}
-
-function messageOf(error: unknown): string {
-  const cause = (error as { cause?: unknown }).cause;
-  if (cause instanceof Error && cause.message) return cause.message;
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,106 +1,9 @@
 /**
- * The request's shape as every caller sees it. Imported by the workflow (so it holds only plain
- * data), the activities, the store, the request service and the API.
+ * What the request service hands the accessRequest workflow, and the workflow's own rules over the
+ * request view (whose shape every side shares: shared/request.ts). Imported by the workflow, so it
+ * holds only plain data and pure functions.
  */
-
-export const REQUEST_STATUSES = [
-  'pending',
-  'approved',
-  'provisioning',
-  'active',
-  'expired',
-  'relinquished',
-  'revoked',
-  'denied',
-  'cancelled',
-  'timed_out',
-  'failed',
-] as const;
-export type RequestStatus = (typeof REQUEST_STATUSES)[number];
-
-/** States after which nothing more happens to the request. */
-export const FINAL_STATUSES: readonly RequestStatus[] = [
-  'expired',
-  'relinquished',
-  'revoked',
-  'denied',
-  'cancelled',
-  'timed_out',
-  'failed',
-];
-
-/**
- * A person's say on the request: who, what they said, and when. An approval, the decision that ended
- * it (deny, cancel, relinquish, revoke), or a break-glass review.
- */
-export interface Decision {
-  by: string;
-  comment?: string;
-  at: string;
-}
-
-/** An extension of an active grant that is waiting for its approvals. */
-export interface PendingExtension {
-  /** `ext-<seq>`: the audit event that asked for it. Approve and deny name it. Absent on older requests. */
-  id?: string;
-  durationSeconds: number;
-  duration: string;
-  requestedAt: string;
-  comment?: string;
-  approvals: Decision[];
-}
-
-/** An extension that moved the expiry. */
-export interface AppliedExtension {
-  duration: string;
-  durationSeconds: number;
-  /** Approvers, or `policy:<rule>` when an auto-approval rule approved it. */
-  approvedBy: string[];
-  at: string;
-  newExpiresAt: string;
-}
-
-/** The whole request view: what the `status` query, the API and the store projection return. */
-export interface RequestView {
-  id: string;
-  status: RequestStatus;
-  requester: string;
-  provider: string;
-  /** Catalog position: `resource` (e.g. an AWS account) and access `level`. */
-  resource: string;
-  level: string;
-  kind: string;
-  target: string;
-  reason: string;
-  /** Approved duration, e.g. `2h` (as asked), with `durationSeconds` the exact figure. */
-  duration: string;
-  durationSeconds: number;
-  /** Email addresses allowed to approve, resolved from the policy when the request was made. */
-  approvers: string[];
-  approvalsRequired: number;
-  approvals: Decision[];
-  /** Who denied, cancelled, relinquished or revoked, and why. */
-  decision?: Decision;
-  createdAt: string;
-  /** When the grant was verified usable: the access clock starts here. */
-  activeAt?: string;
-  expiresAt?: string;
-  endedAt?: string;
-  /** Why the request failed, in words a user can act on. */
-  error?: string;
-  /** The config the request was decided under (its rules stay those, whatever changes later). */
-  policyVersion: string;
-  /** Granted at once without approval; approvers review it afterwards. */
-  breakGlass?: boolean;
-  /** The after-the-fact review of a break-glass request. */
-  review?: Decision;
-  /** Approved requests are provisioned at this time (scheduled start). */
-  startAt?: string;
-  pendingExtension?: PendingExtension;
-  extensions: AppliedExtension[];
-  /** Monotonic counter of recorded state changes; the store keeps the highest it has seen. */
-  version: number;
-}
+import type { RequestView } from '../shared/request';
 
 /** What the request service hands the workflow when it starts it. */
 export interface AccessRequestInput {
@@ -141,17 +44,6 @@ export interface AccessRequestInput {
    * the `provision` activity before anything is granted. Absent on requests made before signing.
    */
   signature?: string;
-}
-
-/** One audit event: every state change, written by the `recordEvent` activity. */
-export interface AuditEvent {
-  requestId: string;
-  /** Position in this request's event sequence (1, 2, ...): makes a retried write idempotent. */
-  seq: number;
-  type: string;
-  actor: string;
-  at: string;
-  details?: Record<string, unknown>;
 }
 
 /** How long a break-glass request stays open after its access ends, waiting for the approvers' review. */

@@ -14,9 +14,9 @@ import express from 'express';
 import type { Logger } from 'pino';
 import { AppError } from '../../service/errors';
 import type { Caller } from '../../service/policy';
-import { createRequestBody } from '../../service/requestGrammar';
+import { createRequestBody } from '../../shared/requestGrammar';
 import type { RequestService } from '../../service/requestService';
-import type { RequestView } from '../../workflows/types';
+import type { RequestView } from '../../shared/request';
 import { ACTION, VIEW } from './blockKit';
 import { createdReply, decidedNote, helpText, parseDecisionButtonValue } from './messages';
 import {

@@ -1,6 +1,6 @@
 /**
  * What `/p0 <text>` asks for. The one-line request goes through the shared request grammar
- * (service/requestGrammar.ts) exactly as `p0 request ...` in the CLI does, so both accept the same
+ * (shared/requestGrammar.ts) exactly as `p0 request ...` in the CLI does, so both accept the same
  * words and refuse the same mistakes with the same messages. Pure.
  */
 import {
@@ -10,8 +10,8 @@ import {
   requestUsage,
   tokenizeCommandLine,
   type ParsedRequest,
-} from '../../service/requestGrammar';
-import type { CatalogEntry } from '../../service/policy';
+} from '../../shared/requestGrammar';
+import type { CatalogEntry } from '../../shared/catalog';
 import type { RequestForm } from './modals';
 
 export type SlashCommandIntent =

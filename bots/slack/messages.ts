@@ -3,10 +3,11 @@
  * approvers' message with its decision buttons, the one-line status both show, and the short replies
  * to `/p0` (created, help, the note added to a refusal).
  */
+import type { AuditEventType } from '../../shared/events';
 import type { types } from '@slack/bolt';
 import { errorForNonAdmins } from '../../service/providerErrors';
-import { REQUEST_OPTIONS, requestUsage } from '../../service/requestGrammar';
-import { FINAL_STATUSES, type RequestView } from '../../workflows/types';
+import { REQUEST_OPTIONS, requestUsage } from '../../shared/requestGrammar';
+import { FINAL_STATUSES, type RequestView } from '../../shared/request';
 import { ACTION, button, confirm, context, mrkdwn, section, type ChatMessage, type KnownBlock } from './blockKit';
 import { andList, capitalize, clockTime, describeAccess, escapeText, humanDuration, limit, orList } from './text';
 
@@ -30,7 +31,7 @@ export interface MessageOptions {
 }
 
 /** The requester's direct message: details, state, and Cancel / Relinquish when they apply. */
-export function requesterMessage(event: string, view: RequestView, options: MessageOptions = {}): ChatMessage {
+export function requesterMessage(event: AuditEventType, view: RequestView, options: MessageOptions = {}): ChatMessage {
   const status = statusLine(event, view, options.timeZone);
   const buttons: types.Button[] = [];
   if (view.status === 'pending' || (view.status === 'approved' && view.startAt !== undefined)) {
@@ -49,7 +50,7 @@ export function requesterMessage(event: string, view: RequestView, options: Mess
 }
 
 /** The approvers' message (a direct message or a channel post): details, state, and the decision buttons. */
-export function approverMessage(event: string, view: RequestView, options: MessageOptions = {}): ChatMessage {
+export function approverMessage(event: AuditEventType, view: RequestView, options: MessageOptions = {}): ChatMessage {
   const status = statusLine(event, view, options.timeZone);
   const buttons: types.Button[] = [];
   if (awaitsDecision(view)) {
@@ -84,7 +85,7 @@ export function concernsApprovers(view: RequestView): boolean {
 }
 
 /** One line saying where the request stands, in the reader's time zone. */
-export function statusLine(event: string, view: RequestView, timeZone = 'UTC'): string {
+export function statusLine(event: AuditEventType, view: RequestView, timeZone = 'UTC'): string {
   const by = approvedByText(view);
   const approvedPart = view.breakGlass ? 'break-glass, no approval' : by ? `approved by ${by}` : 'approved';
   const decider = view.decision ? escapeText(view.decision.by) : 'p0';

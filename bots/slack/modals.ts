@@ -3,9 +3,9 @@
  * what the caller may request, and read back from Slack's view state), its refusals placed under
  * the right field, the "sending" / done / failed views after a submission, and the deny modal.
  */
-import { formatDuration, parseDurationMs } from '../../service/duration';
-import type { CatalogEntry } from '../../service/policy';
-import type { RequestView } from '../../workflows/types';
+import { formatDuration, parseDurationMs } from '../../shared/duration';
+import type { CatalogEntry } from '../../shared/catalog';
+import type { RequestView } from '../../shared/request';
 import { ACTION, context, option, plain, section, SELECT_OPTIONS_MAX, selectInput, VIEW, type KnownBlock, type ModalView } from './blockKit';
 import { statusLine } from './messages';
 import { describeAccess, escapeText, humanDuration, limit, providerLabel } from './text';

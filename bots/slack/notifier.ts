@@ -9,7 +9,8 @@
  */
 import type { webApi } from '@slack/bolt';
 import type { Notification, Notifier } from '../../activities';
-import type { RequestView } from '../../workflows/types';
+import type { AuditEventType } from '../../shared/events';
+import type { RequestView } from '../../shared/request';
 import type { ChatMessage } from './blockKit';
 import { approverMessage, concernsApprovers, requesterMessage } from './messages';
 import { SlackDirectory } from './directory';
@@ -73,7 +74,7 @@ export function createSlackNotifier(options: SlackNotifierOptions): Notifier {
     await Promise.all([notifyRequester(messages, event, view), notifyApprovers(messages, event, view)]);
   }
 
-  async function notifyRequester(messages: ChatMessageRecords, event: string, view: RequestView): Promise<void> {
+  async function notifyRequester(messages: ChatMessageRecords, event: AuditEventType, view: RequestView): Promise<void> {
     const person = await directory.findByEmail(view.requester);
     if (!person) return;
     const conversation = await directory.directMessageChannel(person.id);
@@ -82,7 +83,7 @@ export function createSlackNotifier(options: SlackNotifierOptions): Notifier {
     );
   }
 
-  async function notifyApprovers(messages: ChatMessageRecords, event: string, view: RequestView): Promise<void> {
+  async function notifyApprovers(messages: ChatMessageRecords, event: AuditEventType, view: RequestView): Promise<void> {
     const existing = await messages.list(SLACK_PLATFORM, view.id, 'approvers');
     // Approvers hear about a request when they have something to do; once told, they see how it ends.
     if (existing.length === 0 && !concernsApprovers(view)) return;

@@ -2,7 +2,7 @@
  * Words about requests for people to read in Slack: durations, access, clock times in the reader's
  * zone, lists, and escaping of what people typed. Pure string functions, no Block Kit.
  */
-import type { RequestView } from '../../workflows/types';
+import type { RequestView } from '../../shared/request';
 
 const PROVIDER_LABELS: Record<string, string> = { aws: 'AWS', gcloud: 'Google Cloud', k8s: 'Kubernetes' };
 

@@ -25,7 +25,7 @@ import { createProviders } from '../../providers/registry';
 import { providerSettings } from '../../service/providerSettings';
 import { LivePolicy } from '../../service/livePolicy';
 import { startDevServer, type DevServer } from '../../scripts/temporalDevServer';
-import type { RequestStatus, RequestView } from '../../workflows/types';
+import type { RequestStatus, RequestView } from '../../shared/request';
 import { FakeResourceManager } from '../support/fakeResourceManager';
 import { FaultProxy, startKubernetesFaultProxy } from '../support/faultProxy';
 import { Harness, sharedMoto } from '../support/harness';

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { openApiDocument } from '../../api/openapi';
-import { AppError, type ErrorCode } from '../../service/errors';
+import { AppError } from '../../service/errors';
+import type { ErrorCode } from '../../shared/errors';
 import type { ApiAnswer, Harness } from './harness';
 
 /** The document is added to Ajv whole, under this id, so its `#/components/schemas/...` refs resolve as written. */

@@ -9,7 +9,9 @@ import type { AccessActivities } from '../../activities';
 import type { GrantSpec } from '../../providers/provider';
 import { MessageSigner, updatePurpose } from '../../service/messageSigning';
 import type { ActorInput } from '../../workflows/messages';
-import type { AccessRequestInput, AuditEvent, RequestView } from '../../workflows/types';
+import type { AuditEvent } from '../../shared/events';
+import type { RequestView } from '../../shared/request';
+import type { AccessRequestInput } from '../../workflows/types';
 
 export const ALICE = 'alice@example.com';
 export const BOB = 'bob@example.com';

@@ -21,7 +21,9 @@ import {
   statusQuery,
   WORKFLOW_TYPE,
 } from '../../workflows/messages';
-import { BREAK_GLASS_REVIEW_WINDOW_DAYS, type AccessRequestInput, type AuditEvent, type RequestStatus, type RequestView } from '../../workflows/types';
+import type { AuditEvent } from '../../shared/events';
+import type { RequestStatus, RequestView } from '../../shared/request';
+import { BREAK_GLASS_REVIEW_WINDOW_DAYS, type AccessRequestInput } from '../../workflows/types';
 import { sharedWorkflowBundle } from '../support/temporal';
 import { createTimeSkippingEnvironment } from '../support/timeSkipping';
 import { ALICE, BOB, DANA, eventTypes, newRecorded, outcome, requestInput, signed, stubActivities, type Recorded } from '../support/workflowStubs';

@@ -29,6 +29,7 @@ const sourceDirs = [
   'test',
   'cli',
   'bench',
+  'shared',
 ];
 const tsFiles = sourceDirs.map((dir) => `${dir}/**/*.{ts,mts,cts}`);
 
@@ -233,8 +234,21 @@ const dbImportBans = {
   ],
 };
 
-// The CLI speaks only HTTP to the API; of the server it shares the request grammar and the
-// request view's types, nothing else (no store, provider, Temporal, or server module).
+// The vocabulary every side speaks (statuses, event and failure types, error codes, durations, the
+// request grammar, the API's shapes). Workflow code and the CLI import it, so it imports nothing of
+// the product and no Node API: only its own files (and zod, should a shape ever need a schema).
+const sharedImportBans = {
+  patterns: [
+    {
+      regex: '^(?!\\./|zod$)',
+      message: 'shared/ imports only its own files (and zod): nothing of the product, no Node API, no SDK.',
+    },
+  ],
+};
+
+// The CLI speaks only HTTP to the API; of the rest of the tree it imports only the shared
+// vocabulary (shared/), nothing else (no store, provider, Temporal, or server module).
+// cli/ is one flat folder: `../` leaves it, and the only way out it may take is `../shared/`.
 const cliImportBans = {
   paths: [
     { name: 'express', message: 'The CLI is an HTTP client of the API, not a server.' },
@@ -242,21 +256,8 @@ const cliImportBans = {
   ],
   patterns: [
     {
-      regex: topLevelDirs(['db', 'providers', 'activities', 'worker', 'api', 'bots', 'config', 'scripts', 'test']),
-      message: 'The CLI talks to the API over HTTP only (cli/api.ts).',
-    },
-    {
-      regex: '^(?:\\.\\./)+workflows(?:/(?!types$).*)?$',
-      message: 'The CLI may use only the types of workflows/types.',
-    },
-    {
-      regex: '^(?:\\.\\./)+workflows/types$',
-      allowTypeImports: true,
-      message: 'The CLI may use only the types of workflows/types (import type).',
-    },
-    {
-      regex: '^(?:\\.\\./)+service(?:/(?!requestGrammar$).*)?$',
-      message: 'Of service/, the CLI shares only the request grammar (service/requestGrammar).',
+      regex: '^\\.\\./(?!shared/[^/]+$)',
+      message: 'The CLI imports only the shared vocabulary (shared/) and talks to the API over HTTP (cli/api.ts).',
     },
     {
       regex: '^(?:@temporalio/.*|@aws-sdk/.*|better-sqlite3|pg)$',
@@ -327,6 +328,7 @@ const configs = defineConfig(
   },
   { name: 'p0-jit/walls/db', files: ['db/**/*.{ts,mts,cts}'], rules: restrict(dbImportBans) },
   { name: 'p0-jit/walls/cli', files: ['cli/**/*.{ts,mts,cts}'], rules: restrict(cliImportBans) },
+  { name: 'p0-jit/walls/shared', files: ['shared/**/*.{ts,mts,cts}'], rules: restrict(sharedImportBans) },
 );
 
 // Patterns are relative to the repo root whatever the current directory (with `-c`, ESLint would

@@ -5,10 +5,10 @@
  *   /p0 request aws role AdminRole --reason "deploy hotfix" --duration 1h            (Slack)
  *
  * One grammar so both accept exactly the same words and refuse the same mistakes with the same
- * message. Pure: no I/O, no clock; of the server it uses only the duration rule (service/duration.ts,
- * pure too), so a duration is judged by the same words everywhere. The CLI (which may share nothing
- * else with the server) and the Slack adapter both import it. Syntax only: whether the resource exists and whether
- * the duration is allowed is the access policy's business, on the server.
+ * message. Pure: no I/O, no clock; it uses only the duration rule (shared/duration.ts, which the
+ * server's policy uses too), so a duration is judged by the same words everywhere. The CLI (which
+ * imports nothing but shared/) and the Slack adapter both import it. Syntax only: whether the
+ * resource exists and whether the duration is allowed is the access policy's business, on the server.
  *
  * Channel-specific words: `--wait`, `--timeout` and `--json` drive the terminal (block until access
  * works, print JSON) and mean nothing in a chat, so they are CLI-only. Parsed with
@@ -139,7 +139,7 @@ export function parseDurationWord(text: string, option = '--duration', usage = r
   try {
     ms = parseDurationMs(text);
   } catch (error) {
-    // The server's own rule and words (service/duration.ts), named after the option typed.
+    // The server's own rule and words (shared/duration.ts), named after the option typed.
     if (error instanceof DurationFormatError) throw new RequestGrammarError(`${option}: ${error.message}`, usage);
     throw error;
   }
