@@ -43,6 +43,7 @@ import {
 import {
   BREAK_GLASS_REVIEW_WINDOW_DAYS,
   FINAL_STATUSES,
+  UNTRUSTED_INPUT_EVENT,
   grantedSeconds,
   initialView,
   type AccessRequestInput,
@@ -548,7 +549,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
       if (isUntrusted(error)) {
         // Refused before anything was touched: there is nothing to remove, and a removal keyed by an
         // unverified spec could take away what another request (or the user's standing access) holds.
-        await record('untrusted_input', SYSTEM_ACTOR, { problem: message });
+        await record(UNTRUSTED_INPUT_EVENT, SYSTEM_ACTOR, { problem: message });
         view.status = 'failed';
         view.error = message;
         view.endedAt = nowIso();
@@ -590,7 +591,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
           await record('reprovisioned', SYSTEM_ACTOR, { by });
         } catch (error) {
           if (isCancellation(error)) throw error;
-          if (isUntrusted(error)) await record('untrusted_input', SYSTEM_ACTOR, { problem: failureMessage(error) });
+          if (isUntrusted(error)) await record(UNTRUSTED_INPUT_EVENT, SYSTEM_ACTOR, { problem: failureMessage(error) });
           await record('reprovision_failed', SYSTEM_ACTOR, { by, error: failureMessage(error) });
         }
         if (view.expiresAt === expiresAt) continue;
@@ -609,7 +610,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
           view.expiresAt = expiresAt;
           view.extensions.splice(extensionsBefore);
           appliedExtensionEvidence.splice(extensionEvidenceBefore);
-          await record('untrusted_input', SYSTEM_ACTOR, { problem: failureMessage(error), expiresAt });
+          await record(UNTRUSTED_INPUT_EVENT, SYSTEM_ACTOR, { problem: failureMessage(error), expiresAt });
           continue;
         }
         // The grant may end at the old backstop, earlier than promised: never later. Say so.

@@ -156,6 +156,12 @@ export interface AuditEvent {
   details?: Record<string, unknown>;
 }
 
+/**
+ * The audit event of a grant `provision` refused (input or approvals the request service did not sign,
+ * or a run of the workflow other than the one that granted it). Its details carry the refusing run's id.
+ */
+export const UNTRUSTED_INPUT_EVENT = 'untrusted_input';
+
 /** How long a break-glass request stays open after its access ends, waiting for the approvers' review. */
 export const BREAK_GLASS_REVIEW_WINDOW_DAYS = 30;
 
