@@ -70,6 +70,8 @@ export interface RecordedGrant {
   spec: GrantSpec;
   /** The principal the grant was made to; undefined for leases recorded before principals were. */
   principal?: PrincipalRef;
+  /** The run of the request's workflow that made the grant; undefined for leases recorded before run ids were. */
+  runId?: string;
 }
 
 export interface LeaseRelease {
@@ -258,6 +260,7 @@ export class GrantLeaseStore {
       removed: row.removed_at !== null,
       spec: JSON.parse(row.spec!) as GrantSpec,
       ...(row.principal ? { principal: JSON.parse(row.principal) as PrincipalRef } : {}),
+      ...(row.run_id ? { runId: row.run_id } : {}),
     }));
   }
 

@@ -215,6 +215,15 @@ describe('the worker trusts only what the request service signed', function () {
     return view!;
   }
 
+  /** A reconcile run removes the request's grant as an orphan: the run that made it is closed. */
+  async function reconcileRemoves(id: string, userName: string): Promise<void> {
+    const run = await h.reconcile();
+    const orphan = run.orphans.find((candidate) => candidate.requestId === id);
+    assert.equal(orphan?.action, 'revoked', JSON.stringify(run));
+    assert.match(orphan.description, /its workflow is terminated while the request reads active/);
+    assert.deepEqual((await holdings(h.iam, userName)).inlinePolicies, []);
+  }
+
   it('grants nothing anew to an active request terminated and started again with its signed input and approval', async () => {
     const { email, userName } = await newRequester(h.iam);
     const made = await h.request(email, { provider: 'aws', kind: 'role', target: 'AdminRole', reason: 'deploy', duration: '10m' });
@@ -239,6 +248,8 @@ describe('the worker trusts only what the request service signed', function () {
       const refused = untrustedEvent(await eventsOf(made.id));
       assert.match(String(refused.details?.problem), /first granted in another run/);
       assert.equal(refused.details?.runId, (await rerun.describe()).runId);
+      // The terminated run never removed its grant; the reconciler does (its run is closed, its row active).
+      await reconcileRemoves(made.id, userName);
     } finally {
       if (view.status === 'active') await rerun.terminate('test cleanup');
     }
@@ -269,6 +280,7 @@ describe('the worker trusts only what the request service signed', function () {
       assert.equal(view.status, 'failed', `the reset run was granted again, until ${view.expiresAt}`);
       assert.match(view.error ?? '', /first granted in another run of its workflow/);
       assert.equal(await backstopOf(h, userName, made.id), backstop);
+      await reconcileRemoves(made.id, userName);
     } finally {
       if (view.status === 'active') await temporal.workflow.getHandle(made.id).terminate('test cleanup');
     }
