@@ -202,6 +202,11 @@ describe('the worker trusts only what the request service signed', function () {
     assert.equal(result.status, 'failed');
     assert.match(result.error ?? '', /already ended \(expired\)/);
     assert.deepEqual(await holdings(h.iam, userName), before);
+    // Its events reuse the ended request's numbers; the refusal is kept under the next free one.
+    const events = await eventsOf(made.id);
+    assert.match(String(untrustedEvent(events).details?.problem), /already ended \(expired\)/);
+    assert.equal(events.at(-2)!.type, 'expired');
+    assert.equal(events.at(-1)!.type, 'untrusted_input');
   });
 
   /** The request's current run as Temporal reports it, once it is `failed` or `active` (a fresh grant). */
@@ -224,12 +229,17 @@ describe('the worker trusts only what the request service signed', function () {
     assert.deepEqual((await holdings(h.iam, userName)).inlinePolicies, []);
   }
 
-  it('grants nothing anew to an active request terminated and started again with its signed input and approval', async () => {
+  /** An approved AdminRole request of a fresh requester, active, with its backstop (moves if granted anew). */
+  async function activeAdminRole(): Promise<{ userName: string; made: RequestView; backstop: string }> {
     const { email, userName } = await newRequester(h.iam);
     const made = await h.request(email, { provider: 'aws', kind: 'role', target: 'AdminRole', reason: 'deploy', duration: '10m' });
     assert.equal((await h.act(BOB, made.id, 'approve')).status, 200);
     await h.waitFor(email, made.id, ['active']);
-    const backstop = await backstopOf(h, userName, made.id);
+    return { userName, made, backstop: await backstopOf(h, userName, made.id) };
+  }
+
+  it('grants nothing anew to an active request terminated and started again with its signed input and approval', async () => {
+    const { userName, made, backstop } = await activeAdminRole();
 
     // Everything a fresh run needs is in the history; terminating the run frees the id.
     const { input, updates } = await fromHistory(made.id);
@@ -256,11 +266,7 @@ describe('the worker trusts only what the request service signed', function () {
   });
 
   it('grants nothing anew to an active request reset to before its provisioning', async () => {
-    const { email, userName } = await newRequester(h.iam);
-    const made = await h.request(email, { provider: 'aws', kind: 'role', target: 'AdminRole', reason: 'deploy', duration: '10m' });
-    assert.equal((await h.act(BOB, made.id, 'approve')).status, 200);
-    await h.waitFor(email, made.id, ['active']);
-    const backstop = await backstopOf(h, userName, made.id);
+    const { userName, made, backstop } = await activeAdminRole();
 
     const original = temporal.workflow.getHandle(made.id);
     const { events } = await original.fetchHistory();
