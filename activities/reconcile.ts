@@ -253,7 +253,8 @@ async function checkLease(
   let description = `${spec.kind} ${spec.target} for ${spec.principal}${recordedAs}`;
   /** Not recorded as ended, and never will be: the run that made the grant closed (e.g. terminated). */
   let abandoned = false;
-  if (!FINAL_STATUSES.includes(requestStatus as RequestStatus)) {
+  // An unknown request whose lease was released is taken for an orphan below anyway: nothing to ask.
+  if (!FINAL_STATUSES.includes(requestStatus as RequestStatus) && !(requestStatus === 'unknown' && lease.released)) {
     const run = await runStateOf(workflows, lease);
     if (!run.running) {
       // A run that ended normally recorded its end first: only a row still not final is abandoned.
