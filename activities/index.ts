@@ -179,7 +179,7 @@ export function createActivities(dependencies: ActivityDependencies) {
           presentBefore: inspection.present,
           spec: grantSpec,
           principal: inspection.principal,
-          runId,
+          ...(runId ? { runId } : {}),
         });
         // Another run recorded the lease since the check above (the two overlapped): still nothing granted.
         if (lease.runId !== undefined && lease.runId !== runId) refuseUntrusted(spec, anotherRunProblem(spec.requestId, lease.runId, runId));
