@@ -4,7 +4,9 @@
  * who did; so before anything is granted, the `provision` activity (in the worker's own process,
  * which holds the signing key and the live policy) checks here that:
  *   - the workflow's input was signed by the request service, for this very workflow, and the
- *     request has not already ended (a signed input replayed into a new workflow is refused);
+ *     request has not already ended (a signed input replayed into a new workflow is refused), nor
+ *     been granted in another run of its workflow (terminated and started again with the input
+ *     copied from its history, or reset to before provisioning: the database still says active);
  *   - the approvals are signed approve updates from distinct approvers the signed input names
  *     (the requester only if self-approval is allowed), enough for its quorum; or the signed input
  *     itself says auto-approved or break-glass;
@@ -52,6 +54,10 @@ export interface AuthorityCheck {
   evidence: GrantEvidence | undefined;
   /** The id of the workflow the activity runs for. */
   workflowId: string;
+  /** The id of the run of that workflow the activity runs for. */
+  runId: string;
+  /** The run that first provisioned the request (recorded with its grant lease), if any did. */
+  grantedInRun: string | undefined;
   /** The store's view of the request, if it has one. */
   stored: RequestView | undefined;
   policy: Policy;
@@ -60,7 +66,7 @@ export interface AuthorityCheck {
 
 /** Undefined when the grant is backed; otherwise what is wrong, in words for the audit trail. */
 export function grantAuthorityProblem(check: AuthorityCheck): string | undefined {
-  const { spec, evidence, workflowId, stored, policy, signing } = check;
+  const { spec, evidence, workflowId, runId, grantedInRun, stored, policy, signing } = check;
   const input = evidence?.input;
   if (!evidence || !input || typeof input !== 'object') {
     return 'no signed request came with it (made before requests were signed, or not by the request service)';
@@ -72,6 +78,7 @@ export function grantAuthorityProblem(check: AuthorityCheck): string | undefined
   if (stored && FINAL_STATUSES.includes(stored.status)) {
     return `request ${input.id} already ended (${stored.status}): a signed request is never granted twice`;
   }
+  if (grantedInRun !== undefined && grantedInRun !== runId) return anotherRunProblem(input.id, grantedInRun, runId);
 
   /** Signatures already counted: a replayed message is the same signature again. */
   const counted = new Set<string>();
@@ -97,6 +104,11 @@ export function grantAuthorityProblem(check: AuthorityCheck): string | undefined
   if (spec.principal !== input.requester) return `the grant is for ${spec.principal}, but ${input.requester} made the request`;
   if (spec.requestId !== input.id) return `the grant is keyed to ${spec.requestId}, but the signed request is ${input.id}`;
   return undefined;
+}
+
+/** A run of the request's workflow other than the one that made its grant: a re-run or a reset, never a fresh grant. */
+export function anotherRunProblem(requestId: string, grantedInRun: string, runId: string): string {
+  return `request ${requestId} was first granted in another run of its workflow (${grantedInRun}), not this one (${runId}): a request terminated and started again, or reset, is never granted anew`;
 }
 
 function approvalProblem(input: AccessRequestInput, approvals: readonly DecisionInput[], signing: MessageSigner, counted: Set<string>): string | undefined {

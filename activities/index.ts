@@ -11,17 +11,24 @@ import type { Policy } from '../service/policy';
 import type { AuditEvent, AuditEventType } from '../shared/events';
 import { FAILURE } from '../shared/failures';
 import type { RequestView } from '../shared/request';
-import { grantAuthorityProblem, type GrantEvidence } from './grantAuthority';
+import { anotherRunProblem, grantAuthorityProblem, type GrantEvidence } from './grantAuthority';
 
 export type { GrantEvidence } from './grantAuthority';
 
 export interface RequestEventSink {
-  recordEvent(event: AuditEvent, view: RequestView): Promise<void>;
+  /**
+   * Idempotent by (requestId, seq). When another event holds the number (another run of the same
+   * workflow id wrote it) the answer says so; `keepOnClash` keeps the event under a free number then.
+   */
+  recordEvent(event: AuditEvent, view: RequestView, options?: { keepOnClash?: boolean }): Promise<{ seqTakenBy?: { type: string }; keptAs?: number } | void>;
   get(id: string): Promise<RequestView | undefined>;
 }
 
 export interface GrantLeases {
-  acquire(input: { requestId: string; resourceKey: string; presentBefore: boolean; spec?: GrantSpec; principal?: PrincipalRef }): Promise<{ standing: boolean }>;
+  /** `runId`: the run of the request's workflow provisioning it; the answer's, the run the lease is recorded for. */
+  acquire(input: { requestId: string; resourceKey: string; presentBefore: boolean; spec?: GrantSpec; principal?: PrincipalRef; runId?: string }): Promise<{ standing: boolean; runId?: string }>;
+  /** The run of the request's workflow that first provisioned it (recorded with the lease). */
+  grantedInRun(requestId: string): Promise<string | undefined>;
   /** The principal recorded with the request's lease when it was first acquired. */
   recordedPrincipal(requestId: string): Promise<PrincipalRef | undefined>;
   release(requestId: string): Promise<{ removeAtProvider: boolean; reason: string }>;
@@ -107,9 +114,26 @@ export function createActivities(dependencies: ActivityDependencies) {
   }
 
   return {
-    /** Appends the audit event and refreshes the request's row in the store, in one transaction. */
+    /**
+     * Appends the audit event and refreshes the request's row in the store, in one transaction. A run
+     * of the workflow other than the first (terminated and started again, or reset) numbers its events
+     * as the first did: those are not recorded, and are logged as an alert; its refusals are kept.
+     */
     async recordEvent(event: AuditEvent, view: RequestView): Promise<void> {
-      await requests.recordEvent(event, view);
+      const runId = Context.current().info.workflowExecution?.runId;
+      const refusal = event.type === 'untrusted_input';
+      const recorded = refusal && runId ? { ...event, details: { ...event.details, runId } } : event;
+      const outcome = await requests.recordEvent(recorded, view, { keepOnClash: refusal });
+      if (outcome?.seqTakenBy) {
+        log.warn('Audit event from another run of the request\'s workflow: its number is taken', {
+          requestId: event.requestId,
+          runId,
+          event: event.type,
+          seq: event.seq,
+          seqTakenBy: outcome.seqTakenBy.type,
+          ...(outcome.keptAs !== undefined ? { keptAs: outcome.keptAs } : {}),
+        });
+      }
       // After the write, so a retried activity observes once (a failed write is retried, a done one is not).
       observeRequestEvent(event, view);
     },
@@ -118,22 +142,24 @@ export function createActivities(dependencies: ActivityDependencies) {
      * Grants the access, once the evidence shows the product decided it (activities/grantAuthority.ts):
      * otherwise a non-retryable UntrustedInput before anything is touched. The lease is recorded before
      * the provider call, so a retry after a crash knows whether the access predates the request; the
-     * provider call itself is idempotent.
+     * provider call itself is idempotent. Only the run that first provisioned the request may provision
+     * it again (retries, re-provisioning, backstop renewals all stay in that run; the workflow never
+     * continues as new).
      */
     async provision(spec: GrantSpec, evidence?: GrantEvidence): Promise<ProvisionResult> {
+      // A standalone activity (no workflow) has no request to stand for: the ids never match.
+      const { workflowId = '', runId = '' } = Context.current().info.workflowExecution ?? {};
       const problem = grantAuthorityProblem({
         spec,
         evidence,
-        // A standalone activity (no workflow) has no request to stand for: the ids never match.
-        workflowId: Context.current().info.workflowExecution?.workflowId ?? '',
+        workflowId,
+        runId,
+        grantedInRun: await leases.grantedInRun(spec.requestId),
         stored: await requests.get(spec.requestId),
         policy: policy(),
         signing,
       });
-      if (problem) {
-        log.warn('Refused to grant: untrusted input', { requestId: spec.requestId, problem });
-        throw ApplicationFailure.nonRetryable(`Refused to grant: ${problem}`, FAILURE.untrustedInput);
-      }
+      if (problem) refuseUntrusted(spec, problem);
       const provider = providerFor(spec);
       return withProviderErrors(async () => {
         // A retry, a re-provision or an extension grants to the principal recorded the first time.
@@ -146,7 +172,10 @@ export function createActivities(dependencies: ActivityDependencies) {
           presentBefore: inspection.present,
           spec: grantSpec,
           principal: inspection.principal,
+          ...(runId ? { runId } : {}),
         });
+        // Another run recorded the lease since the check above (the two overlapped): still nothing granted.
+        if (lease.runId !== undefined && lease.runId !== runId) refuseUntrusted(spec, anotherRunProblem(spec.requestId, lease.runId, runId));
         // Read again: an overlapping earlier attempt may have recorded the lease in between.
         const principal = known.recordedPrincipal ?? (await leases.recordedPrincipal(spec.requestId)) ?? inspection.principal;
         await counted(spec, 'provision', () => provider.grant({ ...grantSpec, recordedPrincipal: principal }));
@@ -259,6 +288,12 @@ export function createActivities(dependencies: ActivityDependencies) {
 }
 
 export type AccessActivities = ReturnType<typeof createActivities>;
+
+/** provision's refusal: nothing was granted, and retrying cannot change that. */
+function refuseUntrusted(spec: GrantSpec, problem: string): never {
+  log.warn('Refused to grant: untrusted input', { requestId: spec.requestId, problem });
+  throw ApplicationFailure.nonRetryable(`Refused to grant: ${problem}`, FAILURE.untrustedInput);
+}
 
 /** Bad input from the provider becomes a non-retryable failure; everything else is retried by Temporal. */
 async function withProviderErrors<T>(call: () => Promise<T>): Promise<T> {

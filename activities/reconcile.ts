@@ -9,8 +9,14 @@
  * - A grant with our marker (found by listing) is only an orphan if it is still listed after its
  *   request's status was read; shared grants (memberships, attachments) are found from the grant
  *   leases, and only count when no other request and no standing access holds the same object.
+ * - A request not recorded as ended holds its grant only while the run of its workflow that made the
+ *   grant runs. Anyone who reaches the namespace can terminate that run, and then no removal ever
+ *   happens while the row still says active: Temporal is asked (after the row was read), and the
+ *   row is read again once the run is found closed, since a run that ended normally recorded its end
+ *   before it closed. A Temporal that does not answer means "cannot check", never "closed".
  */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { RecordedGrant } from '../db/grantLeaseStore';
 import type { GrantSpec, MarkedGrant, PrincipalRef, Provider } from '../providers/provider';
 import { REMOVAL_UNCONFIRMED } from './index';
@@ -35,13 +41,44 @@ export interface ReconcileDependencies {
     isHeld(resourceKey: string, exceptRequestId: string): Promise<boolean>;
     /** The principal recorded with the request's lease at grant time. */
     recordedPrincipal(requestId: string): Promise<PrincipalRef | undefined>;
+    /** Ends the lease of a request whose workflow will not (its run closed without removing the grant). */
+    release(requestId: string): Promise<{ removeAtProvider: boolean; reason: string }>;
+    /** Records the removal as confirmed; names requests that took the same access meanwhile. */
+    confirmRemoved(requestId: string): Promise<{ heldBy: string[] }>;
   };
+  /** Asks Temporal about requests' workflows; default: the worker's own client (the activity context's). */
+  workflows?: RequestWorkflows;
   events: { record(event: ReconcileEvent): Promise<void> };
   /** Read on every run, so a config reload applies to the next one. */
   settings(): ReconcileSettings;
   /** Called once per orphan acted on (the metrics counter). */
   onOrphan?(provider: string, action: ReconcileAction): void;
 }
+
+/** Whether the run of a request's workflow that made its grant still runs. */
+export type RunState = { running: true } | { running: false; closedAs: string };
+
+export interface RequestWorkflows {
+  /**
+   * The run `runId` of the request's workflow (the latest run when undefined). Throws when Temporal
+   * does not answer: that means "cannot check", never "closed".
+   */
+  runState(requestId: string, runId: string | undefined): Promise<RunState>;
+}
+
+/** RequestWorkflows through the Temporal client the worker hands its activities. */
+export const workflowsOfActivityClient: RequestWorkflows = {
+  async runState(requestId, runId) {
+    try {
+      const { status } = await Context.current().client.workflow.getHandle(requestId, runId).describe();
+      return status.name === 'RUNNING' ? { running: true } : { running: false, closedAs: status.name.toLowerCase().replace(/_/g, ' ') };
+    } catch (error) {
+      // Closed long enough ago that Temporal dropped it (namespace retention), or never started.
+      if (error instanceof WorkflowNotFoundError) return { running: false, closedAs: 'not found' };
+      throw error;
+    }
+  },
+};
 
 /** A grant at a provider that no request holds. */
 export interface Orphan {
@@ -54,6 +91,11 @@ export interface Orphan {
   marked?: MarkedGrant;
   /** Found from its lease: removed with revoke. */
   spec?: GrantSpec;
+  /**
+   * Its request is not recorded as ended, but the run of its workflow that made the grant closed:
+   * nothing else will end its lease or remove the grant, so removing it also releases the lease.
+   */
+  abandoned?: boolean;
 }
 
 /** An active request whose grant the provider no longer reports. */
@@ -85,7 +127,7 @@ export interface SettleOrphanInput {
 const HOLDING_STATUSES: readonly RequestStatus[] = ['provisioning', 'active'];
 
 export function createReconcileActivities(dependencies: ReconcileDependencies) {
-  const { providers, requests, leases, events } = dependencies;
+  const { providers, requests, leases, events, workflows = workflowsOfActivityClient } = dependencies;
 
   return {
     async findDrift(): Promise<DriftReport> {
@@ -108,7 +150,7 @@ export function createReconcileActivities(dependencies: ReconcileDependencies) {
         const provider = providers.get(lease.spec.provider);
         if (!provider) continue; // a provider no longer configured: nothing here can read it
         try {
-          const finding = await checkLease(lease, provider, statusOf, leases);
+          const finding = await checkLease(lease, provider, statusOf, leases, workflows);
           if (finding?.type === 'missing') report.missing.push(finding.missing);
           if (finding?.type === 'orphan' && !seen.has(`${provider.name}:${lease.requestId}`)) report.orphans.push(finding.orphan);
           if (finding?.type === 'unconfirmed') report.errors.push({ provider: provider.name, message: finding.message });
@@ -129,6 +171,7 @@ export function createReconcileActivities(dependencies: ReconcileDependencies) {
       let action: ReconcileAction = 'reported';
       if (policy === 'revoke') {
         if (!provider) throw ApplicationFailure.nonRetryable(`No provider "${orphan.provider}" is configured on this worker`);
+        action = 'revoked';
         if (orphan.marked) {
           await provider.removeMarked(orphan.marked);
         } else if (orphan.spec) {
@@ -136,10 +179,22 @@ export function createReconcileActivities(dependencies: ReconcileDependencies) {
           const { recordedPrincipal: _untrusted, ...grant } = orphan.spec;
           const principal = await leases.recordedPrincipal(orphan.requestId);
           const spec: GrantSpec = principal ? { ...grant, recordedPrincipal: principal } : grant;
-          await provider.revoke(spec);
-          if (await provider.isGranted(spec)) throw new Error(`${orphan.description} still reads back after its removal`);
+          // Its workflow will never release the lease: released here, as the workflow would have.
+          const release = orphan.abandoned ? await leases.release(orphan.requestId) : { removeAtProvider: true, reason: '' };
+          if (!release.removeAtProvider) {
+            // Another request took the same access since it was found: it holds it now.
+            log.warn('Orphaned grant left in place: another request holds it now', { requestId: orphan.requestId, reason: release.reason });
+            action = 'reported';
+          } else {
+            await provider.revoke(spec);
+            if (await provider.isGranted(spec)) throw new Error(`${orphan.description} still reads back after its removal`);
+            if (orphan.abandoned) {
+              const { heldBy } = await leases.confirmRemoved(orphan.requestId);
+              // As verifyRevocation does: a request that took the same provider object meanwhile keeps it.
+              if (heldBy.length > 0) await provider.grant(spec);
+            }
+          }
         }
-        action = 'revoked';
       }
       await events.record({ runId, at: new Date().toISOString(), finding: 'orphan', provider: orphan.provider, requestId: orphan.requestId, description: orphan.description, action });
       dependencies.onOrphan?.(orphan.provider, action);
@@ -188,13 +243,28 @@ async function checkLease(
   provider: Provider,
   statusOf: StatusReader,
   leases: ReconcileDependencies['leases'],
+  workflows: RequestWorkflows,
 ): Promise<LeaseFinding | undefined> {
   // Read back (and removed) at exactly the principal recorded at grant time, never looked up again.
   const spec: GrantSpec = lease.principal ? { ...lease.spec, recordedPrincipal: lease.principal } : lease.spec;
-  const requestStatus = await statusOf(lease.requestId);
+  let requestStatus = await statusOf(lease.requestId);
   const recordedAs = lease.principal ? ` (${Object.entries(lease.principal).map(([key, value]) => `${key} ${value}`).join(', ')})` : '';
-  const description = `${spec.kind} ${spec.target} for ${spec.principal}${recordedAs}`;
-  if (HOLDING_STATUSES.includes(requestStatus as RequestStatus) && !lease.released) {
+  let description = `${spec.kind} ${spec.target} for ${spec.principal}${recordedAs}`;
+  /** Not recorded as ended, and never will be: the run that made the grant closed (e.g. terminated). */
+  let abandoned = false;
+  // An unknown request whose lease was released is taken for an orphan below anyway: nothing to ask.
+  if (!FINAL_STATUSES.includes(requestStatus as RequestStatus) && !(requestStatus === 'unknown' && lease.released)) {
+    const run = await runStateOf(workflows, lease);
+    if (!run.running) {
+      // A run that ended normally recorded its end first: only a row still not final is abandoned.
+      requestStatus = await statusOf(lease.requestId);
+      if (!FINAL_STATUSES.includes(requestStatus as RequestStatus)) {
+        abandoned = true;
+        description = `${description}: its workflow is ${run.closedAs} while the request reads ${requestStatus}`;
+      }
+    }
+  }
+  if (!abandoned && HOLDING_STATUSES.includes(requestStatus as RequestStatus) && !lease.released) {
     // Only an active grant is expected in place (provisioning is still granting or verifying).
     if (requestStatus !== 'active' || (await provider.isGranted(spec))) return undefined;
     // Read again: a request that ended meanwhile released its lease before removing the grant.
@@ -203,9 +273,11 @@ async function checkLease(
   }
   if (lease.standing) return undefined; // the user had it before: never ours to remove
   if (lease.released && !lease.removeAtProvider) return undefined; // another holder took it over at release
-  // Ended but not yet recorded as ended: its workflow is removing it right now.
-  if (!FINAL_STATUSES.includes(requestStatus as RequestStatus) && requestStatus !== 'unknown') return undefined;
-  if (!lease.released && requestStatus === 'unknown') return undefined; // no request row yet: being created
+  if (!abandoned) {
+    // Ended but not yet recorded as ended: its workflow is removing it right now.
+    if (!FINAL_STATUSES.includes(requestStatus as RequestStatus) && requestStatus !== 'unknown') return undefined;
+    if (!lease.released && requestStatus === 'unknown') return undefined; // no request row yet: being created
+  }
   if (await leases.isHeld(lease.resourceKey, lease.requestId)) return undefined;
   if (!(await provider.isGranted(spec))) {
     // Ended, decided to remove, never confirmed removed: its principal vanished or became ambiguous
@@ -215,7 +287,17 @@ async function checkLease(
     }
     return undefined;
   }
-  return { type: 'orphan', orphan: { provider: provider.name, requestId: lease.requestId, requestStatus, description, spec } };
+  const orphan: Orphan = { provider: provider.name, requestId: lease.requestId, requestStatus, description, spec, ...(abandoned ? { abandoned } : {}) };
+  return { type: 'orphan', orphan };
+}
+
+/** Whether the run that made the lease's grant still runs; a Temporal that does not answer is an error ("cannot check"). */
+async function runStateOf(workflows: RequestWorkflows, lease: RecordedGrant): Promise<RunState> {
+  try {
+    return await workflows.runState(lease.requestId, lease.runId);
+  } catch (error) {
+    throw new Error(`cannot check whether its workflow still runs (Temporal did not answer: ${messageOf(error)})`, { cause: error });
+  }
 }
 
 function messageOf(error: unknown): string {

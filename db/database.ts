@@ -9,6 +9,7 @@ import * as initialSchema from './migrations/0001_initial';
 import * as chatMessagesSchema from './migrations/0002_chat_messages';
 import * as reconcilerSchema from './migrations/0003_reconciler';
 import * as grantPrincipalSchema from './migrations/0004_grant_principal';
+import * as grantRunSchema from './migrations/0005_grant_run';
 import { makePrivateDir, makePrivateFile } from './privateFiles';
 import { SqliteClient } from './sqliteClient';
 
@@ -26,6 +27,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Knex.Migratio
   ['0002_chat_messages', chatMessagesSchema],
   ['0003_reconciler', reconcilerSchema],
   ['0004_grant_principal', grantPrincipalSchema],
+  ['0005_grant_run', grantRunSchema],
 ];
 
 const migrationSource: Knex.MigrationSource<string> = {

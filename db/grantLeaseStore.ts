@@ -28,6 +28,8 @@ interface GrantLeaseRow {
   spec?: string | null;
   /** JSON PrincipalRef resolved at grant time; null on leases recorded before principals were. */
   principal?: string | null;
+  /** The Temporal run of the request's workflow that first provisioned it; null on leases recorded before run ids were. */
+  run_id?: string | null;
 }
 
 export interface GrantLease {
@@ -47,6 +49,14 @@ export interface AcquireLeaseInput {
   spec?: GrantSpec;
   /** The principal the provider resolved for this grant: revoke and every read-back use it. */
   principal?: PrincipalRef;
+  /** The Temporal run of the request's workflow that provisions it (see grantedInRun). */
+  runId?: string;
+}
+
+export interface AcquiredLease {
+  standing: boolean;
+  /** The run the lease is recorded for: the first that provisioned it, which may not be the caller's. */
+  runId?: string;
 }
 
 /** A lease as the reconciler sees it: the grant, and where its request stands with it. */
@@ -60,6 +70,8 @@ export interface RecordedGrant {
   spec: GrantSpec;
   /** The principal the grant was made to; undefined for leases recorded before principals were. */
   principal?: PrincipalRef;
+  /** The run of the request's workflow that made the grant; undefined for leases recorded before run ids were. */
+  runId?: string;
 }
 
 export interface LeaseRelease {
@@ -79,9 +91,10 @@ export class GrantLeaseStore {
    * Records that `requestId` holds the grant on `resourceKey`. Call it before granting at the
    * provider. Standing when the access was there before and no other request holds it (it was
    * granted outside the product), or when the request it shares the grant with is standing.
-   * Idempotent: a retry returns what was recorded the first time.
+   * Idempotent: a retry returns what was recorded the first time, including the run that recorded
+   * it (a lease recorded before run ids were is claimed by the first run that acquires it since).
    */
-  async acquire(input: AcquireLeaseInput): Promise<{ standing: boolean }> {
+  async acquire(input: AcquireLeaseInput): Promise<AcquiredLease> {
     return this.database.transaction(async (trx) => {
       await this.lockKey(trx, input.resourceKey);
       const recorded = await findLease(trx, input.requestId);
@@ -91,7 +104,11 @@ export class GrantLeaseStore {
             `The lease of ${input.requestId} is recorded on "${recorded.resource_key}", not "${input.resourceKey}"`,
           );
         }
-        return { standing: Boolean(recorded.standing) };
+        if (!recorded.run_id && input.runId) {
+          await trx<GrantLeaseRow>(TABLE).where({ request_id: input.requestId }).whereNull('run_id').update({ run_id: input.runId });
+          return { standing: Boolean(recorded.standing), runId: input.runId };
+        }
+        return { standing: Boolean(recorded.standing), ...(recorded.run_id ? { runId: recorded.run_id } : {}) };
       }
       const holders = await unreleasedHolders(trx, input.resourceKey, input.requestId);
       // Access still present because an ended request's removal is under way is the product's, not standing.
@@ -110,9 +127,10 @@ export class GrantLeaseStore {
         removed_at: null,
         spec: input.spec ? JSON.stringify(input.spec) : null,
         principal: input.principal ? JSON.stringify(input.principal) : null,
+        run_id: input.runId ?? null,
       };
       await trx<GrantLeaseRow>(TABLE).insert(row);
-      return { standing };
+      return { standing, ...(input.runId ? { runId: input.runId } : {}) };
     });
   }
 
@@ -186,6 +204,15 @@ export class GrantLeaseStore {
     return lease?.principal ? (JSON.parse(lease.principal) as PrincipalRef) : undefined;
   }
 
+  /**
+   * The Temporal run of the request's workflow that first provisioned its grant, or undefined: no
+   * lease, or one recorded before run ids were (and not acquired since).
+   */
+  async grantedInRun(requestId: string): Promise<string | undefined> {
+    const lease = await findLease(this.database, requestId);
+    return lease?.run_id ?? undefined;
+  }
+
   /** The other requests that hold the access `requestId` held (same resource key), oldest first. */
   async otherHolders(requestId: string): Promise<string[]> {
     const lease = await findLease(this.database, requestId);
@@ -229,6 +256,7 @@ export class GrantLeaseStore {
       removed: row.removed_at !== null,
       spec: JSON.parse(row.spec!) as GrantSpec,
       ...(row.principal ? { principal: JSON.parse(row.principal) as PrincipalRef } : {}),
+      ...(row.run_id ? { runId: row.run_id } : {}),
     }));
   }
 

@@ -41,6 +41,14 @@ interface AuditEventRow {
   details: string | null;
 }
 
+/** What recordEvent did with an event whose number another event already holds (see recordEvent). */
+export interface RecordedEvent {
+  /** The event that holds the number. */
+  seqTakenBy?: Pick<AuditEvent, 'type' | 'actor' | 'at'>;
+  /** The number the event was kept under instead (with `keepOnClash`). */
+  keptAs?: number;
+}
+
 export interface RequestListFilter {
   status?: RequestStatus;
   requester?: string;
@@ -57,26 +65,38 @@ export class RequestStore {
   /**
    * Appends the event and refreshes the projection, in one transaction. Idempotent: a repeated
    * (requestId, seq) is ignored, and the projection only moves to a higher view version.
+   *
+   * One run of a request's workflow numbers its events uniquely, and a retry repeats them exactly; a
+   * different event under a number already taken comes from another run of the same workflow id (one
+   * terminated and started again, or reset). It is not recorded under that number, and the answer says
+   * what holds it; with `keepOnClash` it is kept under the next free number instead (once, however
+   * often the write is retried), so a refusal of such a run stays in the trail.
    */
-  async recordEvent(event: AuditEvent, view: RequestView): Promise<void> {
+  async recordEvent(event: AuditEvent, view: RequestView, options: { keepOnClash?: boolean } = {}): Promise<RecordedEvent> {
     if (event.requestId !== view.id) {
       throw new Error(`Event for ${event.requestId} recorded with the view of ${view.id}`);
     }
-    const eventRow: Omit<AuditEventRow, 'id'> = {
-      request_id: event.requestId,
-      seq: event.seq,
-      type: event.type,
-      actor: event.actor,
-      at: event.at,
-      details: event.details === undefined ? null : JSON.stringify(event.details),
-    };
-    await this.database.transaction(async (trx) => {
+    const eventRow = toEventRow(event);
+    return this.database.transaction(async (trx) => {
       await trx<AuditEventRow>('audit_events').insert(eventRow).onConflict(['request_id', 'seq']).ignore();
       await trx<RequestRow>('requests')
         .insert(toRow(view))
         .onConflict('id')
         .merge()
         .where('requests.version', '<', view.version);
+      const holder = await trx<AuditEventRow>('audit_events').where({ request_id: event.requestId, seq: event.seq }).first();
+      if (!holder || sameEvent(holder, eventRow)) return {};
+      const seqTakenBy = { type: holder.type, actor: holder.actor, at: holder.at };
+      if (!options.keepOnClash) return { seqTakenBy };
+      const keptBefore = (await trx<AuditEventRow>('audit_events').where({ request_id: event.requestId, type: event.type, actor: event.actor, at: event.at })).find((row) =>
+        sameEvent(row, eventRow),
+      );
+      if (keptBefore) return { seqTakenBy, keptAs: keptBefore.seq };
+      const last = await trx<AuditEventRow>('audit_events').where({ request_id: event.requestId }).max({ seq: 'seq' }).first();
+      const keptAs = Number(last?.seq ?? 0) + 1;
+      // A concurrent writer taking the same number fails this transaction: the activity's retry writes it again.
+      await trx<AuditEventRow>('audit_events').insert({ ...eventRow, seq: keptAs });
+      return { seqTakenBy, keptAs };
     });
   }
 
@@ -128,6 +148,22 @@ export class RequestStore {
       ...(row.details === null ? {} : { details: JSON.parse(row.details) as Record<string, unknown> }),
     }));
   }
+}
+
+function toEventRow(event: AuditEvent): Omit<AuditEventRow, 'id'> {
+  return {
+    request_id: event.requestId,
+    seq: event.seq,
+    type: event.type,
+    actor: event.actor,
+    at: event.at,
+    details: event.details === undefined ? null : JSON.stringify(event.details),
+  };
+}
+
+/** The same event (a retried write), whatever number it is stored under. */
+function sameEvent(row: Pick<AuditEventRow, 'type' | 'actor' | 'at' | 'details'>, event: Omit<AuditEventRow, 'id'>): boolean {
+  return row.type === event.type && row.actor === event.actor && row.at === event.at && (row.details ?? null) === event.details;
 }
 
 function toRow(view: RequestView): RequestRow {

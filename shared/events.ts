@@ -17,7 +17,10 @@ export const AUDIT_EVENT_TYPES = [
   'provisioning',
   'granted',
   'active',
-  /** `provision` refused input the product did not sign, or that the current policy does not back. */
+  /**
+   * `provision` refused input the product did not sign, that the current policy does not back, or a
+   * run of the workflow other than the one that granted it (its details carry the refusing run's id).
+   */
   'untrusted_input',
   'failed',
   'extension_requested',

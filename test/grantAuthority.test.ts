@@ -16,6 +16,8 @@ const ALICE = 'alice@example.com';
 const BOB = 'bob@example.com';
 const DANA = 'dana@example.com';
 const ID = 'req_01JABCDEFGHJKMNPQRSTVWXYZ0';
+/** The run of the workflow the activity runs in. */
+const RUN = '3b0c1f52-0d7e-4a8e-9a53-5b3b2c9f0001';
 
 const policy = LivePolicy.fromText(
   `
@@ -89,7 +91,7 @@ function specFor(input: AccessRequestInput, overrides: Partial<GrantSpec> = {}):
 }
 
 function check(input: AccessRequestInput, approvals: DecisionInput[], overrides: Partial<AuthorityCheck> = {}): string | undefined {
-  return grantAuthorityProblem({ spec: specFor(input), evidence: { input, approvals }, workflowId: ID, stored: undefined, policy, signing: signer, ...overrides });
+  return grantAuthorityProblem({ spec: specFor(input), evidence: { input, approvals }, workflowId: ID, runId: RUN, grantedInRun: undefined, stored: undefined, policy, signing: signer, ...overrides });
 }
 
 describe('grant authority (provision)', () => {
@@ -101,6 +103,8 @@ describe('grant authority (provision)', () => {
         spec: specFor(input, { notAfter: backstop(extensionSeconds) }),
         evidence: { input, approvals, activeAt: ACTIVE_AT, extensions },
         workflowId: ID,
+        runId: RUN,
+        grantedInRun: RUN,
         stored: undefined,
         policy,
         signing: signer,
@@ -158,6 +162,18 @@ describe('grant authority (provision)', () => {
     assert.equal(check(input, [approve(BOB), approve(DANA)], { stored: { status: 'provisioning' } as RequestView }), undefined);
   });
 
+  it('refuses a run of the workflow other than the one that first granted it (a re-run or a reset), whatever the store says', () => {
+    const input = signedInput();
+    const active = { status: 'active' } as RequestView;
+    assert.match(
+      check(input, [approve(BOB), approve(DANA)], { stored: active, grantedInRun: 'an-earlier-run' })!,
+      new RegExp(`first granted in another run of its workflow \\(an-earlier-run\\), not this one \\(${RUN}\\)`),
+    );
+    // The run that granted it grants again (a retry, a re-provision, a backstop renewal); so does a first grant.
+    assert.equal(check(input, [approve(BOB), approve(DANA)], { stored: active, grantedInRun: RUN }), undefined);
+    assert.equal(check(input, [approve(BOB), approve(DANA)], { grantedInRun: undefined }), undefined);
+  });
+
   it('recounts the quorum: one approver twice is one, the requester does not count, nor does a non-approver', () => {
     const input = signedInput();
     assert.match(check(input, [approve(BOB), approve(BOB, 'again', undefined, '2026-12-03T00:01:30.000Z')])!, /1 of the 2 approval/);
@@ -186,7 +202,7 @@ describe('grant authority (provision)', () => {
     const input = signedInput();
     const approvals = [approve(BOB), approve(DANA)];
     const evidence = { input, approvals };
-    const base = { evidence, workflowId: ID, stored: undefined, policy, signing: signer };
+    const base = { evidence, workflowId: ID, runId: RUN, grantedInRun: undefined, stored: undefined, policy, signing: signer };
     assert.match(grantAuthorityProblem({ ...base, spec: specFor(input, { target: 'OtherRole' }) })!, /not what aws\/prod\/admin grants/);
     assert.match(grantAuthorityProblem({ ...base, spec: specFor(input, { scope: { account: '999999999999' } }) })!, /not what aws\/prod\/admin grants/);
     assert.match(grantAuthorityProblem({ ...base, spec: specFor(input, { principal: 'mallory@example.com' }) })!, /grant is for mallory@example.com/);

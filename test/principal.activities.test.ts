@@ -8,11 +8,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CreateGroupCommand, TagUserCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { CreateGroupCommand, RemoveUserFromGroupCommand, TagUserCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Knex } from 'knex';
 import { register } from 'prom-client';
-import { createActivities } from '../activities';
+import { createActivities, type GrantLeases } from '../activities';
 import type { GrantEvidence } from '../activities/grantAuthority';
 import { createReconcileActivities } from '../activities/reconcile';
 import { openDatabase } from '../db/database';
@@ -96,21 +97,25 @@ describe('activities with recorded principals (moto, SQLite)', function () {
   let leases: GrantLeaseStore;
 
   /** The activities of one worker: its own provider, so nothing is cached from another one's calls. */
-  function workerActivities() {
+  function workerActivities(leaseStore: GrantLeases = leases) {
     const provider = new AwsIamProvider({ iam, settings: SETTINGS });
     return createActivities({
       providers: new Map([['aws', provider]]),
       requests: { recordEvent: () => Promise.resolve(), get: () => Promise.resolve(undefined) },
-      leases,
+      leases: leaseStore,
       signing: SIGNER,
       policy: () => POLICY,
     });
   }
 
   /** Runs one activity of a fresh worker in an activity context (heartbeats, sleeps), as `spec`'s workflow would. */
-  function inActivity<R>(spec: GrantSpec, call: (activities: ReturnType<typeof workerActivities>) => Promise<R>): Promise<R> {
-    const activities = workerActivities();
-    const environment = new MockActivityEnvironment({ workflowExecution: { workflowId: spec.requestId, runId: 'run-1' } });
+  function inActivity<R>(
+    spec: GrantSpec,
+    call: (activities: ReturnType<typeof workerActivities>) => Promise<R>,
+    options: { runId?: string; leases?: GrantLeases } = {},
+  ): Promise<R> {
+    const activities = workerActivities(options.leases);
+    const environment = new MockActivityEnvironment({ workflowExecution: { workflowId: spec.requestId, runId: options.runId ?? 'run-1' } });
     return environment.run<[], R, () => Promise<R>>(() => call(activities));
   }
 
@@ -145,6 +150,25 @@ describe('activities with recorded principals (moto, SQLite)', function () {
     assert.equal(result.removedAtProvider, true);
     assert.deepEqual((await holdings(iam, aliceUser)).groups, []);
     assert.deepEqual((await holdings(iam, mallory)).groups, ['Developers'], 'the user the input named is never touched');
+  });
+
+  it('provisions again only in the run that made the grant: another run of the same workflow is refused, even one overlapping it', async () => {
+    const email = 'rerun-act@example.com';
+    const userName = await createIamUser(iam, email);
+    const spec = groupSpec(email);
+    await inActivity(spec, (activities) => activities.provision(spec, evidenceFor(spec)), { runId: 'run-first' });
+    assert.equal(await leases.grantedInRun(spec.requestId), 'run-first');
+    // A retry, a re-provision, a backstop renewal: the same run.
+    await inActivity(spec, (activities) => activities.provision(spec, evidenceFor(spec)), { runId: 'run-first' });
+    await iam.send(new RemoveUserFromGroupCommand({ UserName: userName, GroupName: 'Developers' }));
+
+    const refused = (error: unknown) =>
+      error instanceof ApplicationFailure && error.type === 'UntrustedInput' && /first granted in another run of its workflow \(run-first\), not this one \(run-again\)/.test(error.message);
+    await assert.rejects(inActivity(spec, (activities) => activities.provision(spec, evidenceFor(spec)), { runId: 'run-again' }), refused);
+    // Started while the first run's lease was not yet recorded: refused at the lease, before the grant.
+    const notYetRecorded: GrantLeases = Object.assign(Object.create(leases) as GrantLeases, { grantedInRun: () => Promise.resolve(undefined) });
+    await assert.rejects(inActivity(spec, (activities) => activities.provision(spec, evidenceFor(spec)), { runId: 'run-again', leases: notYetRecorded }), refused);
+    assert.deepEqual((await holdings(iam, userName)).groups, [], 'nothing granted to the other run');
   });
 
   it('the reconciler removes an orphan from the principal its lease recorded, whatever the workflow passes along', async () => {

@@ -6,13 +6,19 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { DeleteUserPolicyCommand, PutUserPolicyCommand, UntagUserCommand } from '@aws-sdk/client-iam';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { register } from 'prom-client';
+import { createReconcileActivities, type DriftReport, type RequestWorkflows, type RunState } from '../activities/reconcile';
+import type { RecordedGrant } from '../db/grantLeaseStore';
+import type { GrantSpec, Provider } from '../providers/provider';
 import { reconcileScheduleId } from '../service/reconcileService';
+import type { RequestStatus, RequestView } from '../shared/request';
 import { BASE_TEST_CONFIG, Harness } from './support/harness';
 import { addToGroup, ensureCatalogObjects, holdings, newRequester } from './support/iam';
 
 const BOB = 'bob@example.com'; // approver (sre)
+const READ_ONLY_ACCESS = 'arn:aws:iam::aws:policy/ReadOnlyAccess';
 const ALLOW_NOTHING = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 'iam:Nothing', Resource: '*' }] });
 
 /** The p0_orphans_found_total counter (the in-process worker shares this registry). */
@@ -27,15 +33,37 @@ async function activeGrant(h: Harness, email: string, target: { kind: string; ta
   return h.waitFor(email, created.id, ['active']);
 }
 
+/** Until Temporal answers "not found" for the workflow (deletion runs in the background). */
+async function waitForNotFound(temporal: Client, workflowId: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      await temporal.workflow.getHandle(workflowId).describe();
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return;
+      throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`${workflowId} was not deleted in 15 s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 describe('orphan reconciler', function () {
   this.timeout(120_000);
   let h: Harness;
+  let connection: Connection;
+  let temporal: Client;
 
   before(async () => {
     h = await Harness.start();
     await ensureCatalogObjects(h.iam);
+    connection = await Connection.connect({ address: h.temporalAddress });
+    temporal = new Client({ connection });
   });
-  after(() => h?.stop());
+  after(async () => {
+    await connection?.close();
+    await h?.stop();
+  });
 
   it('finds an inline p0-* policy no request holds; --dry-run changes nothing, a run removes it and records it', async () => {
     const { userName } = await newRequester(h.iam);
@@ -128,6 +156,49 @@ describe('orphan reconciler', function () {
     assert.equal((await h.act(email, request.id, 'relinquish')).status, 200);
     await h.waitFor(email, request.id, ['relinquished']);
     assert.deepEqual((await holdings(h.iam, userName)).inlinePolicies, []);
+  });
+
+  it('removes the grants of active requests whose workflows were terminated (their rows still say active), and records why', async () => {
+    const { email, userName } = await newRequester(h.iam);
+    const group = await activeGrant(h, email, { kind: 'group', target: 'Developers' });
+    const role = await activeGrant(h, email, { kind: 'role', target: 'AdminRole' });
+    const policy = await activeGrant(h, email, { kind: 'policy', target: 'ReadOnlyAccess' });
+    const running = await newRequester(h.iam, 'running');
+    const stillRunning = await activeGrant(h, running.email, { kind: 'group', target: 'Developers' });
+    // As anyone who reaches the namespace could: no removal runs, the rows stay `active`.
+    for (const id of [group.id, role.id]) await temporal.workflow.getHandle(id).terminate('skip the removal');
+    // Deleted outright (or dropped by retention): Temporal no longer knows the workflow at all.
+    await temporal.workflowService.deleteWorkflowExecution({ namespace: temporal.options.namespace, workflowExecution: { workflowId: policy.id } });
+    await waitForNotFound(temporal, policy.id);
+    assert.deepEqual(await holdings(h.iam, userName), { inlinePolicies: [`p0-${role.id}`], attachedPolicies: [READ_ONLY_ACCESS], groups: ['Developers'] });
+    assert.equal((await h.requests.get(group.id))?.status, 'active');
+
+    const abandoned = { [group.id]: 'terminated', [role.id]: 'terminated', [policy.id]: 'not found' };
+    const dryRun = await h.reconcile({ dryRun: true });
+    assert.deepEqual(
+      dryRun.orphans.filter((orphan) => orphan.requestId in abandoned).map((orphan) => orphan.action),
+      ['would revoke', 'would revoke', 'would revoke'],
+      JSON.stringify(dryRun),
+    );
+    const run = await h.reconcile();
+    for (const [id, closedAs] of Object.entries(abandoned)) {
+      const orphan = run.orphans.find((candidate) => candidate.requestId === id);
+      assert.equal(orphan?.action, 'revoked', JSON.stringify(run));
+      assert.match(orphan.description, new RegExp(`its workflow is ${closedAs} while the request reads active`));
+      const [event] = await h.reconcileEvents.list({ requestId: id });
+      assert.deepEqual([event?.finding, event?.action], ['orphan', 'revoked']);
+      assert.match(event!.description, new RegExp(`its workflow is ${closedAs} while the request reads active`));
+    }
+    assert.deepEqual(await holdings(h.iam, userName), { inlinePolicies: [], attachedPolicies: [], groups: [] });
+    // A request whose workflow runs is never an orphan, and keeps its access.
+    assert.ok(!run.orphans.some((orphan) => orphan.requestId === stillRunning.id), JSON.stringify(run));
+    assert.deepEqual((await holdings(h.iam, running.userName)).groups, ['Developers']);
+
+    // Settled: the next run finds nothing more to do for them.
+    const again = await h.reconcile();
+    assert.deepEqual(again.orphans.filter((orphan) => orphan.requestId in abandoned), [], JSON.stringify(again));
+    assert.deepEqual(again.errors, []);
+    assert.equal((await h.act(running.email, stillRunning.id, 'relinquish')).status, 200);
   });
 
   it('only reports an orphan with reconcile.orphans: report', async () => {
@@ -226,5 +297,103 @@ describe('reconciler schedule', function () {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     assert.equal(every, 3_600_000);
+  });
+});
+
+/**
+ * The reconciler's question to Temporal alone, with every other party faked: a request not recorded
+ * as ended is an orphan only when the run that made its grant is closed, and a Temporal that does not
+ * answer is "cannot check", never an orphan.
+ */
+describe('orphan reconciler asking Temporal about a request not recorded as ended', () => {
+  const REQUEST = 'req_01JFAKEREQUEST0000000000000';
+  const RUN = 'run-that-granted';
+  const spec: GrantSpec = { requestId: REQUEST, provider: 'aws', resource: 'default', scope: {}, kind: 'group', target: 'Developers', principal: 'alice@example.com', notAfter: '2030-01-01T00:00:00.000Z' };
+
+  /** One held lease, its request's row reading `statuses` in turn, and Temporal answering `runState`. */
+  function world(options: { statuses: RequestStatus[]; runState: RequestWorkflows['runState']; granted?: boolean }) {
+    const calls = { runState: [] as Array<[string, string | undefined]>, released: [] as string[], revoked: 0, confirmed: 0 };
+    let granted = options.granted ?? true;
+    const statuses = [...options.statuses];
+    const provider: Provider = {
+      name: 'aws',
+      propagation: { consecutiveReads: 1, pollIntervalMs: 1, settleDelayMs: 0 },
+      inspect: () => Promise.reject(new Error('not used')),
+      grant: () => Promise.resolve(),
+      revoke: () => {
+        calls.revoked += 1;
+        granted = false;
+        return Promise.resolve();
+      },
+      isGranted: () => Promise.resolve(granted),
+      listMarked: () => Promise.resolve([]),
+      removeMarked: () => Promise.resolve(),
+    };
+    const lease: RecordedGrant = { requestId: REQUEST, resourceKey: 'aws:user/alice:group/Developers', standing: false, released: false, removeAtProvider: false, removed: false, spec, runId: RUN };
+    const activities = createReconcileActivities({
+      providers: new Map([['aws', provider]]),
+      requests: { get: () => Promise.resolve({ status: statuses.length > 1 ? statuses.shift()! : statuses[0]! } as RequestView) },
+      leases: {
+        recordedGrants: () => Promise.resolve([lease]),
+        isHeld: () => Promise.resolve(false),
+        recordedPrincipal: () => Promise.resolve(undefined),
+        release: (id) => {
+          calls.released.push(id);
+          return Promise.resolve({ removeAtProvider: true, reason: 'no other request holds this access' });
+        },
+        confirmRemoved: () => {
+          calls.confirmed += 1;
+          return Promise.resolve({ heldBy: [] });
+        },
+      },
+      events: { record: () => Promise.resolve() },
+      settings: () => ({ orphans: 'revoke', lookbackMs: 60_000 }),
+      workflows: {
+        runState: (requestId, runId) => {
+          calls.runState.push([requestId, runId]);
+          return options.runState(requestId, runId);
+        },
+      },
+    });
+    const inActivity = <R>(call: () => Promise<R>) => new MockActivityEnvironment().run<[], R, () => Promise<R>>(call);
+    return { activities, calls, inActivity, isGranted: () => granted };
+  }
+
+  const running = (): Promise<RunState> => Promise.resolve({ running: true });
+  const terminated = (): Promise<RunState> => Promise.resolve({ running: false, closedAs: 'terminated' });
+
+  it('never takes a grant whose run still runs for an orphan, and asks about the run that made it', async () => {
+    const { activities, calls, inActivity } = world({ statuses: ['active'], runState: running });
+    const drift: DriftReport = await inActivity(() => activities.findDrift());
+    assert.deepEqual([drift.orphans, drift.missing, drift.errors], [[], [], []]);
+    assert.deepEqual(calls.runState, [[REQUEST, RUN]]);
+  });
+
+  it('reports "cannot check" when Temporal does not answer, and takes nothing for an orphan', async () => {
+    const { activities, inActivity } = world({ statuses: ['active'], runState: () => Promise.reject(new Error('14 UNAVAILABLE: connection refused')) });
+    const drift = await inActivity(() => activities.findDrift());
+    assert.deepEqual([drift.orphans, drift.missing], [[], []]);
+    assert.equal(drift.errors.length, 1);
+    assert.match(drift.errors[0]!.message, new RegExp(`request ${REQUEST}: cannot check whether its workflow still runs \\(Temporal did not answer: 14 UNAVAILABLE`));
+  });
+
+  it('reads the request again once its run is found closed: one that ended meanwhile is no orphan', async () => {
+    const { activities, inActivity } = world({ statuses: ['active', 'expired'], runState: terminated, granted: false });
+    const drift = await inActivity(() => activities.findDrift());
+    assert.deepEqual([drift.orphans, drift.missing, drift.errors], [[], [], []]);
+  });
+
+  it('takes a grant whose run closed while its request reads active for an orphan; removing it releases the lease', async () => {
+    const { activities, calls, inActivity, isGranted } = world({ statuses: ['active'], runState: terminated });
+    const drift = await inActivity(() => activities.findDrift());
+    assert.equal(drift.orphans.length, 1, JSON.stringify(drift));
+    const [orphan] = drift.orphans;
+    assert.equal(orphan!.abandoned, true);
+    assert.match(orphan!.description, /group Developers for alice@example.com: its workflow is terminated while the request reads active/);
+
+    assert.equal(await inActivity(() => activities.settleOrphan({ orphan: orphan!, runId: 'run-test', policy: 'report' })), 'reported');
+    assert.deepEqual([calls.released, calls.revoked, isGranted()], [[], 0, true], 'reported: left in place, lease and all');
+    assert.equal(await inActivity(() => activities.settleOrphan({ orphan: orphan!, runId: 'run-test', policy: 'revoke' })), 'revoked');
+    assert.deepEqual([calls.released, calls.revoked, calls.confirmed, isGranted()], [[REQUEST], 1, 1, false]);
   });
 });

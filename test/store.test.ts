@@ -120,7 +120,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
             }),
           ),
         );
-        for (const { stdout } of outputs) assert.deepEqual(JSON.parse(stdout), ['0001_initial', '0002_chat_messages', '0003_reconciler', '0004_grant_principal']);
+        for (const { stdout } of outputs) assert.deepEqual(JSON.parse(stdout), ['0001_initial', '0002_chat_messages', '0003_reconciler', '0004_grant_principal', '0005_grant_run']);
       });
     });
 
@@ -161,6 +161,36 @@ for (const kind of ['sqlite', 'postgres'] as const) {
             [3, 'active'],
           ],
         );
+      });
+
+      it('does not record an event of another run under a taken number, says what holds it, and keeps a refusal under a free one', async () => {
+        const id = 'req_rerun';
+        const active = requestView({ id, version: 2, status: 'active' });
+        await requests.recordEvent(auditEvent(id, 1, 'requested'), requestView({ id, version: 1 }));
+        await requests.recordEvent(auditEvent(id, 2, 'active'), active);
+        // A retry of the same event is no clash.
+        assert.deepEqual(await requests.recordEvent(auditEvent(id, 2, 'active'), active), {});
+
+        // A second run of the workflow numbers its events from 1 again.
+        const rerun = (seq: number, type: AuditEventType, details?: Record<string, unknown>) => ({ ...auditEvent(id, seq, type, details), at: '2025-01-01T05:00:00.000Z' });
+        assert.deepEqual(await requests.recordEvent(rerun(1, 'requested'), requestView({ id, version: 1 })), {
+          seqTakenBy: { type: 'requested', actor: 'alice@example.com', at: auditEvent(id, 1, 'requested').at },
+        });
+        const refusal = rerun(2, 'untrusted_input', { problem: 'first granted in another run', runId: 'run-2' });
+        const kept = await requests.recordEvent(refusal, { ...active, status: 'failed' }, { keepOnClash: true });
+        assert.deepEqual([kept.seqTakenBy?.type, kept.keptAs], ['active', 3]);
+        // Retried: kept once.
+        assert.equal((await requests.recordEvent(refusal, { ...active, status: 'failed' }, { keepOnClash: true })).keptAs, 3);
+
+        assert.deepEqual(
+          (await requests.events(id)).map((event) => [event.seq, event.type, event.details?.runId]),
+          [
+            [1, 'requested', undefined],
+            [2, 'active', undefined],
+            [3, 'untrusted_input', 'run-2'],
+          ],
+        );
+        assert.equal((await requests.get(id))?.status, 'active', 'the projection keeps the higher version');
       });
 
       it('keeps event details, and leaves them out when there were none', async () => {
@@ -406,6 +436,21 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.equal(await leases.isHeld(key, 'req_other'), true);
         assert.equal(await leases.isHeld(key, 'req_held'), false);
       });
+      it('keeps the run that first provisioned a grant; a lease from before run ids is claimed by the first run that acquires it', async () => {
+        const spec = { requestId: 'req_run', provider: 'aws', resource: 'default', scope: {}, kind: 'group', target: 'Developers', principal: 'alice@example.com', notAfter: '2030-01-01T00:00:00.000Z' };
+        assert.deepEqual(await leases.acquire({ requestId: 'req_run', resourceKey: key, presentBefore: false, spec, runId: 'run-1' }), { standing: false, runId: 'run-1' });
+        // A retry, a re-provision, or another run: the answer names the run that recorded it.
+        assert.deepEqual(await leases.acquire({ requestId: 'req_run', resourceKey: key, presentBefore: false, spec, runId: 'run-2' }), { standing: false, runId: 'run-1' });
+        assert.equal(await leases.grantedInRun('req_run'), 'run-1');
+        assert.equal(await leases.grantedInRun('req_unknown'), undefined);
+
+        await leases.acquire({ requestId: 'req_old', resourceKey: `${key}#2`, presentBefore: false, spec: { ...spec, requestId: 'req_old' } });
+        assert.equal(await leases.grantedInRun('req_old'), undefined, 'recorded before run ids were');
+        assert.deepEqual(await leases.acquire({ requestId: 'req_old', resourceKey: `${key}#2`, presentBefore: false, runId: 'run-7' }), { standing: false, runId: 'run-7' });
+        assert.deepEqual(await leases.acquire({ requestId: 'req_old', resourceKey: `${key}#2`, presentBefore: false, runId: 'run-8' }), { standing: false, runId: 'run-7' });
+        assert.equal(await leases.grantedInRun('req_old'), 'run-7');
+      });
+
       it('keeps the principal resolved at grant time with the lease, for revoke and the reconciler', async () => {
         const principal = { userName: 'tagged-alice', userArn: 'arn:aws:iam::123456789012:user/tagged-alice', userId: 'AIDAEXAMPLE' };
         const spec = { requestId: 'req_p', provider: 'aws', resource: 'default', scope: {}, kind: 'group', target: 'Developers', principal: 'alice@example.com', notAfter: '2030-01-01T00:00:00.000Z' };

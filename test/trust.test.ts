@@ -4,7 +4,7 @@
  * the same), and checks in moto that nothing is granted. Real API, worker, Temporal dev server, moto.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { Client, Connection, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
@@ -204,6 +204,94 @@ describe('the worker trusts only what the request service signed', function () {
     assert.equal(result.status, 'failed');
     assert.match(result.error ?? '', /already ended \(expired\)/);
     assert.deepEqual(await holdings(h.iam, userName), before);
+    // Its events reuse the ended request's numbers; the refusal is kept under the next free one.
+    const events = await eventsOf(made.id);
+    assert.match(String(untrustedEvent(events).details?.problem), /already ended \(expired\)/);
+    assert.equal(events.at(-2)!.type, 'expired');
+    assert.equal(events.at(-1)!.type, 'untrusted_input');
+  });
+
+  /** The request's current run as Temporal reports it, once it is `failed` or `active` (a fresh grant). */
+  async function settledRun(id: string): Promise<RequestView> {
+    const handle = temporal.workflow.getHandle(id);
+    let view: RequestView | undefined;
+    await waitUntil(async () => {
+      view = await handle.query(statusQuery);
+      return view.status === 'failed' || view.status === 'active';
+    }, 30_000);
+    return view!;
+  }
+
+  /** A reconcile run removes the request's grant as an orphan: the run that made it is closed. */
+  async function reconcileRemoves(id: string, userName: string): Promise<void> {
+    const run = await h.reconcile();
+    const orphan = run.orphans.find((candidate) => candidate.requestId === id);
+    assert.equal(orphan?.action, 'revoked', JSON.stringify(run));
+    assert.match(orphan.description, /its workflow is terminated while the request reads active/);
+    assert.deepEqual((await holdings(h.iam, userName)).inlinePolicies, []);
+  }
+
+  /** An approved AdminRole request of a fresh requester, active, with its backstop (moves if granted anew). */
+  async function activeAdminRole(): Promise<{ userName: string; made: RequestView; backstop: string }> {
+    const { email, userName } = await newRequester(h.iam);
+    const made = await h.request(email, { provider: 'aws', kind: 'role', target: 'AdminRole', reason: 'deploy', duration: '10m' });
+    assert.equal((await h.act(BOB, made.id, 'approve')).status, 200);
+    await h.waitFor(email, made.id, ['active']);
+    return { userName, made, backstop: await backstopOf(h, userName, made.id) };
+  }
+
+  it('grants nothing anew to an active request terminated and started again with its signed input and approval', async () => {
+    const { userName, made, backstop } = await activeAdminRole();
+
+    // Everything a fresh run needs is in the history; terminating the run frees the id.
+    const { input, updates } = await fromHistory(made.id);
+    const approval = updates.find((update) => update.name === approveUpdate.name)!.args[0] as ActorInput;
+    await temporal.workflow.getHandle(made.id).terminate('attacker wants a fresh duration');
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // a fresh grant would show as a later backstop
+    const rerun = await startDirectly(input);
+    await rerun.executeUpdate(approveUpdate, { args: [approval] });
+
+    const view = await settledRun(made.id);
+    try {
+      assert.equal(view.status, 'failed', `the re-run was granted again, until ${view.expiresAt}`);
+      assert.match(view.error ?? '', /first granted in another run of its workflow/);
+      assert.equal(await backstopOf(h, userName, made.id), backstop);
+      // The re-run's events reuse the original's numbers; the refusal is kept all the same.
+      const refused = untrustedEvent(await eventsOf(made.id));
+      assert.match(String(refused.details?.problem), /first granted in another run/);
+      assert.equal(refused.details?.runId, (await rerun.describe()).runId);
+      // The terminated run never removed its grant; the reconciler does (its run is closed, its row active).
+      await reconcileRemoves(made.id, userName);
+    } finally {
+      if (view.status === 'active') await rerun.terminate('test cleanup');
+    }
+  });
+
+  it('grants nothing anew to an active request reset to before its provisioning', async () => {
+    const { userName, made, backstop } = await activeAdminRole();
+
+    const original = temporal.workflow.getHandle(made.id);
+    const { events } = await original.fetchHistory();
+    const provisionScheduled = events!.find((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'provision')!;
+    const taskCompleted = events!.filter((event) => event.workflowTaskCompletedEventAttributes && Number(event.eventId) < Number(provisionScheduled.eventId)).at(-1)!;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await temporal.workflowService.resetWorkflowExecution({
+      namespace: temporal.options.namespace,
+      workflowExecution: { workflowId: made.id, runId: (await original.describe()).runId },
+      reason: 'attacker wants a fresh duration',
+      workflowTaskFinishEventId: taskCompleted.eventId,
+      requestId: randomUUID(),
+    });
+
+    const view = await settledRun(made.id);
+    try {
+      assert.equal(view.status, 'failed', `the reset run was granted again, until ${view.expiresAt}`);
+      assert.match(view.error ?? '', /first granted in another run of its workflow/);
+      assert.equal(await backstopOf(h, userName, made.id), backstop);
+      await reconcileRemoves(made.id, userName);
+    } finally {
+      if (view.status === 'active') await temporal.workflow.getHandle(made.id).terminate('test cleanup');
+    }
   });
 
   it('does not lengthen access for an extend sent with the Temporal client, nor for a copy of a real one', async () => {
