@@ -5,40 +5,42 @@
  */
 import type { RequestView } from '../shared/request';
 
+/** The fields the workflow's input and the request view share: one declaration, in shared/request.ts. */
+type ViewFields =
+  | 'id'
+  | 'requester'
+  | 'provider'
+  | 'resource'
+  | 'level'
+  | 'kind'
+  | 'target'
+  | 'reason'
+  | 'duration'
+  | 'durationSeconds'
+  | 'approvers'
+  | 'approvalsRequired'
+  | 'policyVersion'
+  | 'createdAt'
+  | 'startAt';
+
 /** What the request service hands the workflow when it starts it. */
-export interface AccessRequestInput {
-  id: string;
-  requester: string;
-  provider: string;
-  resource: string;
-  level: string;
-  kind: string;
-  target: string;
-  reason: string;
-  duration: string;
-  durationSeconds: number;
-  approvers: string[];
-  approvalsRequired: number;
+export interface AccessRequestInput extends Pick<RequestView, ViewFields> {
   /** Whether an approver may approve their own request (counts toward the quorum). */
   allowSelfApproval: boolean;
   /** Approved by an auto-approval rule (its name): no human decision needed. */
   autoApprovedBy?: string;
   /** Break-glass: granted at once; approvers review afterwards. */
   breakGlass: boolean;
-  /** Provision no earlier than this (ISO-8601). */
-  startAt?: string;
   /** Provider-specific catalog fields for the grant (see GrantSpec.scope). */
   scope?: Record<string, string>;
   /** Extension rules, fixed when the request was decided. */
   extension: { allowed: boolean; minSeconds: number; maxSeconds: number };
   /** The total lifetime (duration plus every extension) may not pass this; absent in requests made before the cap. */
   maxLifetimeSeconds?: number;
-  policyVersion: string;
   /** How long the request may wait for a decision before it is `timed_out`. */
   approvalTimeoutSeconds: number;
   /** Upper bound for provisioning plus propagation; past it the grant is compensated and the request fails. */
   verifyTimeoutSeconds: number;
-  createdAt: string;
   /**
    * The request service's signature over every other field (service/messageSigning.ts); checked by
    * the `provision` activity before anything is granted. Absent on requests made before signing.
