@@ -51,6 +51,21 @@ async function until(started: Started, pattern: RegExp, timeoutMs: number): Prom
   }
 }
 
+/** Waits until no process of group `pgid` is left (SIGKILL to the group past `timeoutMs`). */
+async function groupGone(pgid: number, timeoutMs: number): Promise<void> {
+  const alive = () => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (alive()) process.kill(-pgid, 'SIGKILL');
+}
+
 async function answers(address: string): Promise<boolean> {
   try {
     const connection = await Connection.connect({ address, connectTimeout: 2000 });
@@ -84,8 +99,10 @@ describe('npm start beside a running one', function () {
       process.kill(-first.child.pid, 'SIGINT');
       const stopped = await Promise.race([first.exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 30_000))]);
       if (stopped === 'timeout') process.kill(-first.child.pid, 'SIGKILL');
+      // npm start may exit before its dev server (same process group) has closed its files.
+      await groupGone(first.child.pid, 30_000);
     }
-    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   });
 
   it('refuses a Temporal port that is taken, naming the port and both ways out, and leaves the other server alone', async () => {
