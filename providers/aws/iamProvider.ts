@@ -60,7 +60,19 @@ export interface AwsSettings {
   simulatePrincipalPolicy: boolean;
   /** The IAM Identity Center mode (kind `permission-set`, see identityCenter.ts); without it that kind is refused. */
   identityCenter?: IdentityCenterSettings;
+  /** How the email tag index is kept (see userTagIndex.ts); default USER_INDEX_DEFAULTS. */
+  userIndex?: UserIndexSettings;
 }
+
+export interface UserIndexSettings {
+  /** An index older than this is still served, and rebuilt in the background. */
+  refreshAfterMs: number;
+  /** No look-up rests on a tag read longer ago than this: it waits for a new scan instead. */
+  maxStaleMs: number;
+}
+
+/** The config's defaults (aws.userIndex). */
+export const USER_INDEX_DEFAULTS: UserIndexSettings = { refreshAfterMs: 60_000, maxStaleMs: 15 * 60_000 };
 
 /** Users, roles, groups and policies rarely change; a minute spares IAM a scan per activity attempt. */
 const LOOKUP_CACHE_TTL_MS = 60_000;
@@ -99,6 +111,7 @@ export class AwsIamProvider implements Provider {
       lookup: settings.userLookup,
       emailTag: settings.emailTag,
       cacheTtlMs: LOOKUP_CACHE_TTL_MS,
+      tagIndex: settings.userIndex ?? USER_INDEX_DEFAULTS,
     });
   }
 

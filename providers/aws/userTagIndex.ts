@@ -1,0 +1,254 @@
+/**
+ * Which IAM users carry `<emailTag>=<email>`. IAM cannot search users by tag and ListUsers does not
+ * return tags, so this is an index built by scanning the account: ListUsers, then one ListUserTags
+ * per user. On a large account that is the costliest thing the provider does, so:
+ *
+ * - the index is served stale and refreshed in the background once older than `refreshAfterMs`;
+ *   only an email it cannot answer (a miss, two users, an unread user) waits for a new scan;
+ * - a scan survives the failures of single calls: each ListUsers page and each user's ListUserTags
+ *   that still fails after the SDK's own retries is retried on its own, in rounds with growing
+ *   pauses, and a user whose tags still cannot be read keeps what an earlier scan read of it;
+ * - it never guesses: a user whose tags nobody could read (within `maxStaleMs`) might carry any
+ *   email, so an email is then neither "no such user" nor a single user: the answer is `unknown`.
+ */
+import { ListUserTagsCommand, ListUsersCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { ProviderInputError } from '../provider';
+import { awsErrorCode, classifyAwsError, isNoSuchEntity } from './errors';
+
+export interface IamUser {
+  name: string;
+  arn: string;
+  /** IAM's unique id (AIDA...): a user deleted and created again under the same name gets a new one. */
+  id: string;
+}
+
+export interface UserTagIndexOptions {
+  /** The user tag that holds the email. */
+  emailTag: string;
+  /** An index older than this is still served, and a scan to replace it starts in the background. */
+  refreshAfterMs: number;
+  /** No answer rests on a tag read longer ago than this: the look-up waits for a new scan instead. */
+  maxStaleMs: number;
+  /** Pauses before each round of retries of the calls that failed; as many rounds as pauses. */
+  retryDelaysMs?: readonly number[];
+  now?: () => number;
+}
+
+/** What the index says about one email. Emails are compared lower-cased. */
+export type TagAnswer =
+  | { kind: 'one'; user: IamUser }
+  | { kind: 'several'; users: IamUser[] }
+  | { kind: 'none' }
+  /** Some users' tags could not be read: they might carry the email too. `cause` is the last failure. */
+  | { kind: 'unknown'; unread: string[]; cause: string };
+
+/** ListUserTags calls in flight at once while scanning: fast on big accounts, gentle on IAM's rate limit. */
+const TAG_READ_CONCURRENCY = 10;
+/** Seven rounds of retries after the first pass, about 16 s of pauses in all at worst. */
+const RETRY_DELAYS_MS = [200, 400, 800, 1_600, 3_200, 5_000, 5_000] as const;
+/** ListUsers returns at most 1,000 users a page. */
+const LIST_PAGE_SIZE = 1_000;
+
+/** One user's email tag as read at `readAt` (undefined: the user carries no such tag). */
+interface TagRead {
+  user: IamUser;
+  email: string | undefined;
+  readAt: number;
+}
+
+/** What one scan knew: every user it listed, read by it or, failing that, by an earlier scan. */
+class Snapshot {
+  private readonly byEmail = new Map<string, TagRead[]>();
+  private readonly oldestReadAt: number;
+
+  constructor(
+    /** When the scan started listing: a user created or tagged later may be missing. */
+    readonly startedAt: number,
+    readonly reads: ReadonlyMap<string, TagRead>,
+    /** Listed users whose tags no scan could read. */
+    private readonly unread: readonly string[],
+    private readonly lastFailure: string,
+  ) {
+    let oldest = Infinity;
+    for (const read of reads.values()) {
+      oldest = Math.min(oldest, read.readAt);
+      if (read.email) this.byEmail.set(read.email, [...(this.byEmail.get(read.email) ?? []), read]);
+    }
+    this.oldestReadAt = oldest;
+  }
+
+  /** The answer for `email` counting only reads made at `freshSince` or later. */
+  answer(email: string, freshSince: number): TagAnswer {
+    const unread = [...this.unread];
+    if (this.oldestReadAt < freshSince) {
+      for (const [name, read] of this.reads) if (read.readAt < freshSince) unread.push(name);
+    }
+    const matches = (this.byEmail.get(email) ?? []).filter((read) => read.readAt >= freshSince).map((read) => read.user);
+    // Two users carrying the email is certain whatever else is unknown.
+    if (matches.length > 1) return { kind: 'several', users: matches };
+    if (unread.length > 0) return { kind: 'unknown', unread: unread.sort(), cause: this.lastFailure };
+    return matches.length === 1 ? { kind: 'one', user: matches[0]! } : { kind: 'none' };
+  }
+}
+
+export class UserTagIndex {
+  private current?: Snapshot;
+  private scanInFlight?: { startedAt: number; done: Promise<Snapshot> };
+  /** The one scan queued behind the one in flight, shared by every caller that needs a newer one. */
+  private nextScan?: Promise<Snapshot>;
+  private readonly now: () => number;
+  private readonly retryDelaysMs: readonly number[];
+
+  constructor(
+    private readonly iam: IAMClient,
+    private readonly options: UserTagIndexOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.retryDelaysMs = options.retryDelaysMs ?? RETRY_DELAYS_MS;
+  }
+
+  /**
+   * The users tagged with `email` (lower-cased). A definite answer from the index as it stands is
+   * served at once, however old (up to `maxStaleMs`); anything else looks again in a scan that
+   * started after this call, so a user tagged a moment ago is found and an ambiguity fixed a moment
+   * ago is not reported. Throws when that scan cannot list the account's users.
+   */
+  async lookUp(email: string): Promise<TagAnswer> {
+    const calledAt = this.now();
+    const index = this.current;
+    if (index && calledAt - index.startedAt >= this.options.refreshAfterMs) this.refreshInBackground(calledAt);
+    if (index) {
+      const answer = index.answer(email, calledAt - this.options.maxStaleMs);
+      if (answer.kind === 'one') return answer;
+    }
+    const fresh = await this.indexSince(calledAt);
+    return fresh.answer(email, this.now() - this.options.maxStaleMs);
+  }
+
+  private refreshInBackground(time: number): void {
+    // A failed refresh leaves the index as it was; the next look-up tries again.
+    if (!this.scanInFlight) this.indexSince(time).catch(() => undefined);
+  }
+
+  /** An index from a scan that started at `time` or later: the last one, the one in flight, or the next. */
+  private indexSince(time: number): Promise<Snapshot> {
+    if (this.current && this.current.startedAt >= time) return Promise.resolve(this.current);
+    if (!this.scanInFlight) return this.startScan();
+    if (this.scanInFlight.startedAt >= time) return this.scanInFlight.done;
+    this.nextScan ??= this.scanInFlight.done
+      .catch(() => undefined)
+      .then(() => {
+        this.nextScan = undefined;
+        return this.startScan();
+      });
+    return this.nextScan;
+  }
+
+  private startScan(): Promise<Snapshot> {
+    const startedAt = this.now();
+    const done = this.scan(startedAt).then((snapshot) => {
+      if (!this.current || this.current.startedAt < startedAt) this.current = snapshot;
+      return snapshot;
+    });
+    this.scanInFlight = { startedAt, done };
+    void done
+      .finally(() => {
+        if (this.scanInFlight?.done === done) this.scanInFlight = undefined;
+      })
+      .catch(() => undefined);
+    return done;
+  }
+
+  /**
+   * Lists every user, then reads each one's tags, retrying the reads that failed in rounds. A user
+   * still unread keeps its read from the index this scan replaces, if that was of the same user
+   * (same unique id); how old it may be is checked when it is used.
+   */
+  private async scan(startedAt: number): Promise<Snapshot> {
+    const users = await this.listUsers();
+    const reads = new Map<string, TagRead>();
+    let lastFailure = '';
+    let pending = users;
+    for (let round = 0; pending.length > 0; round++) {
+      if (round > 0) {
+        if (round > this.retryDelaysMs.length) break;
+        await pause(this.retryDelaysMs[round - 1]!);
+      }
+      const failed: IamUser[] = [];
+      let next = 0;
+      const reader = async () => {
+        while (next < pending.length) {
+          const user = pending[next++]!;
+          const readAt = this.now();
+          try {
+            const email = await this.emailTagOf(user.name);
+            reads.set(user.name, { user, email, readAt });
+          } catch (error) {
+            lastFailure = describeFailure(error);
+            // Bad input (a permission boundary refusing this user is AccessDenied, retried): no retry helps.
+            if (classifyAwsError(error, 'reading tags') instanceof ProviderInputError) continue;
+            failed.push(user);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(TAG_READ_CONCURRENCY, pending.length) }, reader));
+      pending = failed;
+    }
+    const unread: string[] = [];
+    for (const user of users) {
+      if (reads.has(user.name)) continue;
+      const earlier = this.current?.reads.get(user.name);
+      if (earlier && earlier.user.id === user.id) reads.set(user.name, earlier);
+      else unread.push(user.name);
+    }
+    return new Snapshot(startedAt, reads, unread, lastFailure);
+  }
+
+  /** Every user of the account; a page that fails is asked for again, from the same marker. */
+  private async listUsers(): Promise<IamUser[]> {
+    const users: IamUser[] = [];
+    let Marker: string | undefined;
+    do {
+      const page = await this.retried(() => this.iam.send(new ListUsersCommand({ Marker, MaxItems: LIST_PAGE_SIZE })));
+      for (const user of page.Users ?? []) users.push({ name: user.UserName!, arn: user.Arn!, id: user.UserId! });
+      Marker = page.IsTruncated ? page.Marker : undefined;
+    } while (Marker);
+    return users;
+  }
+
+  private async retried<T>(call: () => Promise<T>): Promise<T> {
+    for (let round = 0; ; round++) {
+      try {
+        return await call();
+      } catch (error) {
+        const classified = classifyAwsError(error, `listing IAM users to find their ${this.options.emailTag} tag`);
+        if (classified instanceof ProviderInputError || round >= this.retryDelaysMs.length) throw classified;
+        await pause(this.retryDelaysMs[round]!);
+      }
+    }
+  }
+
+  /** The user's email tag, lower-cased (tag values are case-sensitive in IAM; addresses are not, in practice). */
+  private async emailTagOf(userName: string): Promise<string | undefined> {
+    try {
+      // A user has at most 50 tags and one page holds 100, so no pagination is needed.
+      const { Tags } = await this.iam.send(new ListUserTagsCommand({ UserName: userName, MaxItems: 100 }));
+      return Tags?.find((tag) => tag.Key === this.options.emailTag)?.Value?.toLowerCase();
+    } catch (error) {
+      // Deleted between ListUsers and now: not our user.
+      if (isNoSuchEntity(error)) return undefined;
+      throw error;
+    }
+  }
+}
+
+/** Waits `ms`, give or take a quarter, so the retries of many callers spread out. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms * (0.75 + Math.random() / 2)));
+}
+
+function describeFailure(error: unknown): string {
+  const code = awsErrorCode(error);
+  const message = (error as { message?: unknown } | null)?.message;
+  return [code, typeof message === 'string' ? message : undefined].filter(Boolean).join(': ') || String(error);
+}
