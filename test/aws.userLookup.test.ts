@@ -5,7 +5,7 @@
  * user, detect two users carrying one email, and answer "no such user" only when every user was read.
  */
 import assert from 'node:assert/strict';
-import { CreateGroupCommand, CreateUserCommand, GetUserCommand, ListUsersCommand, ListUserTagsCommand, TagUserCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { CreateGroupCommand, CreateUserCommand, GetUserCommand, ListUsersCommand, ListUserTagsCommand, PutUserPolicyCommand, TagUserCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { PrincipalUnconfirmedError, ProviderInputError, type GrantSpec } from '../providers/provider';
 import type { UserLookup } from '../providers/aws/catalog';
 import { AwsIamProvider } from '../providers/aws/iamProvider';
@@ -18,6 +18,7 @@ const SETTINGS = MOTO_AWS_SETTINGS;
 /** Enough that today's all-or-nothing scan practically never survives 30% faults; `P0_LOOKUP_USERS` raises it. */
 const USERS = Number(process.env.P0_LOOKUP_USERS ?? 200);
 const FAULT_RATE = 0.3;
+const ALLOW_NOTHING = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: '*', Resource: '*' }] });
 
 let sequence = 0;
 function specFor(email: string): GrantSpec {
@@ -82,6 +83,24 @@ describe(`IAM user look-up by email tag: ${USERS} users, ${FAULT_RATE * 100}% of
     const failed = tagReads.filter((call) => call.fault).length;
     console.log(`      (first three look-ups ${firstLookups} ms; ${tagReads.length} ListUserTags calls, ${failed} failed; ${JSON.stringify(proxy.faultCounts())})`);
     assert.ok(failed > USERS * FAULT_RATE * 0.5, `faults really hit the scan: ${failed} of ${tagReads.length}`);
+  });
+
+  it('the reconciler\'s listing of marked inline policies also survives 30% of ListUsers/ListUserPolicies failing', async function () {
+    await direct.send(new PutUserPolicyCommand({ UserName: 'staff-1', PolicyName: 'p0-req-marked-1', PolicyDocument: ALLOW_NOTHING }));
+    await direct.send(new PutUserPolicyCommand({ UserName: `staff-${USERS - 2}`, PolicyName: 'p0-req-marked-2', PolicyDocument: ALLOW_NOTHING }));
+    const listing = await FaultProxy.start({ dialect: 'aws', upstream: moto.endpoint, rate: FAULT_RATE, seed: 5, operations: ['ListUsers', 'ListUserPolicies'] });
+    const iam = iamClientFor(listing.url);
+    try {
+      const marked = await new AwsIamProvider({ iam, settings: SETTINGS }).listMarked();
+      assert.deepEqual(marked.map((grant) => grant.ref).sort((a, b) => a.policyName!.localeCompare(b.policyName!)), [
+        { userName: 'staff-1', policyName: 'p0-req-marked-1' },
+        { userName: `staff-${USERS - 2}`, policyName: 'p0-req-marked-2' },
+      ]);
+      assert.ok(listing.callsOf('ListUserPolicies').filter((call) => call.fault).length > USERS * FAULT_RATE * 0.5, 'faults hit the listing');
+    } finally {
+      iam.destroy();
+      await listing.stop();
+    }
   });
 });
 

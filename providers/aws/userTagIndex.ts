@@ -11,16 +11,11 @@
  * - it never guesses: a user whose tags nobody could read (within `maxStaleMs`) might carry any
  *   email, so an email is then neither "no such user" nor a single user: the answer is `unknown`.
  */
-import { ListUserTagsCommand, ListUsersCommand, type IAMClient } from '@aws-sdk/client-iam';
-import { ProviderInputError } from '../provider';
-import { awsErrorCode, classifyAwsError, isNoSuchEntity } from './errors';
+import { ListUserTagsCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { awsErrorCode, isNoSuchEntity } from './errors';
+import { listAllUsers, readEachRetrying, SCAN_RETRY_DELAYS_MS, type IamUser } from './retryRounds';
 
-export interface IamUser {
-  name: string;
-  arn: string;
-  /** IAM's unique id (AIDA...): a user deleted and created again under the same name gets a new one. */
-  id: string;
-}
+export type { IamUser } from './retryRounds';
 
 export interface UserTagIndexOptions {
   /** The user tag that holds the email. */
@@ -41,13 +36,6 @@ export type TagAnswer =
   | { kind: 'none' }
   /** Some users' tags could not be read: they might carry the email too. `cause` is the last failure. */
   | { kind: 'unknown'; unread: string[]; cause: string };
-
-/** ListUserTags calls in flight at once while scanning: fast on big accounts, gentle on IAM's rate limit. */
-const TAG_READ_CONCURRENCY = 10;
-/** Seven rounds of retries after the first pass, about 16 s of pauses in all at worst. */
-const RETRY_DELAYS_MS = [200, 400, 800, 1_600, 3_200, 5_000, 5_000] as const;
-/** ListUsers returns at most 1,000 users a page. */
-const LIST_PAGE_SIZE = 1_000;
 
 /** One user's email tag as read at `readAt` (undefined: the user carries no such tag). */
 interface TagRead {
@@ -104,7 +92,7 @@ export class UserTagIndex {
     private readonly options: UserTagIndexOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.retryDelaysMs = options.retryDelaysMs ?? RETRY_DELAYS_MS;
+    this.retryDelaysMs = options.retryDelaysMs ?? SCAN_RETRY_DELAYS_MS;
   }
 
   /**
@@ -165,67 +153,23 @@ export class UserTagIndex {
    * (same unique id); how old it may be is checked when it is used.
    */
   private async scan(startedAt: number): Promise<Snapshot> {
-    const users = await this.listUsers();
+    const users = await listAllUsers(this.iam, `listing IAM users to find their ${this.options.emailTag} tag`, this.retryDelaysMs);
     const reads = new Map<string, TagRead>();
-    let lastFailure = '';
-    let pending = users;
-    for (let round = 0; pending.length > 0; round++) {
-      if (round > 0) {
-        if (round > this.retryDelaysMs.length) break;
-        await pause(this.retryDelaysMs[round - 1]!);
-      }
-      const failed: IamUser[] = [];
-      let next = 0;
-      const reader = async () => {
-        while (next < pending.length) {
-          const user = pending[next++]!;
-          const readAt = this.now();
-          try {
-            const email = await this.emailTagOf(user.name);
-            reads.set(user.name, { user, email, readAt });
-          } catch (error) {
-            lastFailure = describeFailure(error);
-            // Bad input (a permission boundary refusing this user is AccessDenied, retried): no retry helps.
-            if (classifyAwsError(error, 'reading tags') instanceof ProviderInputError) continue;
-            failed.push(user);
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(TAG_READ_CONCURRENCY, pending.length) }, reader));
-      pending = failed;
-    }
+    const failed = await readEachRetrying(
+      users,
+      async (user) => {
+        const readAt = this.now();
+        reads.set(user.name, { user, email: await this.emailTagOf(user.name), readAt });
+      },
+      this.retryDelaysMs,
+    );
     const unread: string[] = [];
-    for (const user of users) {
-      if (reads.has(user.name)) continue;
+    for (const { item: user } of failed) {
       const earlier = this.current?.reads.get(user.name);
       if (earlier && earlier.user.id === user.id) reads.set(user.name, earlier);
       else unread.push(user.name);
     }
-    return new Snapshot(startedAt, reads, unread, lastFailure);
-  }
-
-  /** Every user of the account; a page that fails is asked for again, from the same marker. */
-  private async listUsers(): Promise<IamUser[]> {
-    const users: IamUser[] = [];
-    let Marker: string | undefined;
-    do {
-      const page = await this.retried(() => this.iam.send(new ListUsersCommand({ Marker, MaxItems: LIST_PAGE_SIZE })));
-      for (const user of page.Users ?? []) users.push({ name: user.UserName!, arn: user.Arn!, id: user.UserId! });
-      Marker = page.IsTruncated ? page.Marker : undefined;
-    } while (Marker);
-    return users;
-  }
-
-  private async retried<T>(call: () => Promise<T>): Promise<T> {
-    for (let round = 0; ; round++) {
-      try {
-        return await call();
-      } catch (error) {
-        const classified = classifyAwsError(error, `listing IAM users to find their ${this.options.emailTag} tag`);
-        if (classified instanceof ProviderInputError || round >= this.retryDelaysMs.length) throw classified;
-        await pause(this.retryDelaysMs[round]!);
-      }
-    }
+    return new Snapshot(startedAt, reads, unread, failed.length > 0 ? describeFailure(failed[failed.length - 1]!.error) : '');
   }
 
   /** The user's email tag, lower-cased (tag values are case-sensitive in IAM; addresses are not, in practice). */
@@ -240,11 +184,6 @@ export class UserTagIndex {
       throw error;
     }
   }
-}
-
-/** Waits `ms`, give or take a quarter, so the retries of many callers spread out. */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms * (0.75 + Math.random() / 2)));
 }
 
 function describeFailure(error: unknown): string {
