@@ -85,6 +85,20 @@ describe(`IAM user look-up by email tag: ${USERS} users, ${FAULT_RATE * 100}% of
     assert.ok(failed > USERS * FAULT_RATE * 0.5, `faults really hit the scan: ${failed} of ${tagReads.length}`);
   });
 
+  it('a grant with a recorded principal is granted, read back and revoked without any scan', async function () {
+    const spec = specFor('staff-7@example.com');
+    const { principal } = await new AwsIamProvider({ iam: direct, settings: SETTINGS }).inspect(spec);
+    const recorded = { ...spec, recordedPrincipal: principal };
+    // Another worker: no index, no cache.
+    const provider = new AwsIamProvider({ iam: faulty, settings: SETTINGS });
+    const scanCallsBefore = proxy.callsOf('ListUsers').length + proxy.callsOf('ListUserTags').length;
+    await provider.grant(recorded);
+    assert.equal(await provider.isGranted(recorded), true);
+    await provider.revoke(recorded);
+    assert.equal(await provider.isGranted(recorded), false);
+    assert.equal(proxy.callsOf('ListUsers').length + proxy.callsOf('ListUserTags').length, scanCallsBefore);
+  });
+
   it('the reconciler\'s listing of marked inline policies also survives 30% of ListUsers/ListUserPolicies failing', async function () {
     await direct.send(new PutUserPolicyCommand({ UserName: 'staff-1', PolicyName: 'p0-req-marked-1', PolicyDocument: ALLOW_NOTHING }));
     await direct.send(new PutUserPolicyCommand({ UserName: `staff-${USERS - 2}`, PolicyName: 'p0-req-marked-2', PolicyDocument: ALLOW_NOTHING }));
