@@ -9,7 +9,7 @@ import { CreateGroupCommand, CreateUserCommand, GetUserCommand, ListUsersCommand
 import { PrincipalUnconfirmedError, ProviderInputError, type GrantSpec } from '../providers/provider';
 import type { UserLookup } from '../providers/aws/catalog';
 import { AwsIamProvider } from '../providers/aws/iamProvider';
-import { IamUserDirectory, TagIndexIncompleteError } from '../providers/aws/userDirectory';
+import { IamUserDirectory, TagIndexIncompleteError, TagIndexPendingError } from '../providers/aws/userDirectory';
 import { FaultProxy } from './support/faultProxy';
 import { createTaggedUsers } from './support/iam';
 import { iamClientFor, MOTO_AWS_SETTINGS, type RunningMoto, startMoto } from './support/moto';
@@ -128,22 +128,27 @@ describe('IAM user look-up by email tag: partial scans', function () {
     email?: string;
     /** ListUserTags of this user fails this many more times (Infinity: always). */
     failures?: number;
+    /** With this error code (a 400) instead of a 503. */
+    failsWith?: string;
   }
 
-  function fakeIam(users: FakeUser[]): { iam: IAMClient; tagReads: Map<string, number>; listCalls: () => number } {
+  function fakeIam(users: FakeUser[], { tagReadMs = 0, listing = Promise.resolve() }: { tagReadMs?: number; listing?: Promise<void> } = {}): { iam: IAMClient; tagReads: Map<string, number>; listCalls: () => number } {
     const tagReads = new Map<string, number>();
     let listCalls = 0;
     const send = async (command: object): Promise<unknown> => {
       await Promise.resolve(); // an answer comes later, as from the network
       if (command instanceof ListUsersCommand) {
         listCalls += 1;
+        await listing;
         return { Users: users.map((user) => ({ UserName: user.name, Arn: `arn:aws:iam::123456789012:user/${user.name}`, UserId: `AIDA${user.name.toUpperCase()}` })), IsTruncated: false };
       }
       if (command instanceof ListUserTagsCommand) {
+        await new Promise((resolve) => setTimeout(resolve, tagReadMs));
         const user = users.find((candidate) => candidate.name === command.input.UserName)!;
         tagReads.set(user.name, (tagReads.get(user.name) ?? 0) + 1);
         if ((user.failures ?? 0) > 0) {
           user.failures! -= 1;
+          if (user.failsWith) throw Object.assign(new Error(`refused: ${user.failsWith}`), { name: user.failsWith, $metadata: { httpStatusCode: 400 } });
           throw Object.assign(new Error('Service is unable to handle request.'), { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } });
         }
         return { Tags: user.email ? [{ Key: 'email', Value: user.email }] : [] };
@@ -161,9 +166,9 @@ describe('IAM user look-up by email tag: partial scans', function () {
   let clock = 0;
   const REFRESH_AFTER_MS = 60_000;
   const MAX_STALE_MS = 15 * 60_000;
-  function directory(iam: IAMClient, lookup: UserLookup = 'tag-then-name'): IamUserDirectory {
+  function directory(iam: IAMClient, { lookup = 'tag-then-name', waitLimitMs }: { lookup?: UserLookup; waitLimitMs?: number } = {}): IamUserDirectory {
     // cacheTtlMs 0: every look-up goes to the index, whose clock is `clock`.
-    return new IamUserDirectory(iam, { lookup, emailTag: 'email', cacheTtlMs: 0, tagIndex: { refreshAfterMs: REFRESH_AFTER_MS, maxStaleMs: MAX_STALE_MS, retryDelaysMs: [1, 1, 1], now: () => clock } });
+    return new IamUserDirectory(iam, { lookup, emailTag: 'email', cacheTtlMs: 0, tagIndex: { refreshAfterMs: REFRESH_AFTER_MS, maxStaleMs: MAX_STALE_MS, retryDelaysMs: [1, 1, 1], waitLimitMs, now: () => clock } });
   }
 
   function isIncomplete(...unread: string[]) {
@@ -198,6 +203,12 @@ describe('IAM user look-up by email tag: partial scans', function () {
     await assert.rejects(users.find('ann@example.com'), isIncomplete('mallory', 'ServiceUnavailable'));
     await assert.rejects(users.find('nobody@example.com'), isIncomplete('mallory'));
     await assert.rejects(users.resolve('someone@example.com'), isIncomplete('mallory'));
+  });
+
+  it('a read refused as bad input (not retried) still leaves its user unread, whatever the retries of others do', async function () {
+    const { iam, tagReads } = fakeIam([{ name: 'ann', email: 'ann@example.com', failures: 1 }, { name: 'odd', failures: Infinity, failsWith: 'InvalidInput' }]);
+    await assert.rejects(directory(iam).find('ann@example.com'), isIncomplete('odd', 'InvalidInput'));
+    assert.equal(tagReads.get('odd'), 1, 'bad input is not retried');
   });
 
   it('two users carrying the email are ambiguous even while another is unread', async function () {
@@ -247,6 +258,30 @@ describe('IAM user look-up by email tag: partial scans', function () {
     clock += 1_000;
     assert.equal((await users.find('dee@example.com'))?.name, 'dee', 'a miss scans again');
     assert.equal(listCalls(), 3);
+  });
+
+  it('a look-up arriving during a scan takes the user from it rather than wait for one more', async function () {
+    const { iam, listCalls } = fakeIam([{ name: 'ann', email: 'ann@example.com' }, { name: 'bob', email: 'bob@example.com' }], { tagReadMs: 20 });
+    const users = directory(iam);
+    const first = users.find('ann@example.com');
+    clock += 1_000;
+    assert.equal((await users.find('bob@example.com'))?.name, 'bob');
+    assert.equal((await first)?.name, 'ann');
+    assert.equal(listCalls(), 1);
+  });
+
+  it('a look-up waits for scans no longer than its limit; the scan goes on and serves the next look-up', async function () {
+    let listed!: () => void;
+    const { iam } = fakeIam([{ name: 'ann', email: 'ann@example.com' }], { listing: new Promise((resolve) => (listed = resolve)) });
+    const users = directory(iam, { waitLimitMs: 30 });
+    await assert.rejects(users.find('ann@example.com'), (error: unknown) => {
+      assert.ok(error instanceof TagIndexPendingError && !(error instanceof ProviderInputError), String(error));
+      assert.match(error.message, /Still reading the IAM users' email tags to find ann@example.com/);
+      return true;
+    });
+    listed();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal((await users.find('ann@example.com'))?.name, 'ann');
   });
 
   it('a listing that keeps failing fails the look-up (retried) and keeps the index it had', async function () {

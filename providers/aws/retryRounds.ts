@@ -28,15 +28,16 @@ export interface IamUser {
  * not retried. Returns the items still failing, with their last error.
  */
 export async function readEachRetrying<T>(items: readonly T[], read: (item: T) => Promise<void>, delaysMs: readonly number[] = SCAN_RETRY_DELAYS_MS): Promise<Array<{ item: T; error: unknown }>> {
+  /** Bad input: not retried, failed for good. */
+  const givenUp: Array<{ item: T; error: unknown }> = [];
+  let failing: Array<{ item: T; error: unknown }> = [];
   let pending = items;
-  let failed: Array<{ item: T; error: unknown }> = [];
   for (let round = 0; pending.length > 0; round++) {
     if (round > 0) {
       if (round > delaysMs.length) break;
       await pause(delaysMs[round - 1]!);
     }
-    failed = [];
-    const retry: T[] = [];
+    failing = [];
     let next = 0;
     const reader = async () => {
       while (next < pending.length) {
@@ -44,15 +45,14 @@ export async function readEachRetrying<T>(items: readonly T[], read: (item: T) =
         try {
           await read(item);
         } catch (error) {
-          failed.push({ item, error });
-          if (!(classifyAwsError(error, 'scanning') instanceof ProviderInputError)) retry.push(item);
+          (classifyAwsError(error, 'scanning') instanceof ProviderInputError ? givenUp : failing).push({ item, error });
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(SCAN_CONCURRENCY, pending.length) }, reader));
-    pending = retry;
+    pending = failing.map(({ item }) => item);
   }
-  return failed;
+  return [...givenUp, ...failing];
 }
 
 /** `call`, tried again after each pause of `delaysMs` while it fails with anything but bad input; throws the last error, classified. */

@@ -31,6 +31,13 @@ export class TagIndexIncompleteError extends Error {
   }
 }
 
+/** The look-up waited as long as it may for a scan of the account (see userTagIndex.ts); retried. */
+export class TagIndexPendingError extends Error {
+  override readonly name = 'TagIndexPendingError';
+  /** Stable, for logs and metrics. */
+  readonly code = 'iam_tag_index_pending';
+}
+
 export class IamUserDirectory {
   /** Only hits are cached, so a user created or tagged a moment ago is found on the next request. */
   private readonly cache: TtlCache<string, IamUser>;
@@ -117,6 +124,8 @@ export class IamUserDirectory {
       }
       case 'unknown':
         throw new TagIndexIncompleteError(email, this.options.emailTag, answer.unread, answer.cause);
+      case 'scanning':
+        throw new TagIndexPendingError(`Still reading the IAM users' ${this.options.emailTag} tags to find ${email} after ${answer.waitedMs / 1000} s; the scan goes on and the retry uses it`);
     }
   }
 

@@ -26,6 +26,8 @@ export interface UserTagIndexOptions {
   maxStaleMs: number;
   /** Pauses before each round of retries of the calls that failed; as many rounds as pauses. */
   retryDelaysMs?: readonly number[];
+  /** How long a look-up waits for scans before answering `scanning` (default LOOKUP_WAIT_LIMIT_MS). */
+  waitLimitMs?: number;
   now?: () => number;
 }
 
@@ -35,7 +37,16 @@ export type TagAnswer =
   | { kind: 'several'; users: IamUser[] }
   | { kind: 'none' }
   /** Some users' tags could not be read: they might carry the email too. `cause` is the last failure. */
-  | { kind: 'unknown'; unread: string[]; cause: string };
+  | { kind: 'unknown'; unread: string[]; cause: string }
+  /** The scans it needs took longer than the wait limit; they go on, and a later look-up uses them. */
+  | { kind: 'scanning'; waitedMs: number };
+
+/**
+ * A look-up runs inside a provisioning attempt, which does not heartbeat meanwhile (30-s heartbeat
+ * timeout): an attempt that outlives it is retried while it still runs, and could grant after the
+ * retry's grant was revoked. So a look-up never waits much longer than one scan of a large account.
+ */
+const LOOKUP_WAIT_LIMIT_MS = 20_000;
 
 /** One user's email tag as read at `readAt` (undefined: the user carries no such tag). */
 interface TagRead {
@@ -103,14 +114,36 @@ export class UserTagIndex {
    */
   async lookUp(email: string): Promise<TagAnswer> {
     const calledAt = this.now();
+    const freshSince = () => this.now() - this.options.maxStaleMs;
     const index = this.current;
     if (index && calledAt - index.startedAt >= this.options.refreshAfterMs) this.refreshInBackground(calledAt);
     if (index) {
-      const answer = index.answer(email, calledAt - this.options.maxStaleMs);
+      const answer = index.answer(email, freshSince());
       if (answer.kind === 'one') return answer;
     }
-    const fresh = await this.indexSince(calledAt);
-    return fresh.answer(email, this.now() - this.options.maxStaleMs);
+    return this.withinWaitLimit(async () => {
+      // A scan already under way may know the user: one user found there is as good as the index above.
+      const inFlight = this.scanInFlight;
+      if (inFlight && inFlight.startedAt < calledAt) {
+        const answer = (await inFlight.done.catch(() => undefined))?.answer(email, freshSince());
+        if (answer?.kind === 'one') return answer;
+      }
+      return (await this.indexSince(calledAt)).answer(email, freshSince());
+    });
+  }
+
+  /** `wait()`, or `scanning` once it took longer than the wait limit (the scans go on). */
+  private async withinWaitLimit(wait: () => Promise<TagAnswer>): Promise<TagAnswer> {
+    const waitedMs = this.options.waitLimitMs ?? LOOKUP_WAIT_LIMIT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<TagAnswer>((resolve) => {
+      timer = setTimeout(() => resolve({ kind: 'scanning', waitedMs }), waitedMs);
+    });
+    try {
+      return await Promise.race([wait(), limit]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private refreshInBackground(time: number): void {
@@ -164,7 +197,8 @@ export class UserTagIndex {
       this.retryDelaysMs,
     );
     const unread: string[] = [];
-    for (const { item: user } of failed) {
+    // Every user not read now, whatever the reason: none may pass for a user without the tag.
+    for (const user of users.filter((listed) => !reads.has(listed.name))) {
       const earlier = this.current?.reads.get(user.name);
       if (earlier && earlier.user.id === user.id) reads.set(user.name, earlier);
       else unread.push(user.name);
