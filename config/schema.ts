@@ -164,6 +164,17 @@ const awsSchema = z
     /** How a requester's email finds their IAM user. */
     userLookup: z.enum(USER_LOOKUPS).default('tag-then-name'),
     emailTag: z.string().default('email'),
+    /** The email tag index (see docs/aws.md): served stale, rebuilt in the background. */
+    userIndex: z
+      .object({
+        /** An index older than this is still served while a new scan runs in the background. */
+        refreshAfter: duration().prefault('60s'),
+        /** No look-up rests on a tag read longer ago than this: it waits for a new scan. */
+        maxStale: duration().prefault('15m'),
+      })
+      .strict()
+      .prefault({})
+      .refine((index) => index.maxStale >= index.refreshAfter, 'aws.userIndex.maxStale must be at least refreshAfter'),
     propagation: propagationSchema({ settleDelay: '10s', consecutiveReads: 3, pollInterval: '2s' }),
     /** Also ask IAM's own policy evaluation (real AWS only: moto lacks SimulatePrincipalPolicy). */
     simulatePrincipalPolicy: z.boolean().default(false),

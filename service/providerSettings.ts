@@ -16,11 +16,12 @@ export function providerSettings(config: P0Config, env: NodeJS.ProcessEnv = proc
   const settings: ProviderSettings = {};
   const usesAws = config.resources.some((resource) => resource.provider === 'aws') || config.catalog.aws.length > 0;
   if (usesAws) {
-    const { region, userLookup, emailTag, propagation, simulatePrincipalPolicy, identityCenter } = config.aws;
+    const { region, userLookup, emailTag, userIndex, propagation, simulatePrincipalPolicy, identityCenter } = config.aws;
     settings.aws = {
       region,
       userLookup,
       emailTag,
+      userIndex: { refreshAfterMs: userIndex.refreshAfter, maxStaleMs: userIndex.maxStale },
       simulatePrincipalPolicy,
       propagation: propagationSettings(propagation),
       identityCenter: {

@@ -20,7 +20,7 @@ import {
   newIdentityStoreUser,
   type IdentityCenterFixture,
 } from './support/identityCenter';
-import { iamClientFor, startMoto, type RunningMoto } from './support/moto';
+import { iamClientFor, MOTO_AWS_SETTINGS, type RunningMoto, startMoto } from './support/moto';
 
 const IDENTITY_CENTER: IdentityCenterSettings = {
   region: 'us-east-1',
@@ -28,14 +28,7 @@ const IDENTITY_CENTER: IdentityCenterSettings = {
   assignmentPolling: { initialIntervalMs: 10, maxIntervalMs: 40, timeoutMs: 300 },
 };
 
-const SETTINGS: AwsSettings = {
-  region: 'us-east-1',
-  userLookup: 'tag-then-name',
-  emailTag: 'email',
-  propagation: { settleDelayMs: 0, consecutiveReads: 1, pollIntervalMs: 10 },
-  simulatePrincipalPolicy: false,
-  identityCenter: IDENTITY_CENTER,
-};
+const SETTINGS: AwsSettings = { ...MOTO_AWS_SETTINGS, identityCenter: IDENTITY_CENTER };
 
 const NOT_AFTER = '2030-01-01T00:00:00.000Z';
 const PERMISSION_SET = 'P0TestAdmin';

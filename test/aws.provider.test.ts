@@ -31,17 +31,11 @@ import {
 import { PrincipalUnconfirmedError, ProviderInputError, type GrantSpec } from '../providers/provider';
 import { classifyAwsError } from '../providers/aws/errors';
 import { revokedSessionsPolicyName } from '../providers/aws/roleGrantPolicy';
-import { AwsIamProvider, createAwsIamProvider, type AwsSettings } from '../providers/aws/iamProvider';
+import { AwsIamProvider, createAwsIamProvider } from '../providers/aws/iamProvider';
 import { holdings, inlinePolicyDocument } from './support/iam';
-import { bootstrapAdmin, createIamUser, iamClientFor, MOTO_ADMIN_BOOTSTRAP_CALLS, startMoto, type RunningMoto } from './support/moto';
+import { bootstrapAdmin, createIamUser, iamClientFor, MOTO_ADMIN_BOOTSTRAP_CALLS, MOTO_AWS_SETTINGS, type RunningMoto, startMoto } from './support/moto';
 
-const SETTINGS: AwsSettings = {
-  region: 'us-east-1',
-  userLookup: 'tag-then-name',
-  emailTag: 'email',
-  propagation: { settleDelayMs: 0, consecutiveReads: 1, pollIntervalMs: 10 },
-  simulatePrincipalPolicy: false,
-};
+const SETTINGS = MOTO_AWS_SETTINGS;
 
 const ACCOUNT = '123456789012';
 const NOT_AFTER = '2030-01-01T00:00:00.000Z';

@@ -18,21 +18,15 @@ import type { GrantEvidence } from '../activities/grantAuthority';
 import { createReconcileActivities } from '../activities/reconcile';
 import { openDatabase } from '../db/database';
 import { GrantLeaseStore } from '../db/grantLeaseStore';
-import { AwsIamProvider, type AwsSettings } from '../providers/aws/iamProvider';
+import { AwsIamProvider } from '../providers/aws/iamProvider';
 import type { GrantSpec } from '../providers/provider';
 import { LivePolicy } from '../service/livePolicy';
 import { MessageSigner, SIGNED_MESSAGE } from '../service/messageSigning';
 import type { AccessRequestInput } from '../workflows/types';
 import { addToGroup, holdings } from './support/iam';
-import { createIamUser, iamClientFor, startMoto, type RunningMoto } from './support/moto';
+import { createIamUser, iamClientFor, MOTO_AWS_SETTINGS, type RunningMoto, startMoto } from './support/moto';
 
-const SETTINGS: AwsSettings = {
-  region: 'us-east-1',
-  userLookup: 'tag-then-name',
-  emailTag: 'email',
-  propagation: { settleDelayMs: 0, consecutiveReads: 1, pollIntervalMs: 10 },
-  simulatePrincipalPolicy: false,
-};
+const SETTINGS = MOTO_AWS_SETTINGS;
 
 /** The policy and signing key of this test's worker: provision grants only what they back. */
 const POLICY = LivePolicy.fromText(

@@ -24,7 +24,6 @@ import {
   paginateListPolicies,
   paginateListRolePolicies,
   paginateListUserPolicies,
-  paginateListUsers,
   PutRolePolicyCommand,
   PutUserPolicyCommand,
   RemoveUserFromGroupCommand,
@@ -46,6 +45,7 @@ import {
   roleGrantPolicyName,
   STS_MIN_SESSION_SECONDS,
 } from './roleGrantPolicy';
+import { listAllUsers, readEachRetrying } from './retryRounds';
 import { TtlCache } from './ttlCache';
 import { iamUserRef, IamUserDirectory, type IamUser } from './userDirectory';
 
@@ -60,7 +60,19 @@ export interface AwsSettings {
   simulatePrincipalPolicy: boolean;
   /** The IAM Identity Center mode (kind `permission-set`, see identityCenter.ts); without it that kind is refused. */
   identityCenter?: IdentityCenterSettings;
+  /** How the email tag index is kept (see userTagIndex.ts); default USER_INDEX_DEFAULTS. */
+  userIndex?: UserIndexSettings;
 }
+
+export interface UserIndexSettings {
+  /** An index older than this is still served, and rebuilt in the background. */
+  refreshAfterMs: number;
+  /** No look-up rests on a tag read longer ago than this: it waits for a new scan instead. */
+  maxStaleMs: number;
+}
+
+/** The config's defaults (aws.userIndex). */
+export const USER_INDEX_DEFAULTS: UserIndexSettings = { refreshAfterMs: 60_000, maxStaleMs: 15 * 60_000 };
 
 /** Users, roles, groups and policies rarely change; a minute spares IAM a scan per activity attempt. */
 const LOOKUP_CACHE_TTL_MS = 60_000;
@@ -99,6 +111,7 @@ export class AwsIamProvider implements Provider {
       lookup: settings.userLookup,
       emailTag: settings.emailTag,
       cacheTtlMs: LOOKUP_CACHE_TTL_MS,
+      tagIndex: settings.userIndex ?? USER_INDEX_DEFAULTS,
     });
   }
 
@@ -193,34 +206,42 @@ export class AwsIamProvider implements Provider {
    * Every role grant's inline policy (`p0-<requestId>`) on every IAM user of the account, found by
    * name rather than through the email tag, so a grant whose user lost its tag is still found.
    * Group memberships and policy attachments carry no marker: the reconciler finds those through the
-   * grant leases. Identity Center assignments likewise.
+   * grant leases. Identity Center assignments likewise. A user whose policies cannot be listed is
+   * retried on its own (retryRounds.ts); one still unreadable fails the listing rather than hide its
+   * grants.
    */
   async listMarked(): Promise<MarkedGrant[]> {
-    const found: MarkedGrant[] = [];
-    try {
-      for await (const usersPage of paginateListUsers({ client: this.iam }, {})) {
-        for (const user of usersPage.Users ?? []) {
-          const UserName = user.UserName!;
-          try {
-            for await (const page of paginateListUserPolicies({ client: this.iam }, { UserName })) {
-              for (const PolicyName of page.PolicyNames ?? []) {
-                const requestId = requestIdOfRoleGrantPolicy(PolicyName);
-                if (!requestId) continue;
-                found.push({
-                  provider: this.name,
-                  requestId,
-                  description: `IAM user ${UserName}: inline policy ${PolicyName} (role grant)`,
-                  ref: { userName: UserName, policyName: PolicyName },
-                });
-              }
-            }
-          } catch (error) {
-            if (!isNoSuchEntity(error)) throw error; // the user was deleted during the scan
-          }
-        }
+    const action = 'listing the inline p0-* policies of IAM users';
+    const users = await listAllUsers(this.iam, action);
+    const policiesOf = new Map<string, string[]>();
+    const failed = await readEachRetrying(users, async ({ name: UserName }) => {
+      const names: string[] = [];
+      try {
+        for await (const page of paginateListUserPolicies({ client: this.iam }, { UserName })) names.push(...(page.PolicyNames ?? []));
+      } catch (error) {
+        if (!isNoSuchEntity(error)) throw error; // the user was deleted during the scan
       }
-    } catch (error) {
-      throw classifyAwsError(error, 'listing the inline p0-* policies of IAM users');
+      policiesOf.set(UserName, names);
+    });
+    if (failed.length > 0) {
+      // A list with holes would hide those users' grants: the reconciler reports the pass instead.
+      const { item, error } = failed[0]!;
+      const classified = classifyAwsError(error, `${action} (${failed.length} of ${users.length} could not be read, ${item.name} among them)`);
+      if (classified instanceof ProviderInputError) throw classified;
+      throw new Error(`${action}: ${failed.length} of ${users.length} users could not be read (${item.name} among them): ${String(error)}`, { cause: error });
+    }
+    const found: MarkedGrant[] = [];
+    for (const { name: UserName } of users) {
+      for (const PolicyName of policiesOf.get(UserName) ?? []) {
+        const requestId = requestIdOfRoleGrantPolicy(PolicyName);
+        if (!requestId) continue;
+        found.push({
+          provider: this.name,
+          requestId,
+          description: `IAM user ${UserName}: inline policy ${PolicyName} (role grant)`,
+          ref: { userName: UserName, policyName: PolicyName },
+        });
+      }
     }
     return found;
   }

@@ -2,44 +2,54 @@
  * Finds the IAM user behind a requester's email: the user tagged `<emailTag>=<email>`, or a user named
  * exactly the email, as the configured lookup allows.
  */
-import { GetUserCommand, ListUserTagsCommand, paginateListUsers, type IAMClient } from '@aws-sdk/client-iam';
+import { GetUserCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { PrincipalUnconfirmedError, ProviderInputError, type PrincipalRef } from '../provider';
 import type { UserLookup } from './catalog';
 import { awsErrorCode, classifyAwsError, isNoSuchEntity } from './errors';
 import { TtlCache } from './ttlCache';
+import { UserTagIndex, type IamUser, type UserTagIndexOptions } from './userTagIndex';
 
-export interface IamUser {
-  name: string;
-  arn: string;
-  /** IAM's unique id (AIDA...): a user deleted and created again under the same name gets a new one. */
-  id: string;
-}
+export type { IamUser } from './userTagIndex';
 
 /** The recorded form of an IAM user (GrantInspection.principal). */
 export function iamUserRef(user: IamUser): PrincipalRef {
   return { userName: user.name, userArn: user.arn, userId: user.id };
 }
 
-/** ListUserTags calls in flight at once while scanning: fast on big accounts, gentle on IAM's rate limit. */
-const TAG_READ_CONCURRENCY = 10;
+/**
+ * Some users' email tags could not be read, so whether the email is theirs is unknown: the look-up
+ * neither says "no such user" nor picks a user. Not a ProviderInputError: the activity retries it,
+ * and the retry's look-up scans again.
+ */
+export class TagIndexIncompleteError extends Error {
+  override readonly name = 'TagIndexIncompleteError';
+  /** Stable, for logs and metrics. */
+  readonly code = 'iam_tag_index_incomplete';
+  constructor(email: string, emailTag: string, unread: readonly string[], cause: string) {
+    const shown = unread.slice(0, 5).join(', ') + (unread.length > 5 ? `, and ${unread.length - 5} more` : '');
+    super(`Cannot confirm the IAM user tagged ${emailTag}=${email}: the tags of ${unread.length} IAM user(s) could not be read (${shown})${cause ? `; last error: ${cause}` : ''}`);
+  }
+}
+
+/** The look-up waited as long as it may for a scan of the account (see userTagIndex.ts); retried. */
+export class TagIndexPendingError extends Error {
+  override readonly name = 'TagIndexPendingError';
+  /** Stable, for logs and metrics. */
+  readonly code = 'iam_tag_index_pending';
+}
 
 export class IamUserDirectory {
   /** Only hits are cached, so a user created or tagged a moment ago is found on the next request. */
   private readonly cache: TtlCache<string, IamUser>;
-  /**
-   * Email -> users carrying that email tag, from one scan of the account. Lookups share it (and a
-   * scan in flight), so N requests arriving together cost one scan, not N.
-   */
-  private tagIndex?: { startedAt: number; byEmail: Map<string, IamUser[]> };
-  private scanInFlight?: { startedAt: number; done: Promise<Map<string, IamUser[]>> };
-  /** The one scan queued behind the one in flight, shared by every caller that needs a newer one. */
-  private nextScan?: Promise<Map<string, IamUser[]>>;
+  /** Email tag -> users, from scans of the account, shared by every look-up (see userTagIndex.ts). */
+  private readonly tagIndex: UserTagIndex;
 
   constructor(
     private readonly iam: IAMClient,
-    private readonly options: { lookup: UserLookup; emailTag: string; cacheTtlMs: number },
+    private readonly options: { lookup: UserLookup; emailTag: string; cacheTtlMs: number; tagIndex: Omit<UserTagIndexOptions, 'emailTag'> },
   ) {
     this.cache = new TtlCache(options.cacheTtlMs);
+    this.tagIndex = new UserTagIndex(iam, { ...options.tagIndex, emailTag: options.emailTag });
   }
 
   /** The IAM user for `email`, or undefined when none matches. */
@@ -94,83 +104,28 @@ export class IamUserDirectory {
   }
 
   /**
-   * Finds the users tagged with the email in the account-wide tag index. The whole account is
-   * indexed rather than stopping at the first match: two users carrying the same email would make
-   * the grant land on an arbitrary one, so that is refused instead.
+   * The user tagged with the email, from the account-wide tag index (see userTagIndex.ts). The whole
+   * account is indexed rather than stopping at the first match: two users carrying the same email
+   * would make the grant land on an arbitrary one, so that is refused instead. So is an answer the
+   * index cannot give for sure (some users' tags could not be read): never "no such user", never a
+   * user picked while another might carry the email too, and never the name look-up instead.
    */
   private async findByTag(email: string): Promise<IamUser | undefined> {
-    const wanted = email.toLowerCase();
-    const calledAt = Date.now();
-    let byEmail = await this.indexSince(calledAt - this.options.cacheTtlMs);
-    // A miss looks again in a scan that started after this lookup did: a just-tagged user is found.
-    if (!byEmail.has(wanted)) byEmail = await this.indexSince(calledAt);
-    const matches = byEmail.get(wanted) ?? [];
-    if (matches.length > 1) {
-      const names = matches.map((user) => user.name).join(', ');
-      // Unconfirmed (a ProviderInputError): refused at grant, an alert rather than a guess at revoke.
-      throw new PrincipalUnconfirmedError(`Several IAM users are tagged ${this.options.emailTag}=${email} (${names}): keep the tag on one of them`);
-    }
-    return matches[0];
-  }
-
-  /** An index from a scan that started at `time` or later: the last one, the one in flight, or the next. */
-  private indexSince(time: number): Promise<Map<string, IamUser[]>> {
-    if (this.tagIndex && this.tagIndex.startedAt >= time) return Promise.resolve(this.tagIndex.byEmail);
-    if (!this.scanInFlight) return this.startScan();
-    if (this.scanInFlight.startedAt >= time) return this.scanInFlight.done;
-    this.nextScan ??= this.scanInFlight.done
-      .catch(() => undefined)
-      .then(() => {
-        this.nextScan = undefined;
-        return this.startScan();
-      });
-    return this.nextScan;
-  }
-
-  private startScan(): Promise<Map<string, IamUser[]>> {
-    const startedAt = Date.now();
-    const done = this.scanTags().then((byEmail) => {
-      if (!this.tagIndex || this.tagIndex.startedAt < startedAt) this.tagIndex = { startedAt, byEmail };
-      return byEmail;
-    });
-    this.scanInFlight = { startedAt, done };
-    void done.finally(() => {
-      if (this.scanInFlight?.done === done) this.scanInFlight = undefined;
-    }).catch(() => undefined);
-    return done;
-  }
-
-  /** Reads every user's email tag (ListUsers does not return tags, so one ListUserTags each). */
-  private async scanTags(): Promise<Map<string, IamUser[]>> {
-    const byEmail = new Map<string, IamUser[]>();
-    try {
-      for await (const page of paginateListUsers({ client: this.iam }, {})) {
-        const users = page.Users ?? [];
-        for (let start = 0; start < users.length; start += TAG_READ_CONCURRENCY) {
-          const batch = users.slice(start, start + TAG_READ_CONCURRENCY);
-          const emails = await Promise.all(batch.map((user) => this.emailTagOf(user.UserName!)));
-          batch.forEach((user, index) => {
-            // Tag values are case-sensitive in IAM; email addresses are not, in practice.
-            const tagged = emails[index]?.toLowerCase();
-            if (tagged) byEmail.set(tagged, [...(byEmail.get(tagged) ?? []), { name: user.UserName!, arn: user.Arn!, id: user.UserId! }]);
-          });
-        }
+    const answer = await this.tagIndex.lookUp(email.toLowerCase());
+    switch (answer.kind) {
+      case 'one':
+        return answer.user;
+      case 'none':
+        return undefined;
+      case 'several': {
+        const names = answer.users.map((user) => user.name).join(', ');
+        // Unconfirmed (a ProviderInputError): refused at grant, an alert rather than a guess at revoke.
+        throw new PrincipalUnconfirmedError(`Several IAM users are tagged ${this.options.emailTag}=${email} (${names}): keep the tag on one of them`);
       }
-    } catch (error) {
-      throw classifyAwsError(error, `looking up IAM users by their ${this.options.emailTag} tag`);
-    }
-    return byEmail;
-  }
-
-  private async emailTagOf(userName: string): Promise<string | undefined> {
-    try {
-      // A user has at most 50 tags and one page holds 100, so no pagination is needed.
-      const { Tags } = await this.iam.send(new ListUserTagsCommand({ UserName: userName, MaxItems: 100 }));
-      return Tags?.find((tag) => tag.Key === this.options.emailTag)?.Value;
-    } catch (error) {
-      // Deleted between ListUsers and now: not our user.
-      if (isNoSuchEntity(error)) return undefined;
-      throw error;
+      case 'unknown':
+        throw new TagIndexIncompleteError(email, this.options.emailTag, answer.unread, answer.cause);
+      case 'scanning':
+        throw new TagIndexPendingError(`Still reading the IAM users' ${this.options.emailTag} tags to find ${email} after ${answer.waitedMs / 1000} s; the scan goes on and the retry uses it`);
     }
   }
 

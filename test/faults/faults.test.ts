@@ -20,6 +20,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createProviders } from '../../providers/registry';
 import { providerSettings } from '../../service/providerSettings';
@@ -29,7 +30,8 @@ import type { RequestStatus, RequestView } from '../../shared/request';
 import { FakeResourceManager } from '../support/fakeResourceManager';
 import { FaultProxy, startKubernetesFaultProxy } from '../support/faultProxy';
 import { Harness, sharedMoto } from '../support/harness';
-import { ensureCatalogObjects, holdings, newRequester } from '../support/iam';
+import { createTaggedUsers, ensureCatalogObjects, holdings, newRequester } from '../support/iam';
+import { iamClientFor, startMoto } from '../support/moto';
 import { KUBE_USERS, sharedKubernetes, TEST_CONTEXT, type KubeClients, type RunningKubernetes } from '../support/kubernetes';
 import { freePort } from '../support/net';
 import { startPostgres, type RunningPostgres } from '../support/postgres';
@@ -57,8 +59,9 @@ interface Tracked {
   provider: ProviderName;
   id: string;
   requester: string;
-  /** AWS: the requester's IAM user. */
+  /** AWS: the requester's IAM user, and a client of the IAM it is in (straight, no faults). */
   userName?: string;
+  iam?: IAMClient;
   level: string;
   /** How the request must end. */
   expected: 'expired' | 'relinquished';
@@ -167,19 +170,22 @@ k8s:
 `;
   }
 
-  /** Two requests per provider (one expires, one is relinquished), approved. */
-  async function makeRequests(h: Harness): Promise<Tracked[]> {
+  /**
+   * `pairs` requests pairs per provider (one expires, one is relinquished), approved. AWS requesters
+   * get their IAM user in `iam` (default: the run's shared moto).
+   */
+  async function makeRequests(h: Harness, { providers, pairs, iam }: { providers: readonly ProviderName[]; pairs: number; iam: IAMClient }): Promise<Tracked[]> {
     const levels: Record<ProviderName, [string, string]> = { aws: ['admin-role', 'developers'], gcloud: ['viewer', 'editor'], k8s: ['pods', 'configmaps'] };
     const resources: Record<ProviderName, string> = { aws: 'main', gcloud: 'analytics', k8s: 'cluster' };
     const tracked: Tracked[] = [];
-    for (const provider of PROVIDERS) {
-      for (const [index, level] of Array.from({ length: PAIRS }, () => levels[provider]).flat().entries()) {
+    for (const provider of providers) {
+      for (const [index, level] of Array.from({ length: pairs }, () => levels[provider]).flat().entries()) {
         counter += 1;
         let requester = `${provider}-${process.pid}-${counter}@example.com`;
         let userName: string | undefined;
-        if (provider === 'aws') ({ email: requester, userName } = await newRequester(h.iam, 'faults'));
+        if (provider === 'aws') ({ email: requester, userName } = await newRequester(iam, 'faults'));
         const created = await h.request(requester, { provider, resource: resources[provider], level, reason: 'fault suite', duration: DURATION });
-        tracked.push({ provider, id: created.id, requester, userName, level, expected: index % 2 === 0 ? 'expired' : 'relinquished', mostArtifacts: 0 });
+        tracked.push({ provider, id: created.id, requester, userName, iam: provider === 'aws' ? iam : undefined, level, expected: index % 2 === 0 ? 'expired' : 'relinquished', mostArtifacts: 0 });
       }
     }
     for (const request of tracked) await retrying(() => h.act(BOB, request.id, 'approve'), 'approve');
@@ -190,7 +196,7 @@ k8s:
   async function artifacts(h: Harness, request: Tracked): Promise<number> {
     switch (request.provider) {
       case 'aws': {
-        const held = await holdings(h.iam, request.userName!);
+        const held = await holdings(request.iam ?? h.iam, request.userName!);
         return request.level === 'admin-role' ? held.inlinePolicies.filter((name) => name === `p0-${request.id}`).length : held.groups.filter((group) => group === 'Developers').length;
       }
       case 'gcloud':
@@ -239,10 +245,17 @@ k8s:
       beforeRequests?: () => Promise<void>;
       /** For the table: what was injected at this provider. */
       faults: (provider: ProviderName) => string;
+      /** Only these providers' requests (default all three). */
+      providers?: readonly ProviderName[];
+      /** Request pairs per provider (default PAIRS). */
+      pairs?: number;
+      /** The IAM the AWS requesters' users are made in and judged at (default the shared moto's). */
+      iam?: IAMClient;
     },
   ): Promise<Tracked[]> {
+    const providers = options.providers ?? PROVIDERS;
     await options.beforeRequests?.();
-    const requests = await makeRequests(h);
+    const requests = await makeRequests(h, { providers, pairs: options.pairs ?? PAIRS, iam: options.iam ?? h.iam });
     // Active, or already over (a short grant may end before the slowest one starts).
     await waitAll(h, requests, ['active', 'expired', 'relinquished', 'revoked', 'failed'], 3 * 60_000);
     await options.during?.(requests);
@@ -258,7 +271,7 @@ k8s:
     await options.heal?.();
 
     const notes: string[] = [];
-    for (const provider of PROVIDERS) {
+    for (const provider of providers) {
       const mine = requests.filter((request) => request.provider === provider);
       const row: Row = { scenario: name, provider, requests: mine.length, endedCorrectly: 0, orphans: 0, doubleGrants: 0, auditGaps: 0, faults: options.faults(provider), notes: '' };
       for (const request of mine) {
@@ -364,6 +377,45 @@ k8s:
       await h.stop();
       process.env.AWS_ENDPOINT_URL = motoEndpoint;
       await Promise.all([aws.stop(), gcloud.stop(), k8s.proxy.stop()]);
+    }
+  });
+
+  it('provider errors on 30% of calls with 1,000 IAM users: every request becomes active', async () => {
+    // Finding a requester's IAM user by tag reads every user's tags; this account is big enough that
+    // a scan which one failed call sinks would (almost) never complete. Its own moto, so the other
+    // scenarios keep scanning a small account.
+    const users = Number(process.env.P0_FAULT_IAM_USERS ?? 1000);
+    const seed = Number(process.env.P0_FAULT_SEED ?? 9) + 3;
+    const moto = await startMoto();
+    const iam = iamClientFor(moto.endpoint);
+    let proxy: FaultProxy | undefined;
+    let h: Harness | undefined;
+    try {
+      await ensureCatalogObjects(iam);
+      const fillMs = await createTaggedUsers(iam, 'staff', users);
+      proxy = await FaultProxy.start({ dialect: 'aws', upstream: moto.endpoint, rate: FAULT_RATE, seed });
+      h = await Harness.start(configFor(direct()), { awsEndpointUrl: proxy.url });
+      const aws = proxy;
+      const startedAt = Date.now();
+      await scenario(`${users} IAM users, HTTP errors on 30% of calls`, h, {
+        providers: ['aws'],
+        pairs: 3,
+        iam,
+        heal: () => aws.setRate(0),
+        faults: () => {
+          const { throttle, unavailable, 'applied-lost': lost } = aws.faultCounts();
+          const tagReads = aws.callsOf('ListUserTags');
+          return `${users} users; ${throttle + unavailable + lost} of ${aws.calls.length} calls: ${throttle} throttled, ${unavailable} unavailable, ${lost} applied + reply lost (${tagReads.filter((call) => call.fault).length} of ${tagReads.length} ListUserTags)`;
+        },
+      });
+      console.log(`      (${users} users made in ${fillMs} ms; the scenario took ${Date.now() - startedAt} ms)`);
+      assert.ok(aws.callsOf('ListUserTags').some((call) => call.fault), 'faults hit the tag scan');
+    } finally {
+      await h?.stop();
+      process.env.AWS_ENDPOINT_URL = motoEndpoint;
+      await proxy?.stop();
+      iam.destroy();
+      await moto.stop();
     }
   });
 

@@ -14,6 +14,7 @@ import {
   IAMClient,
   PutUserPolicyCommand,
 } from '@aws-sdk/client-iam';
+import type { AwsSettings } from '../../providers/aws/iamProvider';
 import { freePort } from './net';
 
 export interface RunningMoto {
@@ -135,6 +136,15 @@ function logTail(logFile: string): string {
     return '(no log)';
   }
 }
+
+/** AWS IAM-user settings for tests against moto: the config's defaults, with propagation checks made instant. */
+export const MOTO_AWS_SETTINGS: AwsSettings = {
+  region: 'us-east-1',
+  userLookup: 'tag-then-name',
+  emailTag: 'email',
+  propagation: { settleDelayMs: 0, consecutiveReads: 1, pollIntervalMs: 10 },
+  simulatePrincipalPolicy: false,
+};
 
 /** An IAM client for moto. Without credentials it signs with moto's conventional dummy keys. */
 export function iamClientFor(endpoint: string, credentials: AwsCredentials = { accessKeyId: 'testing', secretAccessKey: 'testing' }): IAMClient {
