@@ -73,12 +73,29 @@ export function traceLines(events: HistoryEvent[], moments: TraceMoments): strin
   return lines;
 }
 
+/** The attributes the trace reads, of whichever event type. */
+interface EventAttributes {
+  activityType?: { name?: string };
+  input?: { payloads?: EncodedPayload[] };
+  scheduledEventId?: string;
+  attempt?: number;
+  details?: { data?: { payloads?: EncodedPayload[] } };
+  markerName?: string;
+  acceptedRequest?: { input?: { name?: string } };
+  signalName?: string;
+  startToFireTimeout?: string;
+}
+
+interface EncodedPayload {
+  data?: string;
+}
+
 function describe(event: HistoryEvent, labels: Map<string, string>): string {
   const type = event.eventType.replace(/^EVENT_TYPE_/, '').toLowerCase().replace(/_/g, ' ');
-  const attributes = Object.entries(event).find(([key]) => key.endsWith('EventAttributes'))?.[1] as Record<string, any> | undefined;
+  const attributes = (Object.entries(event).find(([key]) => key.endsWith('EventAttributes'))?.[1] ?? {}) as EventAttributes;
   switch (event.eventType) {
     case 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED': {
-      const name = `${attributes?.activityType?.name ?? '?'}${subjectOf(firstArg(attributes?.input?.payloads))}`;
+      const name = `${attributes.activityType?.name ?? '?'}${subjectOf(firstArg(attributes.input?.payloads))}`;
       labels.set(event.eventId, name);
       return `activity ${name} scheduled`;
     }
@@ -86,30 +103,31 @@ function describe(event: HistoryEvent, labels: Map<string, string>): string {
     case 'EVENT_TYPE_ACTIVITY_TASK_COMPLETED':
     case 'EVENT_TYPE_ACTIVITY_TASK_FAILED':
     case 'EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT': {
-      const name = labels.get(String(attributes?.scheduledEventId)) ?? '?';
-      const attempt = attributes?.attempt && attributes.attempt > 1 ? ` (attempt ${attributes.attempt})` : '';
+      const name = labels.get(String(attributes.scheduledEventId)) ?? '?';
+      const attempt = attributes.attempt && attributes.attempt > 1 ? ` (attempt ${attributes.attempt})` : '';
       return `activity ${name} ${type.replace('activity task ', '')}${attempt}`;
     }
     case 'EVENT_TYPE_MARKER_RECORDED': {
-      const data = firstArg(attributes?.details?.data?.payloads) as Record<string, unknown> | undefined;
+      // A local activity's marker carries its type (core's LocalActivityMarkerData).
+      const data = firstArg(attributes.details?.data?.payloads) as { activity_type?: unknown; activityType?: unknown } | undefined;
       const activityType = data?.activity_type ?? data?.activityType;
-      return activityType ? `local activity ${String(activityType)} recorded` : `marker ${attributes?.markerName ?? ''}`;
+      return typeof activityType === 'string' ? `local activity ${activityType} recorded` : `marker ${attributes.markerName ?? ''}`;
     }
     case 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED':
-      return `update ${attributes?.acceptedRequest?.input?.name ?? '?'} accepted`;
+      return `update ${attributes.acceptedRequest?.input?.name ?? '?'} accepted`;
     case 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED':
       return 'update completed';
     case 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED':
-      return `signal ${attributes?.signalName ?? '?'}`;
+      return `signal ${attributes.signalName ?? '?'}`;
     case 'EVENT_TYPE_TIMER_STARTED':
-      return `timer started (${attributes?.startToFireTimeout ?? '?'})`;
+      return `timer started (${attributes.startToFireTimeout ?? '?'})`;
     default:
       return type;
   }
 }
 
 /** The first argument of an activity call or marker, decoded when it is JSON. */
-function firstArg(payloads: Array<{ data?: string }> | undefined): unknown {
+function firstArg(payloads: EncodedPayload[] | undefined): unknown {
   const data = payloads?.[0]?.data;
   if (!data) return undefined;
   try {
