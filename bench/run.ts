@@ -422,16 +422,21 @@ async function measureScale(bench: Bench): Promise<void> {
       await sleep(settings.scaleSettleMs);
       const steady = percentile(rssSamples.slice(settleFrom), 50);
       const peak = Math.max(...rssSamples);
-      const sizes = await Promise.all(
-        ids.slice(0, 20).map(async (id) => Number((await client.workflow.getHandle(id).describe()).raw.workflowExecutionInfo?.historySizeBytes ?? 0)),
+      const histories = await Promise.all(
+        ids.slice(0, 20).map(async (id) => {
+          const info = (await client.workflow.getHandle(id).describe()).raw.workflowExecutionInfo;
+          return { bytes: Number(info?.historySizeBytes ?? 0), events: Number(info?.historyLength ?? 0) };
+        }),
       );
-      const historyBytes = sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length);
+      const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+      const historyBytes = mean(histories.map((history) => history.bytes));
+      const historyEvents = mean(histories.map((history) => history.events));
       figures.push({
         name: `scale: ${step} active grants`,
-        value: `worker RSS steady ${mb(steady)}, peak ${mb(peak)}; history ${(historyBytes / 1024).toFixed(1)} KiB/request`,
+        value: `worker RSS steady ${mb(steady)}, peak ${mb(peak)}; history ${(historyBytes / 1024).toFixed(1)} KiB, ${historyEvents.toFixed(0)} events/request`,
         target: step >= 10_000 ? '< 1 GiB RSS' : '(growth)',
         met: step >= 10_000 ? peak < 1024 ** 3 : undefined,
-        detail: { steadyRssBytes: steady, peakRssBytes: peak, historyBytesPerRequest: historyBytes, activeAfterMs },
+        detail: { steadyRssBytes: steady, peakRssBytes: peak, historyBytesPerRequest: historyBytes, historyEventsPerRequest: historyEvents, activeAfterMs },
       });
     }
   } finally {
