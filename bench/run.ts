@@ -543,6 +543,6 @@ function report(settings: BenchSettings, totalMs: number): void {
 }
 
 main().catch((error: unknown) => {
-  console.error(`bench: ${error instanceof Error ? error.stack : String(error)}`);
+  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });
