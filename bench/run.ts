@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       const latenessUsers = users.splice(0, settings.latenessRequests);
       if (wants('scan')) failed = (await phase('IAM tag scan', () => measureTagScan(bench, fixtureSize))) || failed;
       if (wants('overhead') || wants('lateness') || wants('throughput')) {
-        const product = await startProduct(productOptions(bench, { configYaml: CONFIG('human'), emails: [...overheadUsers, ...latenessUsers, ...users].map((user) => user.email), shape: 'whole' }));
+        const product = await startProduct(productOptions(bench, { configYaml: CONFIG('human'), emails: [...overheadUsers, ...latenessUsers, ...users].map((user) => user.email) }));
         try {
           // One lifecycle first, not counted: the worker's first workflow and the first IAM tag scan
           // are start-up costs, paid once per process (the recurring scan is its own figure).
@@ -147,11 +147,13 @@ async function phase(name: string, run: () => Promise<void>): Promise<boolean> {
   }
 }
 
-function productOptions(bench: Bench, options: Pick<ProductOptions, 'configYaml' | 'emails' | 'shape' | 'env'>): ProductOptions {
+function productOptions(bench: Bench, options: Pick<ProductOptions, 'configYaml' | 'emails' | 'env' | 'workerEntry'> & { shape?: ProductOptions['shape'] }): ProductOptions {
   const { settings } = bench;
   return {
     ...options,
     temporalAddress: bench.temporalAddress,
+    client: bench.client,
+    shape: options.shape ?? settings.productShape,
     rateLimitPerMinute: settings.apiRateLimitPerMinute,
     pollMs: settings.pollMs,
     waitTimeoutMs: settings.waitTimeoutMs,
@@ -338,7 +340,6 @@ async function measureChatAcknowledgement(bench: Bench): Promise<void> {
       productOptions(bench, {
         configYaml: `${CONFIG('human')}slack:\n  teamId: ${FAKE_TEAM_ID}\n`,
         emails: requesters.map((user) => user.email),
-        shape: 'whole',
         env: { SLACK_BOT_TOKEN: botToken, SLACK_SIGNING_SECRET: signingSecret, SLACK_API_URL: fake.apiUrl },
       }),
     );
@@ -390,7 +391,7 @@ async function measureScale(bench: Bench): Promise<void> {
   const total = Math.max(...settings.scaleSteps);
   const emails = range(total).map((index) => `scale-${index}@example.com`);
   log(`scale: issuing ${emails.length} tokens, then starting the no-op worker and the API`);
-  const product = await startProduct(productOptions(bench, { configYaml: CONFIG('auto'), emails, shape: 'noop-worker' }));
+  const product = await startProduct(productOptions(bench, { configYaml: CONFIG('auto'), emails, shape: 'split', workerEntry: 'bench/noopWorker.ts' }));
   const startedAt = Date.now();
   let created = 0;
   let rssSamples: number[] = [];
@@ -464,7 +465,7 @@ async function waitUntilActive(bench: Bench, product: Product, count: number): P
 async function trace(bench: Bench): Promise<void> {
   await ensureCatalogObjects(bench.iam);
   const users = await makeUsers(bench.iam, 'trace', 2);
-  const product = await startProduct(productOptions(bench, { configYaml: CONFIG('human'), emails: users.map((user) => user.email), shape: 'whole' }));
+  const product = await startProduct(productOptions(bench, { configYaml: CONFIG('human'), emails: users.map((user) => user.email) }));
   try {
     let traced: { id: string; approveSentAt: number; activeSeenAt: number } | undefined;
     for (const user of users) {

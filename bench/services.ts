@@ -1,13 +1,14 @@
 /**
  * The processes the benchmark measures, each apart from the bench's own (which only drives load and
- * watches): the product as `npm start` runs it (worker and API in one process), or for the scale
- * figure the no-op-provider worker and `npm run api` as two; and the bare Temporal worker. Temporal's
- * dev server and moto are shared with the test support code.
+ * watches): the product's worker (`npm run worker`, or for the scale figure the no-op-provider
+ * worker) and its API (`npm run api`) as two processes, or both in one as `npm start` runs them;
+ * and the bare Temporal worker. Temporal's dev server and moto are shared with the test support code.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import { openDatabase } from '../db/database';
 import { TokenStore } from '../db/tokenStore';
 import { sharedMoto } from '../test/support/harness';
@@ -16,6 +17,8 @@ import { BenchApi, StatusWatcher } from './api';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 const READY_TIMEOUT_MS = 120_000;
+/** temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW (@temporalio/proto is not a direct dependency). */
+const TASK_QUEUE_TYPE_WORKFLOW = 1;
 export const BENCH_ADMIN = 'bench-admin@example.com';
 export const BENCH_APPROVER = 'bob@example.com';
 
@@ -70,13 +73,22 @@ async function waitUntil(what: string, service: ServiceProcess, ready: () => Pro
   }
 }
 
+export type ProductShape = 'split' | 'whole';
+
 export interface ProductOptions {
   configYaml: string;
   /** Everyone who will call the API; each gets a token before the product starts (plus the admin and the approver). */
   emails: string[];
-  /** `whole`: scripts/start.ts (worker and API in one process, as `npm start`); `noop-worker`: bench/noopWorker.ts and api/main.ts. */
-  shape: 'whole' | 'noop-worker';
+  /**
+   * `split`: worker/main.ts and api/main.ts, two processes (the bench's status polling then never
+   * runs on the worker's event loop); `whole`: scripts/start.ts, both in one process as `npm start`.
+   */
+  shape: ProductShape;
+  /** The worker's entry for `split` (default the product's own; the scale figure's grants nothing). */
+  workerEntry?: 'worker/main.ts' | 'bench/noopWorker.ts';
   temporalAddress: string;
+  /** Asks the server whether the worker polls yet. */
+  client: Client;
   rateLimitPerMinute: number;
   pollMs: number;
   waitTimeoutMs: number;
@@ -88,6 +100,7 @@ export interface Product {
   api: BenchApi;
   watcher: StatusWatcher;
   taskQueue: string;
+  shape: ProductShape;
   /** The process whose RSS is the worker's (the whole product for `whole`). */
   worker: ServiceProcess;
   token(email: string): string;
@@ -144,20 +157,31 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
       worker = apiProcess = spawnService('product (npm start)', 'scripts/start.ts', env);
       services.push(worker);
     } else {
-      worker = spawnService('no-op worker', 'bench/noopWorker.ts', env);
+      const workerEntry = options.workerEntry ?? 'worker/main.ts';
+      worker = spawnService(`product worker (${workerEntry})`, workerEntry, env);
       services.push(worker);
-      await waitUntil('running', worker, () => Promise.resolve(worker.output().includes('worker running')));
       apiProcess = spawnService('product API (npm run api)', 'api/main.ts', env);
       services.push(apiProcess);
     }
     const url = `http://127.0.0.1:${port}`;
     await waitUntil('listening', apiProcess, async () => (await fetch(`${url}/healthz`)).ok);
+    // Ready when Temporal sees the worker polling its task queue (whatever the worker logs at this level).
+    const pollers = async () =>
+      (
+        await options.client.workflowService.describeTaskQueue({
+          namespace: 'default',
+          taskQueue: { name: taskQueue },
+          taskQueueType: TASK_QUEUE_TYPE_WORKFLOW,
+        })
+      ).pollers?.length ?? 0;
+    await waitUntil('polling', worker, async () => (await pollers()) > 0);
     const api = new BenchApi(url, options.rateLimitPerMinute);
     const watcher = new StatusWatcher(api, tokens.get(BENCH_ADMIN)!, options.pollMs, options.waitTimeoutMs);
     return {
       api,
       watcher,
       taskQueue,
+      shape: options.shape,
       worker,
       token: (email) => {
         const token = tokens.get(email);

@@ -49,6 +49,8 @@ export interface BenchSettings {
   scaleSettleMs: number;
   /** The scale phase skips the steps that would start past this (default: no budget). */
   scaleBudgetMs: number;
+  /** The product as two processes (worker, API) or one (`npm start`); see bench/services.ts. */
+  productShape: 'split' | 'whole';
   /** LOG_LEVEL of the product's processes (info logs every HTTP call; the old bench ran at warn). */
   productLogLevel: string;
 }
@@ -98,6 +100,12 @@ export function benchSettings(argv: string[] = process.argv.slice(2), env: NodeJ
     scaleAtOnce: whole('BENCH_SCALE_AT_ONCE', 50),
     scaleSettleMs: whole('BENCH_SCALE_SETTLE_S', 30) * 1000,
     scaleBudgetMs: budget ? whole('BENCH_SCALE_BUDGET_S', 1) * 1000 : Number.POSITIVE_INFINITY,
+    productShape: shape(read('BENCH_PRODUCT_SHAPE', 'split')),
     productLogLevel: read('BENCH_LOG_LEVEL', 'warn'),
   };
+}
+
+function shape(raw: string): 'split' | 'whole' {
+  if (raw !== 'split' && raw !== 'whole') throw new Error(`BENCH_PRODUCT_SHAPE must be split or whole (got "${raw}")`);
+  return raw;
 }
