@@ -102,7 +102,7 @@ async function main(): Promise<void> {
           // One lifecycle first, not counted: the worker's first workflow and the first IAM tag scan
           // are start-up costs, paid once per process (the recurring scan is its own figure).
           const warmUp = overheadUsers[0] ?? latenessUsers[0] ?? users[0];
-          if (warmUp) await phase('warm-up', () => warmUpLifecycle(product, warmUp));
+          if (warmUp) failed = (await phase('warm-up', () => warmUpLifecycle(product, warmUp))) || failed;
           if (wants('overhead')) failed = (await phase('approval -> active overhead', () => measureOverhead(bench, product, overheadUsers))) || failed;
           if (wants('lateness')) {
             for (const seconds of settings.latenessSeconds) {
