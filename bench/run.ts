@@ -390,8 +390,11 @@ async function measureScale(bench: Bench): Promise<void> {
   const { settings, client } = bench;
   const total = Math.max(...settings.scaleSteps);
   const emails = range(total).map((index) => `scale-${index}@example.com`);
-  log(`scale: issuing ${emails.length} tokens, then starting the no-op worker and the API`);
-  const product = await startProduct(productOptions(bench, { configYaml: CONFIG('auto'), emails, shape: 'split', workerEntry: 'bench/noopWorker.ts' }));
+  const expiringEmails = range(settings.scaleExpiring).map((index) => `scale-expiring-${index}@example.com`);
+  log(`scale: issuing ${emails.length + expiringEmails.length} tokens, then starting the no-op worker and the API`);
+  const product = await startProduct(
+    productOptions(bench, { configYaml: CONFIG('auto'), emails: [...emails, ...expiringEmails], shape: 'split', workerEntry: 'bench/noopWorker.ts' }),
+  );
   const startedAt = Date.now();
   let created = 0;
   let rssSamples: number[] = [];
@@ -440,10 +443,59 @@ async function measureScale(bench: Bench): Promise<void> {
         detail: { steadyRssBytes: steady, peakRssBytes: peak, historyBytesPerRequest: historyBytes, historyEventsPerRequest: historyEvents, activeAfterMs },
       });
     }
+    if (expiringEmails.length > 0 && created > 0) {
+      rssSamples = [];
+      await measureExpiryInBunch(bench, product, expiringEmails, created);
+      const peak = Math.max(...rssSamples);
+      const figure = figures[figures.length - 1]!;
+      figure.value += `; worker RSS peak ${mb(peak)}`;
+      figure.detail = { ...figure.detail, peakRssBytes: peak };
+    }
   } finally {
     clearInterval(sampler);
     await product.stop();
   }
+}
+
+/**
+ * Beside the `active` grants of the last scale step, N more grants that start together (`startAt`)
+ * and so expire together: each one's lateness is its `endedAt` (the workflow recorded it expired,
+ * access removed and checked) minus its `expiresAt`, read from the API once all have ended, so no
+ * polling runs while they expire. The no-op provider removes nothing: this is the product and
+ * Temporal carrying the bunch, not the cloud.
+ */
+async function measureExpiryInBunch(bench: Bench, product: Product, emails: string[], active: number): Promise<void> {
+  const { settings } = bench;
+  const seconds = settings.scaleExpiringSeconds;
+  const startAtMs = Date.now() + Math.max(30_000, emails.length * 100);
+  log(`scale: ${emails.length} grants of ${seconds} s starting together at +${Math.round((startAtMs - Date.now()) / 1000)} s, beside ${active} active`);
+  const ids = new Set<string>();
+  await inBatches(emails, settings.scaleAtOnce, async (email) => {
+    const view = await product.api.create(product.token(email), { ...grantBody(seconds), startAt: new Date(startAtMs).toISOString() });
+    ids.add(view.id);
+  });
+  const lateStarts = Date.now() > startAtMs;
+  await sleep(Math.max(0, startAtMs + seconds * 1000 - Date.now()));
+  const deadline = Date.now() + settings.waitTimeoutMs;
+  let ended: RequestView[];
+  for (;;) {
+    const [expired, failed] = await Promise.all([product.api.list(product.adminToken, 'expired'), product.api.list(product.adminToken, 'failed')]);
+    const failedOurs = failed.filter((view) => ids.has(view.id));
+    if (failedOurs.length > 0) throw new Error(`${failedOurs.length} expiring grants failed, e.g. ${failedOurs[0]!.id}: ${JSON.stringify(failedOurs[0]!.error ?? {})}`);
+    ended = expired.filter((view) => ids.has(view.id));
+    if (ended.length === ids.size) break;
+    if (Date.now() > deadline) throw new Error(`only ${ended.length} of ${ids.size} bunched grants expired in time (BENCH_WAIT_TIMEOUT_S)`);
+    await sleep(2000);
+  }
+  const samples = ended.map((view) => Date.parse(view.endedAt!) - Date.parse(view.expiresAt!));
+  const p99 = percentile(samples, 99);
+  figures.push({
+    name: `scale: ${ids.size} expiring together beside ${active} active`,
+    value: `revocation lateness p50 ${ms(percentile(samples, 50))}, p99 ${ms(p99)} (workflow's endedAt)`,
+    target: '< 1 s p99',
+    met: p99 < 1000,
+    detail: { max: Math.max(...samples), createdAfterStartAt: lateStarts },
+  });
 }
 
 /** Asks the API (as an admin) how many requests are active, every 5 s: one large answer, not N small ones. */

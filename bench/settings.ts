@@ -14,6 +14,8 @@ const QUICK_DEFAULTS: Record<string, string> = {
   BENCH_CHAT_CLICKS: '3',
   BENCH_SCALE: '20,40',
   BENCH_SCALE_SETTLE_S: '3',
+  BENCH_SCALE_EXPIRING: '10',
+  BENCH_SCALE_EXPIRING_S: '5',
 };
 
 export const PHASES = ['overhead', 'lateness', 'throughput', 'scan', 'chat', 'scale'] as const;
@@ -47,6 +49,9 @@ export interface BenchSettings {
   scaleAtOnce: number;
   /** After a step's grants are all active, RSS is sampled this long for the steady figure. */
   scaleSettleMs: number;
+  /** Grants started together after the last scale step, to expire in one bunch (0: none). */
+  scaleExpiring: number;
+  scaleExpiringSeconds: number;
   /** The scale phase skips the steps that would start past this (default: no budget). */
   scaleBudgetMs: number;
   /** The product as two processes (worker, API) or one (`npm start`); see bench/services.ts. */
@@ -99,6 +104,8 @@ export function benchSettings(argv: string[] = process.argv.slice(2), env: NodeJ
     scaleSteps: list('BENCH_SCALE', '1000,2000,5000,10000'),
     scaleAtOnce: whole('BENCH_SCALE_AT_ONCE', 50),
     scaleSettleMs: whole('BENCH_SCALE_SETTLE_S', 30) * 1000,
+    scaleExpiring: whole('BENCH_SCALE_EXPIRING', 1000, 0),
+    scaleExpiringSeconds: whole('BENCH_SCALE_EXPIRING_S', 60),
     scaleBudgetMs: budget ? whole('BENCH_SCALE_BUDGET_S', 1) * 1000 : Number.POSITIVE_INFINITY,
     productShape: shape(read('BENCH_PRODUCT_SHAPE', 'split')),
     productLogLevel: read('BENCH_LOG_LEVEL', 'warn'),
