@@ -7,16 +7,30 @@ import type { Provider } from '../providers/provider';
 import { openRuntime, runMain } from '../service/runtime';
 import { startWorker } from '../worker/worker';
 
-const noopProvider = (name: string): Provider => ({
-  name,
-  propagation: { settleDelayMs: 0, consecutiveReads: 1, pollIntervalMs: 10 },
-  inspect: (spec) => Promise.resolve({ resourceKey: `noop:${spec.requestId}`, present: false, principal: { email: spec.principal } }),
-  grant: () => Promise.resolve(),
-  revoke: () => Promise.resolve(),
-  isGranted: () => Promise.resolve(true),
-  listMarked: () => Promise.resolve([]),
-  removeMarked: () => Promise.resolve(),
-});
+/**
+ * Grants nothing anywhere, but remembers what it was asked (in this process), so a read-back after
+ * grant says yes and one after revoke says no: the grants the scale figure lets expire are removed
+ * and confirmed like real ones, with no cloud in the way.
+ */
+const noopProvider = (name: string): Provider => {
+  const granted = new Set<string>();
+  return {
+    name,
+    propagation: { settleDelayMs: 0, consecutiveReads: 1, pollIntervalMs: 10 },
+    inspect: (spec) => Promise.resolve({ resourceKey: `noop:${spec.requestId}`, present: granted.has(spec.requestId), principal: { email: spec.principal } }),
+    grant: (spec) => {
+      granted.add(spec.requestId);
+      return Promise.resolve();
+    },
+    revoke: (spec) => {
+      granted.delete(spec.requestId);
+      return Promise.resolve();
+    },
+    isGranted: (spec) => Promise.resolve(granted.has(spec.requestId)),
+    listMarked: () => Promise.resolve([]),
+    removeMarked: () => Promise.resolve(),
+  };
+};
 
 async function main(): Promise<void> {
   const runtime = await openRuntime();

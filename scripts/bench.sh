@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm run bench`: the same tool set-up as the tests, then bench/run.ts (not part of npm test).
+# `npm run bench [-- --quick] [-- --trace]`: the same tool set-up as the tests, then bench/run.ts
+# (not part of npm test). Sizes come from BENCH_* variables: see docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
