@@ -48,6 +48,15 @@ export interface Notification {
   view: RequestView;
 }
 
+export interface RecordEventOptions {
+  /**
+   * Tell the configured chat channels about the event once it is recorded, in the background (the
+   * workflow no longer schedules a `notify` of its own: with no channel configured that was a task
+   * for nothing).
+   */
+  notify?: boolean;
+}
+
 export interface ActivityDependencies {
   providers: ReadonlyMap<string, Provider>;
   requests: RequestEventSink;
@@ -105,6 +114,16 @@ export function createActivities(dependencies: ActivityDependencies) {
     return principal ? { ...rest, recordedPrincipal: principal } : rest;
   }
 
+  /** Never rejects: a failed notifier is logged, and the others still hear of it. */
+  async function notifyAll(notification: Notification): Promise<void> {
+    const results = await Promise.allSettled(notifiers.map((notifier) => notifier.notify(notification)));
+    results.forEach((result, index) => {
+      if (result.status === 'rejected') {
+        log.warn('Notifier failed', { notifier: notifiers[index]!.name, error: String(result.reason) });
+      }
+    });
+  }
+
   function providerFor(spec: GrantSpec): Provider {
     const provider = providers.get(spec.provider);
     if (!provider) {
@@ -119,7 +138,7 @@ export function createActivities(dependencies: ActivityDependencies) {
      * of the workflow other than the first (terminated and started again, or reset) numbers its events
      * as the first did: those are not recorded, and are logged as an alert; its refusals are kept.
      */
-    async recordEvent(event: AuditEvent, view: RequestView): Promise<void> {
+    async recordEvent(event: AuditEvent, view: RequestView, options?: RecordEventOptions): Promise<void> {
       const runId = Context.current().info.workflowExecution?.runId;
       const refusal = event.type === 'untrusted_input';
       const recorded = refusal && runId ? { ...event, details: { ...event.details, runId } } : event;
@@ -136,6 +155,11 @@ export function createActivities(dependencies: ActivityDependencies) {
       }
       // After the write, so a retried activity observes once (a failed write is retried, a done one is not).
       observeRequestEvent(event, view);
+      // Beside the request, never holding it up: a chat outage must not delay a state change. An event
+      // another run already numbered was not recorded, so there is nothing to tell.
+      if (options?.notify && !outcome?.seqTakenBy) {
+        notifyAll({ event: event.type, view }).catch(() => undefined); // only its own logging could throw
+      }
     },
 
     /**
@@ -275,15 +299,12 @@ export function createActivities(dependencies: ActivityDependencies) {
       return { confirmed: true };
     },
 
-    /** Fans a state change out to every configured channel; does nothing when none is configured. */
-    async notify(notification: Notification): Promise<void> {
-      const results = await Promise.allSettled(notifiers.map((notifier) => notifier.notify(notification)));
-      results.forEach((result, index) => {
-        if (result.status === 'rejected') {
-          log.warn('Notifier failed', { notifier: notifiers[index]!.name, error: String(result.reason) });
-        }
-      });
-    },
+    /**
+     * Fans a state change out to every configured channel; does nothing when none is configured. Only
+     * workflows from before NOTIFY_WHEN_RECORDED (workflows/accessRequest.ts) schedule it: since then
+     * `recordEvent` notifies.
+     */
+    notify: notifyAll,
   };
 }
 
