@@ -19,6 +19,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
 } from '@temporalio/workflow';
 import type * as activityModule from '../activities';
@@ -91,11 +92,28 @@ const END_BEFORE_ACTIVE = 'end-before-active';
  * tells the worker's channels itself, once the event is written (the worker knows which it has).
  */
 const NOTIFY_WHEN_RECORDED = 'notify-when-recorded';
+/**
+ * Each audit record was an activity on the task queue: three events, and a workflow task to hear it
+ * finished. From this change it is a local activity (one marker, in the workflow task that asked
+ * for it), one at a time in the order they were asked for: concurrent local activities resolve in
+ * the order they finished, but replay resolves them in the order they were scheduled, and with
+ * Update handlers recording beside the main body that reorders the commands that follow.
+ */
+const RECORD_LOCALLY = 'record-locally';
 /** Break-glass requests stay open this long after access ends, for the approvers' review. */
 const BREAK_GLASS_REVIEW_WINDOW = `${BREAK_GLASS_REVIEW_WINDOW_DAYS} days`;
 
 /** Writes to our own database: retried until they succeed, so the audit trail has no gaps. */
 const { recordEvent } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/**
+ * The same write in the worker that runs the workflow (RECORD_LOCALLY). Never used with a worker
+ * whose `maxCachedWorkflows` is 0: the SDK drops local activities there.
+ */
+const { recordEvent: recordEventLocally } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
@@ -156,10 +174,19 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
    */
   const notifications: Promise<unknown>[] = [];
 
+  /** The last audit write asked for (RECORD_LOCALLY): the next one starts when it has settled. */
+  let auditWrites: Promise<unknown> = Promise.resolve();
+
   /** Every state change goes through here: one audit event, numbered, plus the refreshed view. */
   async function record(type: AuditEventType, actor: string, details?: Record<string, unknown>): Promise<void> {
     view.version += 1;
     const event = { requestId: view.id, seq: view.version, type, actor, at: nowIso(), details };
+    if (patched(RECORD_LOCALLY)) {
+      const snapshot = { ...view };
+      const written = auditWrites.then(() => recordEventLocally(event, snapshot, { notify: true }));
+      auditWrites = written.catch(() => undefined);
+      return written;
+    }
     if (patched(NOTIFY_WHEN_RECORDED)) return recordEvent(event, { ...view }, { notify: true });
     await recordEvent(event, { ...view });
     // Best effort: a failed notification never fails the request.
