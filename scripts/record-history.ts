@@ -1,7 +1,9 @@
 /**
  * Records a fresh accessRequest history for the replay test, after a workflow change behind
  * `patched()`: runs one request on a Temporal dev server of its own with the stub activities the
- * workflow tests use (test/support/workflowStubs.ts), then saves its history like save-history.ts:
+ * workflow tests use (test/support/workflowStubs.ts), as for a provider that needs one read-back and
+ * no settle delay (provision and revoke check their own work), then saves its history like
+ * save-history.ts:
  *   npx tsx scripts/record-history.ts <scenario> <name>
  * Scenarios: `expired` (two approvals, two seconds of access, expiry) and `relinquished` (both
  * approvals sent with the start, then relinquished once active).
@@ -10,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import type { AccessActivities } from '../activities';
 import { accessRequest } from '../workflows/accessRequest';
 import { approveUpdate, relinquishUpdate, statusQuery } from '../workflows/messages';
 import { ALICE, BOB, DANA, newRecorded, requestInput, signed, stubActivities } from '../test/support/workflowStubs';
@@ -31,7 +34,7 @@ async function main(): Promise<void> {
       connection: workerConnection,
       taskQueue: TASK_QUEUE,
       workflowsPath: require.resolve('../workflows'),
-      activities: stubActivities(newRecorded()),
+      activities: checkingInStep(stubActivities(newRecorded())),
     });
     const client = new Client({ connection: await Connection.connect({ address: server.address }) });
     const id = `req_${Date.now().toString(36).toUpperCase()}`;
@@ -59,6 +62,15 @@ async function main(): Promise<void> {
   } finally {
     await server.stop();
   }
+}
+
+/** The stubs, with provision and revoke checking their own work when the workflow asks them to. */
+function checkingInStep(stubs: AccessActivities): AccessActivities {
+  return {
+    ...stubs,
+    provision: async (spec, evidence, options) => ({ ...(await stubs.provision(spec, evidence)), ...(options?.readBack ? { verified: true } : {}) }),
+    revoke: async (spec, options) => ({ ...(await stubs.revoke(spec)), ...(options?.confirm ? { confirmed: { confirmed: true } } : {}) }),
+  };
 }
 
 main().catch((error: unknown) => {

@@ -100,6 +100,13 @@ const NOTIFY_WHEN_RECORDED = 'notify-when-recorded';
  * Update handlers recording beside the main body that reorders the commands that follow.
  */
 const RECORD_LOCALLY = 'record-locally';
+/**
+ * The grant was read back by a verifyPropagation activity, and a removal confirmed by a
+ * verifyRevocation one, even when the provider asks for one read and no settle delay. From this
+ * change `provision` and `revoke` are asked to check their own work then, and the workflow runs the
+ * separate check only when they could not.
+ */
+const CHECK_IN_STEP = 'check-in-step';
 /** Break-glass requests stay open this long after access ends, for the approvers' review. */
 const BREAK_GLASS_REVIEW_WINDOW = `${BREAK_GLASS_REVIEW_WINDOW_DAYS} days`;
 
@@ -567,9 +574,10 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     // One bound for provisioning and verification together, fixed now so retries cannot extend it.
     const verifyDeadline = new Date(provisioningStartedAtMs + input.verifyTimeoutSeconds * 1000).toISOString();
     try {
-      const grant = await provisionWithEvidence(spec);
+      const checkedInStep = patched(CHECK_IN_STEP);
+      const grant = await provisionWithEvidence(spec, checkedInStep ? { readBack: true } : undefined);
       await record('granted', SYSTEM_ACTOR, { resourceKey: grant.resourceKey, standing: grant.standing });
-      await verifyUnlessEnded(spec, verifyDeadline);
+      if (!(checkedInStep && grant.verified)) await verifyUnlessEnded(spec, verifyDeadline);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const message = failureMessage(error);
@@ -680,10 +688,10 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
    * Every grant (first, reprovisioned, backstop renewed) goes through `provision` with what backs it:
    * the signed input and the signed approvals, as received. Histories from before call it without.
    */
-  function provisionWithEvidence(grant: GrantSpec): Promise<activityModule.ProvisionResult> {
+  function provisionWithEvidence(grant: GrantSpec, options?: activityModule.ProvisionOptions): Promise<activityModule.ProvisionResult> {
     if (!patched(VERIFIED_GRANTS)) return provision(grant);
     const evidence: GrantEvidence = { input, approvals: [...signedApprovals], activeAt: view.activeAt, extensions: [...appliedExtensionEvidence] };
-    return provision(grant, evidence);
+    return options ? provision(grant, evidence, options) : provision(grant, evidence);
   }
 
   /** Removes whatever was granted (if anything), then records how the request ended. */
@@ -703,9 +711,10 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
    * replay unchanged (their verifyRevocation results are empty: confirmed).
    */
   async function removeGrant(spec: GrantSpec): Promise<{ removedAtProvider: boolean; removal: string; alert?: string }> {
-    const result = await revoke(spec);
+    const checkedInStep = patched(CHECK_IN_STEP);
+    const result = await (checkedInStep ? revoke(spec, { confirm: true }) : revoke(spec));
     if (!result.removedAtProvider) return { removedAtProvider: false, removal: result.reason, ...(result.alert ? { alert: result.alert } : {}) };
-    const verified = await verifyRevocation(spec);
+    const verified = (checkedInStep ? result.confirmed : undefined) ?? (await verifyRevocation(spec));
     if (verified && !verified.confirmed) return { removedAtProvider: false, removal: verified.reason ?? result.reason, ...(verified.alert ? { alert: verified.alert } : {}) };
     return { removedAtProvider: true, removal: result.reason };
   }
