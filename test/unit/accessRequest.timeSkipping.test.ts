@@ -374,6 +374,20 @@ describe('accessRequest over time (time-skipping test server)', function () {
     });
   });
 
+  describe('workflow cancellation', () => {
+    it('ends active access like an admin revoke: the grant removed and recorded, in order', async () => {
+      const handle = await start({ autoApprovedBy: 'on-call' });
+      await waitForStatus(handle, 'active');
+      await handle.cancel();
+      // The run itself closes as cancelled, once the removal and its record are done.
+      await assert.rejects(handle.result(), /cancelled/);
+      assert.deepEqual(events(handle), ['requested', 'approved', 'provisioning', 'granted', 'active', 'revoked']);
+      assert.equal(event(handle, 'revoked').details?.comment, 'workflow cancelled');
+      assert.equal(recorded.grants.length, 1);
+      assert.deepEqual(recorded.removals, recorded.grants);
+    });
+  });
+
   describe('revoke', () => {
     it('while active: the grant is removed and the request is revoked at once', async () => {
       const handle = await start({ autoApprovedBy: 'on-call' });
