@@ -48,6 +48,15 @@ export interface Notification {
   view: RequestView;
 }
 
+export interface RecordEventOptions {
+  /**
+   * Tell the configured chat channels about the event once it is recorded, in the background (the
+   * workflow no longer schedules a `notify` of its own: with no channel configured that was a task
+   * for nothing).
+   */
+  notify?: boolean;
+}
+
 export interface ActivityDependencies {
   providers: ReadonlyMap<string, Provider>;
   requests: RequestEventSink;
@@ -63,6 +72,22 @@ export interface ProvisionResult {
   resourceKey: string;
   /** The user had this access before the request (granted outside the product): it is never removed. */
   standing: boolean;
+  /** Read back as granted inside `provision` (ProvisionOptions.readBack): no verifyPropagation needed. */
+  verified?: boolean;
+}
+
+export interface ProvisionOptions {
+  /**
+   * Read the grant back at once when the provider asks for one read and no settle delay, so the
+   * workflow needs no verifyPropagation activity; anything else (or a read that fails or does not see
+   * the grant yet) leaves `verified` unset, and the workflow verifies as before.
+   */
+  readBack?: boolean;
+}
+
+export interface RevokeOptions {
+  /** Confirm the removal at once when the provider asks for one read and no settle delay (see ProvisionOptions). */
+  confirm?: boolean;
 }
 
 export interface RevokeResult {
@@ -74,6 +99,8 @@ export interface RevokeResult {
   reason: string;
   /** `removal_unconfirmed`: the principal recorded at grant time vanished or became ambiguous; someone must look. */
   alert?: typeof REMOVAL_UNCONFIRMED;
+  /** What verifyRevocation would have answered, found inside `revoke` (RevokeOptions.confirm): no verifyRevocation needed. */
+  confirmed?: VerifyRevocationResult;
 }
 
 /** The audit detail (and alert) for a removal the provider could not confirm. */
@@ -90,6 +117,23 @@ export interface VerifyRevocationResult {
 const HEARTBEAT_EVERY_MS = 5_000;
 /** Read-backs showing the grant still present before verifyRevocation asks the provider to remove it again. */
 const READS_BEFORE_REVOKING_AGAIN = 10;
+/** The first wait between read-backs; it doubles up to the provider's poll interval. */
+const FIRST_POLL_WAIT_MS = 100;
+
+/** One read-back and no settle delay: the grant or removal step can check its own work. */
+function checksInOneRead({ consecutiveReads, settleDelayMs }: Provider['propagation']): boolean {
+  return consecutiveReads <= 1 && settleDelayMs <= 0;
+}
+
+/** Waits between read-backs: 100 ms, then doubling, never more than the provider's poll interval. */
+function pollWaits(pollIntervalMs: number): () => number {
+  let nextMs = Math.min(FIRST_POLL_WAIT_MS, pollIntervalMs);
+  return () => {
+    const waitMs = nextMs;
+    nextMs = Math.min(nextMs * 2, pollIntervalMs);
+    return waitMs;
+  };
+}
 
 export function createActivities(dependencies: ActivityDependencies) {
   const { providers, requests, leases, notifiers = [], signing, policy } = dependencies;
@@ -103,6 +147,67 @@ export function createActivities(dependencies: ActivityDependencies) {
     const principal = await leases.recordedPrincipal(spec.requestId);
     // Grants recorded before principals were have none: the provider looks the email up, as it did then.
     return principal ? { ...rest, recordedPrincipal: principal } : rest;
+  }
+
+  /** Never rejects: a failed notifier is logged, and the others still hear of it. */
+  async function notifyAll(notification: Notification): Promise<void> {
+    const results = await Promise.allSettled(notifiers.map((notifier) => notifier.notify(notification)));
+    results.forEach((result, index) => {
+      if (result.status === 'rejected') {
+        log.warn('Notifier failed', { notifier: notifiers[index]!.name, error: String(result.reason) });
+      }
+    });
+  }
+
+  /** provision's own read-back: whether the grant reads back now; a failed read is a no, not a failed grant. */
+  async function readsGranted(spec: GrantSpec, provider: Provider, granted: GrantSpec): Promise<boolean> {
+    try {
+      return await counted(spec, 'verifyPropagation', () => provider.isGranted(granted));
+    } catch (error) {
+      log.info('Read-back after the grant failed; the workflow verifies it instead', { requestId: spec.requestId, error: String(error) });
+      return false;
+    }
+  }
+
+  /**
+   * Whether the removed grant still reads back, or, when the principal can no longer be told apart
+   * (only a grant recorded without one), the unconfirmed answer: the lease stays unconfirmed for the
+   * reconciler to report.
+   */
+  async function readsGrantedAfterRemoval(spec: GrantSpec, provider: Provider, recorded: GrantSpec): Promise<boolean | VerifyRevocationResult> {
+    try {
+      return await counted(spec, 'verifyRevocation', () => provider.isGranted(recorded));
+    } catch (error) {
+      if (!(error instanceof PrincipalUnconfirmedError)) throw error;
+      countPrincipalAlert(spec.provider, 'verifyRevocation');
+      log.warn('Removal unconfirmed: the principal can no longer be told apart', { requestId: spec.requestId, error: error.message });
+      return { confirmed: false, reason: `removal unconfirmed: ${error.message}`, alert: REMOVAL_UNCONFIRMED };
+    }
+  }
+
+  /** The removal is confirmed at the provider: so recorded, unless another request holds the access now. */
+  async function removalConfirmed(spec: GrantSpec, provider: Provider, recorded: GrantSpec): Promise<VerifyRevocationResult> {
+    const { heldBy } = await leases.confirmRemoved(spec.requestId);
+    if (heldBy.length > 0) {
+      log.info('Access is held by another request; keeping it granted', { requestId: spec.requestId, heldBy });
+      await counted(spec, 'verifyRevocation', () => provider.grant(recorded));
+    }
+    return { confirmed: true };
+  }
+
+  /**
+   * revoke's own check, as verifyRevocation's first read: gone (confirmed), or unconfirmed. Undefined
+   * (verifyRevocation polls) when it still reads back or the read failed: the removal itself is done.
+   */
+  async function confirmedInOneRead(spec: GrantSpec, provider: Provider, recorded: GrantSpec): Promise<VerifyRevocationResult | undefined> {
+    try {
+      const granted = await readsGrantedAfterRemoval(spec, provider, recorded);
+      if (granted === true) return undefined;
+      return granted === false ? await removalConfirmed(spec, provider, recorded) : granted;
+    } catch (error) {
+      log.info('Read-back after the removal failed; the workflow verifies it instead', { requestId: spec.requestId, error: String(error) });
+      return undefined;
+    }
   }
 
   function providerFor(spec: GrantSpec): Provider {
@@ -119,7 +224,7 @@ export function createActivities(dependencies: ActivityDependencies) {
      * of the workflow other than the first (terminated and started again, or reset) numbers its events
      * as the first did: those are not recorded, and are logged as an alert; its refusals are kept.
      */
-    async recordEvent(event: AuditEvent, view: RequestView): Promise<void> {
+    async recordEvent(event: AuditEvent, view: RequestView, options?: RecordEventOptions): Promise<void> {
       const runId = Context.current().info.workflowExecution?.runId;
       const refusal = event.type === 'untrusted_input';
       const recorded = refusal && runId ? { ...event, details: { ...event.details, runId } } : event;
@@ -136,6 +241,11 @@ export function createActivities(dependencies: ActivityDependencies) {
       }
       // After the write, so a retried activity observes once (a failed write is retried, a done one is not).
       observeRequestEvent(event, view);
+      // Beside the request, never holding it up: a chat outage must not delay a state change. An event
+      // another run already numbered was not recorded, so there is nothing to tell.
+      if (options?.notify && !outcome?.seqTakenBy) {
+        notifyAll({ event: event.type, view }).catch(() => undefined); // only its own logging could throw
+      }
     },
 
     /**
@@ -146,7 +256,7 @@ export function createActivities(dependencies: ActivityDependencies) {
      * it again (retries, re-provisioning, backstop renewals all stay in that run; the workflow never
      * continues as new).
      */
-    async provision(spec: GrantSpec, evidence?: GrantEvidence): Promise<ProvisionResult> {
+    async provision(spec: GrantSpec, evidence?: GrantEvidence, options?: ProvisionOptions): Promise<ProvisionResult> {
       // A standalone activity (no workflow) has no request to stand for: the ids never match.
       const { workflowId = '', runId = '' } = Context.current().info.workflowExecution ?? {};
       const problem = grantAuthorityProblem({
@@ -178,22 +288,29 @@ export function createActivities(dependencies: ActivityDependencies) {
         if (lease.runId !== undefined && lease.runId !== runId) refuseUntrusted(spec, anotherRunProblem(spec.requestId, lease.runId, runId));
         // Read again: an overlapping earlier attempt may have recorded the lease in between.
         const principal = known.recordedPrincipal ?? (await leases.recordedPrincipal(spec.requestId)) ?? inspection.principal;
-        await counted(spec, 'provision', () => provider.grant({ ...grantSpec, recordedPrincipal: principal }));
-        return { resourceKey: inspection.resourceKey, standing: lease.standing };
+        const granted = { ...grantSpec, recordedPrincipal: principal };
+        await counted(spec, 'provision', () => provider.grant(granted));
+        const verified = options?.readBack === true && checksInOneRead(provider.propagation) && (await readsGranted(spec, provider, granted));
+        return { resourceKey: inspection.resourceKey, standing: lease.standing, ...(verified ? { verified } : {}) };
       });
     },
 
     /**
-     * Polls the provider until the grant reads back several times in a row, then waits the settle
-     * delay that covers the provider's own propagation. Bounded by `deadline` (absolute, so retries
-     * after a worker crash do not extend it): past it, a non-retryable PropagationTimeout.
+     * Polls the provider (100 ms apart at first, backing off to the poll interval) until the grant
+     * reads back several times in a row and the settle delay that covers the provider's own
+     * propagation has passed since the first of those reads: the delay runs alongside the reads, not
+     * after them. Bounded by `deadline` (absolute, so retries after a worker crash do not extend it):
+     * past it, a non-retryable PropagationTimeout.
      */
     async verifyPropagation(spec: GrantSpec, deadline: string): Promise<void> {
       const provider = providerFor(spec);
       const recorded = await withRecordedPrincipal(spec);
       const { consecutiveReads, pollIntervalMs, settleDelayMs } = provider.propagation;
       const deadlineMs = Date.parse(deadline);
+      const nextWait = pollWaits(pollIntervalMs);
       let readsInARow = 0;
+      /** When the reads in a row began: the settle delay counts from there. */
+      let firstReadAtMs = 0;
       for (;;) {
         if (Date.now() > deadlineMs) {
           throw ApplicationFailure.nonRetryable(
@@ -201,13 +318,16 @@ export function createActivities(dependencies: ActivityDependencies) {
             FAILURE.propagationTimeout,
           );
         }
+        const readAtMs = Date.now();
         const granted = await withProviderErrors(() => counted(spec, 'verifyPropagation', () => provider.isGranted(recorded)));
         readsInARow = granted ? readsInARow + 1 : 0;
+        if (readsInARow === 1) firstReadAtMs = readAtMs;
         Context.current().heartbeat({ readsInARow });
         if (readsInARow >= consecutiveReads) break;
-        await sleepWithHeartbeats(pollIntervalMs);
+        await sleepWithHeartbeats(nextWait());
       }
-      await sleepWithHeartbeats(Math.min(settleDelayMs, Math.max(0, deadlineMs - Date.now())));
+      const settleLeftMs = firstReadAtMs + settleDelayMs - Date.now();
+      await sleepWithHeartbeats(Math.min(settleLeftMs, deadlineMs - Date.now()));
     },
 
     /**
@@ -216,7 +336,7 @@ export function createActivities(dependencies: ActivityDependencies) {
      * principal vanished (or, for a grant recorded without one, the look-up is ambiguous) nothing is
      * removed and the result says so: an alert (metric, log, audit details), never a clean removal.
      */
-    async revoke(spec: GrantSpec): Promise<RevokeResult> {
+    async revoke(spec: GrantSpec, options?: RevokeOptions): Promise<RevokeResult> {
       const release = await leases.release(spec.requestId);
       if (!release.removeAtProvider) return { removedAtProvider: false, reason: release.reason };
       const provider = providerFor(spec);
@@ -230,33 +350,27 @@ export function createActivities(dependencies: ActivityDependencies) {
         log.warn('Removal unconfirmed: the principal the grant was made to cannot be confirmed', { requestId: spec.requestId, error: error.message });
         return { removedAtProvider: false, reason: `removal unconfirmed: ${error.message}`, alert: REMOVAL_UNCONFIRMED };
       }
-      return { removedAtProvider: true, reason: release.reason };
+      const confirmed = options?.confirm === true && checksInOneRead(provider.propagation) ? await confirmedInOneRead(spec, provider, recorded) : undefined;
+      return { removedAtProvider: true, reason: release.reason, ...(confirmed ? { confirmed } : {}) };
     },
 
     /**
-     * Confirms at the provider that the grant is gone (several reads in a row). If it keeps reading
-     * back, the removal is issued again: the provider calls are idempotent. Retries until it is gone.
-     * A request that took the same shared access meanwhile (same group membership, same attachment)
-     * owns it now: it is left in place, or granted again if our removal undid that request's grant.
+     * Confirms at the provider that the grant is gone (several reads in a row, 100 ms apart at first,
+     * backing off to the poll interval). If it keeps reading back, the removal is issued again: the
+     * provider calls are idempotent. Retries until it is gone. A request that took the same shared
+     * access meanwhile (same group membership, same attachment) owns it now: it is left in place, or
+     * granted again if our removal undid that request's grant.
      */
     async verifyRevocation(spec: GrantSpec): Promise<VerifyRevocationResult> {
       const provider = providerFor(spec);
       const recorded = await withRecordedPrincipal(spec);
       const { consecutiveReads, pollIntervalMs } = provider.propagation;
+      const nextWait = pollWaits(pollIntervalMs);
       let absentInARow = 0;
       let presentReads = 0;
       for (;;) {
-        let granted: boolean;
-        try {
-          granted = await counted(spec, 'verifyRevocation', () => provider.isGranted(recorded));
-        } catch (error) {
-          if (!(error instanceof PrincipalUnconfirmedError)) throw error;
-          // Only a grant recorded without a principal gets here (its look-up became ambiguous since the
-          // removal). Not confirmed: the lease stays unconfirmed for the reconciler to report.
-          countPrincipalAlert(spec.provider, 'verifyRevocation');
-          log.warn('Removal unconfirmed: the principal can no longer be told apart', { requestId: spec.requestId, error: error.message });
-          return { confirmed: false, reason: `removal unconfirmed: ${error.message}`, alert: REMOVAL_UNCONFIRMED };
-        }
+        const granted = await readsGrantedAfterRemoval(spec, provider, recorded);
+        if (typeof granted !== 'boolean') return granted;
         absentInARow = granted ? 0 : absentInARow + 1;
         Context.current().heartbeat({ absentInARow });
         if (absentInARow >= consecutiveReads) break;
@@ -265,25 +379,17 @@ export function createActivities(dependencies: ActivityDependencies) {
           log.warn('Grant still present after revoke; removing it again', { requestId: spec.requestId });
           await counted(spec, 'verifyRevocation', () => provider.revoke(recorded));
         }
-        await sleepWithHeartbeats(pollIntervalMs);
+        await sleepWithHeartbeats(nextWait());
       }
-      const { heldBy } = await leases.confirmRemoved(spec.requestId);
-      if (heldBy.length > 0) {
-        log.info('Access is held by another request; keeping it granted', { requestId: spec.requestId, heldBy });
-        await counted(spec, 'verifyRevocation', () => provider.grant(recorded));
-      }
-      return { confirmed: true };
+      return removalConfirmed(spec, provider, recorded);
     },
 
-    /** Fans a state change out to every configured channel; does nothing when none is configured. */
-    async notify(notification: Notification): Promise<void> {
-      const results = await Promise.allSettled(notifiers.map((notifier) => notifier.notify(notification)));
-      results.forEach((result, index) => {
-        if (result.status === 'rejected') {
-          log.warn('Notifier failed', { notifier: notifiers[index]!.name, error: String(result.reason) });
-        }
-      });
-    },
+    /**
+     * Fans a state change out to every configured channel; does nothing when none is configured. Only
+     * workflows from before NOTIFY_WHEN_RECORDED (workflows/accessRequest.ts) schedule it: since then
+     * `recordEvent` notifies.
+     */
+    notify: notifyAll,
   };
 }
 

@@ -7,13 +7,11 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { temporalTarget } from '../service/temporal';
+import { temporalTarget, type TemporalTarget } from '../service/temporal';
 import { temporalCliPath } from './temporalDevServer';
 
-async function main(): Promise<void> {
-  const [requestId, name] = process.argv.slice(2);
-  if (!requestId || !name) throw new Error('usage: npx tsx scripts/save-history.ts <requestId> <name>');
-  const target = temporalTarget();
+/** Writes the history of workflow `requestId` to test/fixtures/histories/<name>.json; returns the file. */
+export async function saveHistory(requestId: string, name: string, target: Pick<TemporalTarget, 'address' | 'namespace'> = temporalTarget()): Promise<string> {
   const json = execFileSync(
     await temporalCliPath(),
     ['workflow', 'show', '--workflow-id', requestId, '--address', target.address, '--namespace', target.namespace, '--output', 'json'],
@@ -22,10 +20,19 @@ async function main(): Promise<void> {
   const file = path.join(__dirname, '..', 'test', 'fixtures', 'histories', `${name}.json`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, json);
+  return file;
+}
+
+async function main(): Promise<void> {
+  const [requestId, name] = process.argv.slice(2);
+  if (!requestId || !name) throw new Error('usage: npx tsx scripts/save-history.ts <requestId> <name>');
+  const file = await saveHistory(requestId, name);
   console.log(`wrote ${path.relative(process.cwd(), file)}`);
 }
 
-main().catch((error: unknown) => {
-  console.error(`save-history: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(`save-history: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}

@@ -2,6 +2,7 @@
  * An access request end to end: real API, real worker, real Temporal dev server, moto for IAM.
  */
 import assert from 'node:assert/strict';
+import { Client, Connection } from '@temporalio/client';
 import { classifyAwsError } from '../providers/aws/errors';
 import type { RequestView } from '../shared/request';
 import { BASE_TEST_CONFIG, Harness } from './support/harness';
@@ -283,5 +284,39 @@ describe('propagation that never completes', function () {
     const events = await h.requests.events(created.id);
     assert.deepEqual(events.map((event) => event.type), ['requested', 'approved', 'provisioning', 'granted', 'failed']);
     assert.equal(events.at(-1)!.details?.removedAtProvider, true);
+  });
+});
+
+describe('one read-back and no settle delay: provision and revoke check their own work', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  let connection: Connection;
+  before(async () => {
+    h = await Harness.start(BASE_TEST_CONFIG.replace('consecutiveReads: 2', 'consecutiveReads: 1'));
+    await ensureCatalogObjects(h.iam);
+    connection = await Connection.connect({ address: h.temporalAddress });
+  });
+  after(async () => {
+    await connection?.close();
+    await h?.stop();
+  });
+
+  it('goes active and expires with no separate verification, and IAM ends as it began', async () => {
+    const { email, userName } = await newRequester(h.iam);
+    const before = await holdings(h.iam, userName);
+    const created = await h.request(email, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'debug', duration: '2s' });
+    await h.act(BOB, created.id, 'approve');
+    await h.waitFor(email, created.id, ['active']);
+    assert.deepEqual((await holdings(h.iam, userName)).groups, [...before.groups, 'Developers'].sort());
+    const expired = await h.waitFor(email, created.id, ['expired']);
+    assert.deepEqual(await holdings(h.iam, userName), before);
+
+    const events = await h.requests.events(created.id);
+    assert.deepEqual(events.map((event) => event.type), ['requested', 'approved', 'provisioning', 'granted', 'active', 'expired']);
+    assert.equal(events.at(-1)!.details?.removedAtProvider, true);
+    assert.equal(expired.status, 'expired');
+    const { events: history } = await new Client({ connection }).workflow.getHandle(created.id).fetchHistory();
+    const activities = (history ?? []).flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    assert.deepEqual(activities, ['provision', 'revoke']);
   });
 });

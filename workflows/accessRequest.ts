@@ -19,6 +19,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
 } from '@temporalio/workflow';
 import type * as activityModule from '../activities';
@@ -85,11 +86,41 @@ const VERIFIED_GRANTS = 'verified-grants';
  * its verification: the request never passes through `active`.
  */
 const END_BEFORE_ACTIVE = 'end-before-active';
+/**
+ * Every state change used to schedule a `notify` activity beside its `recordEvent`: a third of a
+ * lifecycle's tasks, for nothing on a worker with no chat channel. From this change `recordEvent`
+ * tells the worker's channels itself, once the event is written (the worker knows which it has).
+ */
+const NOTIFY_WHEN_RECORDED = 'notify-when-recorded';
+/**
+ * Each audit record was an activity on the task queue: three events, and a workflow task to hear it
+ * finished. From this change it is a local activity (one marker, in the workflow task that asked
+ * for it), one at a time in the order they were asked for: concurrent local activities resolve in
+ * the order they finished, but replay resolves them in the order they were scheduled, and with
+ * Update handlers recording beside the main body that reorders the commands that follow.
+ */
+const RECORD_LOCALLY = 'record-locally';
+/**
+ * The grant was read back by a verifyPropagation activity, and a removal confirmed by a
+ * verifyRevocation one, even when the provider asks for one read and no settle delay. From this
+ * change `provision` and `revoke` are asked to check their own work then, and the workflow runs the
+ * separate check only when they could not.
+ */
+const CHECK_IN_STEP = 'check-in-step';
 /** Break-glass requests stay open this long after access ends, for the approvers' review. */
 const BREAK_GLASS_REVIEW_WINDOW = `${BREAK_GLASS_REVIEW_WINDOW_DAYS} days`;
 
 /** Writes to our own database: retried until they succeed, so the audit trail has no gaps. */
 const { recordEvent } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/**
+ * The same write in the worker that runs the workflow (RECORD_LOCALLY). Never used with a worker
+ * whose `maxCachedWorkflows` is 0: the SDK drops local activities there.
+ */
+const { recordEvent: recordEventLocally } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
@@ -144,13 +175,26 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
   });
 
   const isFinal = () => FINAL_STATUSES.includes(view.status);
-  /** Notifications run beside the workflow (never holding up a state change); awaited before it returns. */
+  /**
+   * Notifications run beside the workflow (never holding up a state change); awaited before it returns.
+   * Only before NOTIFY_WHEN_RECORDED: since then `recordEvent` notifies.
+   */
   const notifications: Promise<unknown>[] = [];
+
+  /** The last audit write asked for (RECORD_LOCALLY): the next one starts when it has settled. */
+  let auditWrites: Promise<unknown> = Promise.resolve();
 
   /** Every state change goes through here: one audit event, numbered, plus the refreshed view. */
   async function record(type: AuditEventType, actor: string, details?: Record<string, unknown>): Promise<void> {
     view.version += 1;
     const event = { requestId: view.id, seq: view.version, type, actor, at: nowIso(), details };
+    if (patched(RECORD_LOCALLY)) {
+      const snapshot = { ...view };
+      const written = auditWrites.then(() => recordEventLocally(event, snapshot, { notify: true }));
+      auditWrites = written.catch(() => undefined);
+      return written;
+    }
+    if (patched(NOTIFY_WHEN_RECORDED)) return recordEvent(event, { ...view }, { notify: true });
     await recordEvent(event, { ...view });
     // Best effort: a failed notification never fails the request.
     notifications.push(notify({ event: type, view: { ...view } }).catch(() => undefined));
@@ -530,9 +574,10 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
     // One bound for provisioning and verification together, fixed now so retries cannot extend it.
     const verifyDeadline = new Date(provisioningStartedAtMs + input.verifyTimeoutSeconds * 1000).toISOString();
     try {
-      const grant = await provisionWithEvidence(spec);
+      const checkedInStep = patched(CHECK_IN_STEP);
+      const grant = await provisionWithEvidence(spec, checkedInStep ? { readBack: true } : undefined);
       await record('granted', SYSTEM_ACTOR, { resourceKey: grant.resourceKey, standing: grant.standing });
-      await verifyUnlessEnded(spec, verifyDeadline);
+      if (!(checkedInStep && grant.verified)) await verifyUnlessEnded(spec, verifyDeadline);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const message = failureMessage(error);
@@ -643,10 +688,10 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
    * Every grant (first, reprovisioned, backstop renewed) goes through `provision` with what backs it:
    * the signed input and the signed approvals, as received. Histories from before call it without.
    */
-  function provisionWithEvidence(grant: GrantSpec): Promise<activityModule.ProvisionResult> {
+  function provisionWithEvidence(grant: GrantSpec, options?: activityModule.ProvisionOptions): Promise<activityModule.ProvisionResult> {
     if (!patched(VERIFIED_GRANTS)) return provision(grant);
     const evidence: GrantEvidence = { input, approvals: [...signedApprovals], activeAt: view.activeAt, extensions: [...appliedExtensionEvidence] };
-    return provision(grant, evidence);
+    return options ? provision(grant, evidence, options) : provision(grant, evidence);
   }
 
   /** Removes whatever was granted (if anything), then records how the request ended. */
@@ -666,9 +711,10 @@ export async function accessRequest(input: AccessRequestInput): Promise<RequestV
    * replay unchanged (their verifyRevocation results are empty: confirmed).
    */
   async function removeGrant(spec: GrantSpec): Promise<{ removedAtProvider: boolean; removal: string; alert?: string }> {
-    const result = await revoke(spec);
+    const checkedInStep = patched(CHECK_IN_STEP);
+    const result = await (checkedInStep ? revoke(spec, { confirm: true }) : revoke(spec));
     if (!result.removedAtProvider) return { removedAtProvider: false, removal: result.reason, ...(result.alert ? { alert: result.alert } : {}) };
-    const verified = await verifyRevocation(spec);
+    const verified = (checkedInStep ? result.confirmed : undefined) ?? (await verifyRevocation(spec));
     if (verified && !verified.confirmed) return { removedAtProvider: false, removal: verified.reason ?? result.reason, ...(verified.alert ? { alert: verified.alert } : {}) };
     return { removedAtProvider: true, removal: result.reason };
   }

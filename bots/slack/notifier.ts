@@ -1,5 +1,5 @@
 /**
- * The Slack notifier: runs in the worker, as one of the `notify` activity's channels. For every
+ * The Slack notifier: runs in the worker, one of the channels `recordEvent` tells. For every
  * recorded state change of a request it posts, or updates in place, the requester's direct message
  * and the approvers' messages (each approver's direct message, or one post in the configured
  * approval channel), so everyone sees the same state: "Approved by bob", "Active until 14:32",

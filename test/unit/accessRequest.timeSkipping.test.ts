@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { WorkflowUpdateStage, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { AccessActivities } from '../../activities';
@@ -93,9 +94,9 @@ describe('accessRequest over time (time-skipping test server)', function () {
     return stubs;
   }
 
-  async function start(overrides: Partial<AccessRequestInput> = {}): Promise<Handle> {
+  async function start(overrides: Partial<AccessRequestInput> = {}, options: { workflowTaskTimeout?: Duration } = {}): Promise<Handle> {
     const id = `req_TIME${++counter}`;
-    const handle = await client.workflow.start<typeof accessRequest>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: id, args: [requestInput(id, overrides)] });
+    const handle = await client.workflow.start<typeof accessRequest>(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: id, args: [requestInput(id, overrides)], ...options });
     started.push(handle);
     return handle;
   }
@@ -317,6 +318,76 @@ describe('accessRequest over time (time-skipping test server)', function () {
     });
   });
 
+  describe('checks inside the grant and removal steps', () => {
+    it('runs no verifyPropagation or verifyRevocation when provision and revoke checked their own work', async () => {
+      const separateChecks: string[] = [];
+      const stubs = override({
+        async provision(spec, evidence, options) {
+          return { ...(await stubs.provision(spec, evidence)), verified: options?.readBack };
+        },
+        async revoke(spec, options) {
+          return { ...(await stubs.revoke(spec)), ...(options?.confirm ? { confirmed: { confirmed: true } } : {}) };
+        },
+        verifyPropagation() {
+          separateChecks.push('verifyPropagation');
+          return Promise.resolve();
+        },
+        verifyRevocation() {
+          separateChecks.push('verifyRevocation');
+          return Promise.resolve({ confirmed: true });
+        },
+      });
+      const view = await (await start({ autoApprovedBy: 'on-call' })).result();
+      assert.equal(view.status, 'expired');
+      assert.deepEqual(separateChecks, []);
+      assert.equal(recorded.grants.length, 1);
+      assert.deepEqual(recorded.removals, recorded.grants);
+    });
+
+    it('still verifies separately when the steps could not check (more reads, a settle delay)', async () => {
+      const separateChecks: string[] = [];
+      override({
+        verifyPropagation() {
+          separateChecks.push('verifyPropagation');
+          return Promise.resolve();
+        },
+        verifyRevocation() {
+          separateChecks.push('verifyRevocation');
+          return Promise.resolve({ confirmed: true });
+        },
+      });
+      const view = await (await start({ autoApprovedBy: 'on-call' })).result();
+      assert.equal(view.status, 'expired');
+      assert.deepEqual(separateChecks, ['verifyPropagation', 'verifyRevocation']);
+    });
+
+    it('reports an unconfirmed removal that revoke found itself, as verifyRevocation would', async () => {
+      const stubs = override({
+        async revoke(spec) {
+          await stubs.revoke(spec);
+          return { removedAtProvider: true, reason: 'released', confirmed: { confirmed: false, reason: 'removal unconfirmed: gone', alert: 'removal_unconfirmed' } };
+        },
+      });
+      const handle = await start({ autoApprovedBy: 'on-call' });
+      await handle.result();
+      assert.deepEqual(event(handle, 'expired').details, { removedAtProvider: false, removal: 'removal unconfirmed: gone', alert: 'removal_unconfirmed' });
+    });
+  });
+
+  describe('workflow cancellation', () => {
+    it('ends active access like an admin revoke: the grant removed and recorded, in order', async () => {
+      const handle = await start({ autoApprovedBy: 'on-call' });
+      await waitForStatus(handle, 'active');
+      await handle.cancel();
+      // The run itself closes as cancelled, once the removal and its record are done.
+      await assert.rejects(handle.result(), /cancelled/);
+      assert.deepEqual(events(handle), ['requested', 'approved', 'provisioning', 'granted', 'active', 'revoked']);
+      assert.equal(event(handle, 'revoked').details?.comment, 'workflow cancelled');
+      assert.equal(recorded.grants.length, 1);
+      assert.deepEqual(recorded.removals, recorded.grants);
+    });
+  });
+
   describe('revoke', () => {
     it('while active: the grant is removed and the request is revoked at once', async () => {
       const handle = await start({ autoApprovedBy: 'on-call' });
@@ -331,7 +402,9 @@ describe('accessRequest over time (time-skipping test server)', function () {
     });
 
     it('while approved, before provisioning starts: revoked, nothing granted', async () => {
-      // The auto-approved request's `approved` record is held until the revoke is in.
+      // The auto-approved request's `approved` record is held until the revoke is in. The record is a
+      // local activity: while it runs the revoke waits for the workflow task's heartbeat (at 80% of
+      // the task timeout), so the timeout is short here.
       const approvedRecording = deferred();
       const holdApproved = deferred();
       const stubs = override({
@@ -343,7 +416,7 @@ describe('accessRequest over time (time-skipping test server)', function () {
           return stubs.recordEvent(event, view);
         },
       });
-      const handle = await start({ autoApprovedBy: 'on-call' });
+      const handle = await start({ autoApprovedBy: 'on-call' }, { workflowTaskTimeout: '2 seconds' });
       try {
         await approvedRecording.promise;
         assert.equal((await handle.query(statusQuery)).status, 'approved');
@@ -380,6 +453,30 @@ describe('accessRequest over time (time-skipping test server)', function () {
       assert.equal(view.activeAt, undefined, 'a revoked request was announced active');
       assert.deepEqual(events(handle), ['requested', 'approved', 'provisioning', 'granted', 'revoked']);
       assert.equal(recorded.grants.length, 1);
+      assert.deepEqual(recorded.removals, recorded.grants);
+    });
+
+    it('while provisioning, when provision checked the grant itself: removed, never active', async () => {
+      const provisioning = deferred();
+      const holdProvision = deferred();
+      const stubs = override({
+        async provision(spec, evidence, options) {
+          provisioning.resolve();
+          await holdProvision.promise;
+          return { ...(await stubs.provision(spec, evidence)), verified: options?.readBack };
+        },
+      });
+      const handle = await start({ autoApprovedBy: 'on-call' });
+      try {
+        await provisioning.promise;
+        await revokeAccepted(handle);
+      } finally {
+        holdProvision.resolve();
+      }
+      const view = await handle.result();
+      assert.equal(view.status, 'revoked');
+      assert.equal(view.activeAt, undefined, 'a revoked request was announced active');
+      assert.deepEqual(events(handle), ['requested', 'approved', 'provisioning', 'granted', 'revoked']);
       assert.deepEqual(recorded.removals, recorded.grants);
     });
 
