@@ -177,6 +177,59 @@ auth:
     assert.equal((await second.context().cookies(appUrl)).some((cookie) => cookie.name === 'p0_session'), false);
   });
 
+  it('p0 login: prints a link; signing in in the browser hands the CLI a token, which then lists requests', async () => {
+    const home = new CliHome();
+    try {
+      const login = home.start(['login', '--url', appUrl, '--no-browser']);
+      const [link] = await login.waitForOutput(/http:\/\/127\.0\.0\.1:\d+\/auth\/cli\?\S+/);
+      assert.doesNotMatch(link, /p0_/, 'no token in the link');
+      const page = await browserPage();
+      await page.goto(link);
+      await signInAtIdp(page, 'grace@example.com');
+      await page.waitForURL((url) => url.origin === appUrl && url.pathname === '/auth/cli');
+      await Promise.all([page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/callback$/), page.click('#allow')]);
+      assert.match(await page.textContent('body') ?? '', /The p0 CLI is signed in/);
+      const result = await login.exited;
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /Logged in to .* as grace@example\.com/);
+      const stored = JSON.parse((await import('node:fs')).readFileSync(home.configFile, 'utf8')) as { token: string };
+      assert.match(stored.token, /^p0_/);
+
+      const requests = await home.run(['requests']);
+      assert.equal(requests.code, 0, requests.stderr);
+      const tokens = await fetch(`${appUrl}/v1/tokens`, { headers: { authorization: `Bearer ${stored.token}` } });
+      const listed = (await tokens.json()) as { tokens: { label: string; expiresAt: string }[] };
+      assert.equal(listed.tokens[0]!.label, 'p0 login');
+      const days = (Date.parse(listed.tokens[0]!.expiresAt) - Date.now()) / 86_400_000;
+      assert.ok(days > 29.9 && days <= 30, `the token ends in 30 days (${days})`);
+    } finally {
+      home.remove();
+    }
+  });
+
+  it('p0 login --device: the person types the code on /device and the CLI gets its token', async () => {
+    const home = new CliHome();
+    try {
+      const login = home.start(['login', '--url', appUrl, '--device']);
+      const [, code] = await login.waitForOutput(/\n {2}([A-Z2-9]{4}-[A-Z2-9]{4})\n/);
+      assert.match(login.stderr, new RegExp(`${appUrl}/device`));
+      const page = await browserPage();
+      await page.goto(`${appUrl}/device`);
+      await signInAtIdp(page, 'heidi@example.com');
+      await page.waitForURL(`${appUrl}/device`);
+      await page.fill('#code', code!.toLowerCase());
+      await Promise.all([page.waitForLoadState('load'), page.click('#confirm')]);
+      assert.match(await page.textContent('body') ?? '', /go back to your terminal/);
+      const result = await login.exited;
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /Logged in to .* as heidi@example\.com/);
+      const ls = await home.run(['ls']);
+      assert.equal(ls.code, 0, ls.stderr);
+    } finally {
+      home.remove();
+    }
+  });
+
   it('answers an expired token with 401 token_expired, and the CLI says to run p0 login', async () => {
     const token = await h.token('dave@example.com');
     assert.equal((await h.call('dave@example.com', 'GET', '/v1/me')).status, 200);
@@ -189,7 +242,7 @@ auth:
     try {
       const ls = await home.run(['ls'], { env: { P0_API_URL: h.apiUrl, P0_TOKEN: token } });
       assert.equal(ls.code, 1, ls.stderr);
-      assert.match(ls.stderr, /expired.*run p0 login/i);
+      assert.match(ls.stderr, /^p0: Your token has expired: run p0 login/m);
     } finally {
       home.remove();
     }
