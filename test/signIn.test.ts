@@ -262,3 +262,43 @@ auth:
     assert.equal(after.status, 401);
   });
 });
+
+describe('sign-in on the embedded default (no identity provider)', function () {
+  this.timeout(120_000);
+  let h: Harness;
+  let context: BrowserContext | undefined;
+
+  before(async () => {
+    h = await Harness.start();
+  });
+  after(async () => {
+    await context?.close();
+    await h?.stop();
+  });
+
+  it('a new user gets a login link, signs in, and runs p0 login without handling a token', async () => {
+    const explained = await (await fetch(`${h.apiUrl}/auth/login`)).text();
+    assert.match(explained, /npm run login-link -- you@example\.com/);
+
+    context = await newContext();
+    const page = await context.newPage();
+    await page.goto(await h.loginLink('ivan@example.com'));
+    await Promise.all([page.waitForURL(`${h.apiUrl}/`), page.click('#sign-in')]);
+
+    const home = new CliHome();
+    try {
+      const login = home.start(['login', '--url', h.apiUrl, '--no-browser']);
+      const [link] = await login.waitForOutput(/http:\/\/127\.0\.0\.1:\d+\/auth\/cli\?\S+/);
+      await page.goto(link);
+      await Promise.all([page.waitForURL(/\/callback$/), page.click('#allow')]);
+      const result = await login.exited;
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /as ivan@example\.com/);
+      const ls = await home.run(['ls']);
+      assert.equal(ls.code, 0, ls.stderr);
+      assert.match(ls.stdout, /Developers/);
+    } finally {
+      home.remove();
+    }
+  });
+});
