@@ -52,7 +52,7 @@ export function safeReturnTo(raw: unknown): string {
   return raw;
 }
 
-export function createAuthRouter({ signIn, logger }: { signIn: SignInService; logger: Logger }): express.Router {
+export function createAuthRouter({ signIn }: { signIn: SignInService }): express.Router {
   const router = express.Router();
   const form = express.urlencoded({ extended: false, limit: '8kb' });
   const json = express.json({ limit: '8kb' });
@@ -154,6 +154,9 @@ else { document.getElementById('link').hidden = true; document.getElementById('m
 
   router.post('/auth/link', form, async (req, res) => {
     const token = (req.body as Record<string, unknown> | undefined)?.token;
+    // Another site must not sign this browser in to an account of its choosing.
+    const origin = req.get('origin');
+    if (origin !== undefined && origin !== new URL(signIn.publicUrl).origin) return sendCsrfRefusal(req, res, 'Refused: this sign-in was sent from another site.');
     try {
       if (typeof token !== 'string' || !token) throw new SignInRefused('This sign-in link is incomplete: copy the whole link.');
       await finishSignIn(res, await signIn.useLoginLink(token), '/');
@@ -238,6 +241,8 @@ else { document.getElementById('link').hidden = true; document.getElementById('m
   // --- p0 login --device: a short code the person confirms on /device -------------------------
 
   router.post('/auth/device', async (_req, res) => {
+    // Each start stores a row: it counts against the per-address allowance for failed calls.
+    res.locals.authFailed = true;
     const { deviceCode, userCode } = await signIn.startDeviceLogin();
     res.setHeader('cache-control', 'no-store');
     res.json({
@@ -290,7 +295,6 @@ else { document.getElementById('link').hidden = true; document.getElementById('m
     sendPage(res, 200, 'Device signed in', '<p>Done: go back to your terminal.</p>');
   });
 
-  void logger;
   return router;
 }
 
