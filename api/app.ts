@@ -146,7 +146,7 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
   });
 
   app.use(failedCalls);
-  if (signIn) app.use(createAuthRouter({ signIn }));
+  if (signIn) app.use(createAuthRouter({ signIn, bodyLimit: MAX_BODY }));
 
   const authenticated = express.Router();
   authenticated.use(async (req, res, next) => {

@@ -52,10 +52,11 @@ export function safeReturnTo(raw: unknown): string {
   return raw;
 }
 
-export function createAuthRouter({ signIn }: { signIn: SignInService }): express.Router {
+export function createAuthRouter({ signIn, bodyLimit }: { signIn: SignInService; bodyLimit: string }): express.Router {
   const router = express.Router();
-  const form = express.urlencoded({ extended: false, limit: '8kb' });
-  const json = express.json({ limit: '8kb' });
+  // The API's own limit, so the error handler's 413 message is true here too.
+  const form = express.urlencoded({ extended: false, limit: bodyLimit });
+  const json = express.json({ limit: bodyLimit });
   const secure = () => signIn.publicUrl.startsWith('https:');
 
   const setSessionCookie = (res: Response, sessionId: string) => {

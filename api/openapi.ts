@@ -118,8 +118,10 @@ function htmlPage(summary: string) {
       '200': { description: 'An HTML page', content: { 'text/html': { schema: { type: 'string' } } } },
       '303': { description: 'A redirect (to sign in first, to the identity provider, or back to returnTo)' },
       '400': { description: 'An HTML page saying what is wrong', content: { 'text/html': { schema: { type: 'string' } } } },
+      '401': { description: 'Not signed in (or the session ended): an HTML page saying what to do', content: { 'text/html': { schema: { type: 'string' } } } },
       '403': { description: 'Refused (sign-in, CSRF): an HTML page saying why', content: { 'text/html': { schema: { type: 'string' } } } },
-      ...oversizedRequest,
+      '503': { description: 'The identity provider cannot be reached: an HTML page saying so', content: { 'text/html': { schema: { type: 'string' } } } },
+      ...withBody,
     },
   };
 }
@@ -549,7 +551,7 @@ export const openApiDocument = {
           '200': { description: 'Approved', content: json({ type: 'object', required: ['token', 'email'], properties: { token: { type: 'string' }, email: { type: 'string' } } }) },
           '202': { description: 'Not confirmed yet: poll again after `interval` seconds', content: json({ type: 'object', required: ['status'], properties: { status: { const: 'pending' } } }) },
           '400': errorResponse('Unknown, used or expired device code'),
-          ...limited,
+          ...withBody,
         },
       },
     },
