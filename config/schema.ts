@@ -262,7 +262,7 @@ function isLoopbackHostname(hostname: string): boolean {
 }
 
 /** An absolute http(s) URL with no query or fragment, kept without its trailing slash. */
-const baseUrl = (what: string, options: { httpsUnlessLoopback: boolean }) =>
+const baseUrl = (what: string, options: { httpsUnlessLoopback: boolean; noPath?: boolean }) =>
   z.string().transform((text, ctx) => {
     let url: URL;
     try {
@@ -279,6 +279,10 @@ const baseUrl = (what: string, options: { httpsUnlessLoopback: boolean }) =>
       ctx.addIssue({ code: 'custom', message: `must be https:// (plain http only for an issuer on this machine: 127.0.0.1, localhost, [::1])` });
       return z.NEVER;
     }
+    if (options.noPath && url.pathname !== '/') {
+      ctx.addIssue({ code: 'custom', message: `give ${what} without a path: p0 serves its pages at the root (/auth/...)` });
+      return z.NEVER;
+    }
     return url.href.replace(/\/+$/, '');
   });
 
@@ -291,7 +295,7 @@ const domain = z
 const authSchema = z
   .object({
     /** The product's external base URL; the IdP's redirect URI is `<publicUrl>/auth/callback`. Default: the API's own listening address. */
-    publicUrl: baseUrl('the external base URL, e.g. https://p0.example.com', { httpsUnlessLoopback: false }).optional(),
+    publicUrl: baseUrl('the external base URL, e.g. https://p0.example.com', { httpsUnlessLoopback: false, noPath: true }).optional(),
     /** Any standard OpenID provider (Okta, Entra ID, Google, Keycloak). The client secret comes only from P0_OIDC_CLIENT_SECRET. */
     oidc: z
       .object({

@@ -83,6 +83,8 @@ export class SignInStore {
 
   /** A new session for this (normalised) email; returns the cookie's value, the only copy. */
   async createSession(email: string, maxLifetimeMs: number, now = new Date()): Promise<string> {
+    // Sessions past their absolute end go when new ones come (idle ones when next shown).
+    await this.database<SessionRow>('sessions').where('expires_at', '<=', now.toISOString()).delete();
     const id = newSecret();
     await this.database<SessionRow>('sessions').insert({
       id_hash: hashToken(id),
@@ -120,6 +122,8 @@ export class SignInStore {
 
   /** A one-time login link's token (its only copy), valid for `lifetimeMs`. */
   async createLoginLink(email: string, lifetimeMs: number, now = new Date()): Promise<string> {
+    // Links a day past their end are of no use, not even to explain a refusal.
+    await this.database<LoginLinkRow>('login_links').where('expires_at', '<=', new Date(now.getTime() - 86_400_000).toISOString()).delete();
     const token = newSecret();
     await this.database<LoginLinkRow>('login_links').insert({
       token_hash: hashToken(token),

@@ -1254,5 +1254,6 @@ describe('auth config', () => {
     parseConfig(oidc('issuer: http://localhost:9000, clientId: p0, allowedDomains: [example.com]'), 'test.yaml');
     assert.match(configErrors(oidc('issuer: https://idp.example.com, clientId: p0, clientSecret: s, allowedDomains: [example.com]')).join('\n'), /clientSecret/);
     assert.match(configErrors(oidc('issuer: https://idp.example.com, clientId: p0, allowedDomains: []')).join('\n'), /allowedDomains/);
+    assert.match(configErrors(`${base}auth: { publicUrl: 'https://example.com/p0' }\n`).join('\n'), /auth\.publicUrl.*without a path/);
   });
 });
