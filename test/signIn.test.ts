@@ -4,6 +4,9 @@
  * CSRF, login links, token expiry and listing.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import type { BrowserContext, Page } from 'playwright-core';
 import { CliHome } from './support/cliProcess';
 import { cookieHeader, newContext, signInAtIdp } from './support/browser';
@@ -280,16 +283,23 @@ describe('sign-in on the embedded default (no identity provider)', function () {
     const explained = await (await fetch(`${h.apiUrl}/auth/login`)).text();
     assert.match(explained, /npm run login-link -- you@example\.com/);
 
+    // What an operator runs: `npm run login-link -- <email>` against the same config and database.
+    const { stdout: printed } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/loginLink.ts', 'Ivan@Example.com'], {
+      cwd: path.resolve(__dirname, '..'),
+      env: { ...process.env, P0_CONFIG: h.configPath, DATABASE_URL: `sqlite:${h.sqlitePath}`, PORT: new URL(h.apiUrl).port },
+    });
+    const link = printed.trim();
+    assert.match(link, new RegExp(`^${h.apiUrl}/auth/link#[A-Za-z0-9_-]{43}$`));
     context = await newContext();
     const page = await context.newPage();
-    await page.goto(await h.loginLink('ivan@example.com'));
+    await page.goto(link);
     await Promise.all([page.waitForURL(`${h.apiUrl}/`), page.click('#sign-in')]);
 
     const home = new CliHome();
     try {
       const login = home.start(['login', '--url', h.apiUrl, '--no-browser']);
-      const [link] = await login.waitForOutput(/http:\/\/127\.0\.0\.1:\d+\/auth\/cli\?\S+/);
-      await page.goto(link);
+      const [cliLink] = await login.waitForOutput(/http:\/\/127\.0\.0\.1:\d+\/auth\/cli\?\S+/);
+      await page.goto(cliLink);
       await Promise.all([page.waitForURL(/\/callback$/), page.click('#allow')]);
       const result = await login.exited;
       assert.equal(result.code, 0, result.stderr);
