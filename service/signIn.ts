@@ -218,7 +218,8 @@ export class SignInService {
       const issuer = new URL(oidc.issuer);
       // Plain http only for an issuer on this machine (the config refuses any other).
       const execute = issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [];
-      const configuration = client.discovery(issuer, oidc.clientId, secret, undefined, { execute });
+      // Without a secret p0 is a public client: PKCE alone binds the code to this sign-in.
+      const configuration = client.discovery(issuer, oidc.clientId, secret, secret === undefined ? client.None() : undefined, { execute });
       this.discovered = { key, configuration };
       // A failed discovery is tried again by the next sign-in.
       configuration.catch(() => {
