@@ -264,6 +264,19 @@ auth:
     const after = await fetch(`${h.apiUrl}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(after.status, 401);
   });
+
+  // Last: it changes the config the other tests use.
+  it('signs in as a public client (PKCE only) when no client secret is set', async () => {
+    const fs = await import('node:fs');
+    delete process.env.P0_OIDC_CLIENT_SECRET;
+    fs.writeFileSync(h.configPath, fs.readFileSync(h.configPath, 'utf8').replace(`clientId: ${idp.clientId}`, `clientId: ${idp.publicClientId}`));
+    for (let i = 0; h.signIn.config.oidc?.clientId !== idp.publicClientId; i++) {
+      assert.ok(i < 100, 'the config was not reloaded');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const page = await signIn('judy@example.com');
+    assert.match(await page.textContent('body') ?? '', /Signed in as judy@example\.com/);
+  });
 });
 
 describe('sign-in on the embedded default (no identity provider)', function () {

@@ -11,6 +11,8 @@ export interface TestIdp {
   issuer: string;
   clientId: string;
   clientSecret: string;
+  /** A public client (no secret: PKCE alone), with the same redirect URIs. */
+  publicClientId: string;
   stop(): Promise<void>;
 }
 
@@ -25,7 +27,10 @@ export async function startOidcProvider(options: {
   const clientId = 'p0-test';
   const clientSecret = 'p0-test-secret-'.padEnd(48, 'x');
   const provider = new Provider(issuer, {
-    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: options.redirectUris, grant_types: ['authorization_code'], response_types: ['code'] }],
+    clients: [
+      { client_id: clientId, client_secret: clientSecret, redirect_uris: options.redirectUris, grant_types: ['authorization_code'], response_types: ['code'] },
+      { client_id: 'p0-test-public', token_endpoint_auth_method: 'none', redirect_uris: options.redirectUris, grant_types: ['authorization_code'], response_types: ['code'] },
+    ],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     findAccount: (_ctx: unknown, id: string) => ({
       accountId: id,
@@ -42,6 +47,7 @@ export async function startOidcProvider(options: {
     issuer,
     clientId,
     clientSecret,
+    publicClientId: 'p0-test-public',
     stop: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
