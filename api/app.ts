@@ -10,7 +10,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
 import { AppError } from '../service/errors';
-import type { CatalogAnswer, MeAnswer, ReconcileAnswer, ReconcileEventsAnswer, RequestAnswer, RequestListAnswer } from '../shared/api';
+import type { CatalogAnswer, MeAnswer, ReconcileAnswer, ReconcileEventsAnswer, RequestAnswer, RequestListAnswer, TokenListAnswer, TokenRevokedAnswer } from '../shared/api';
 import type { ErrorAnswer } from '../shared/errors';
 import { REQUEST_ACTIONS, type RequestAction } from '../shared/request';
 import { InvalidEmailError, normalizeEmail } from '../service/identity';
@@ -19,10 +19,17 @@ import { metricsText } from '../service/metrics';
 import type { Caller } from '../service/policy';
 import type { ReconcileService } from '../service/reconcileService';
 import { listRequestsFilter, type RequestService } from '../service/requestService';
+import type { TokenCheck, TokenSummary } from '../db/tokenStore';
+import type { SignInService } from '../service/signIn';
+import { cookiesOf, createAuthRouter, CSRF_HEADER, csrfRefusal, SESSION_COOKIE } from './auth';
 import { openApiDocument } from './openapi';
 
+/** The API tokens, as the API uses them (db/tokenStore.ts). */
 export interface TokenAuthenticator {
-  authenticate(token: string): Promise<{ email: string; admin: boolean } | undefined>;
+  /** Live, expired (answered `token_expired`), or unknown/revoked (undefined). */
+  check(token: string): Promise<TokenCheck>;
+  list(filter: { email?: string }): Promise<TokenSummary[]>;
+  revoke(id: number, options?: { owner?: string }): Promise<boolean>;
 }
 
 export interface ApiOptions {
@@ -40,6 +47,8 @@ export interface ApiOptions {
   readiness?: () => Promise<ReadinessReport>;
   /** Requests a minute per token, and failed or unauthenticated calls a minute per client IP; default API_RATE_LIMIT_PER_MINUTE or 600. */
   rateLimitPerMinute?: number;
+  /** Browser sign-in and `p0 login` (api/auth.ts); absent: bearer tokens only. */
+  signIn?: SignInService;
 }
 
 /** A chat platform's endpoint: its path and the handler that checks the platform's signature. */
@@ -67,7 +76,7 @@ export function rateLimitFromEnv(env: NodeJS.ProcessEnv = process.env): number {
 /** What an approve or deny names: the request, or an extension by its id. */
 const SUBJECT_PATTERN = /^(request|extension|ext-[0-9]{1,9})$/;
 
-export function createApiApp({ service, tokens, logger, channels = [], readiness, rateLimitPerMinute, reconcile }: ApiOptions): express.Express {
+export function createApiApp({ service, tokens, logger, channels = [], readiness, rateLimitPerMinute, reconcile, signIn }: ApiOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestLogging(logger));
@@ -92,9 +101,14 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
   /** The caller a bearer token names; undefined (and counted as a failed call) when it names none. */
   const authenticate = async (req: Request, res: Response): Promise<Caller | undefined> => {
     const token = BEARER.exec(req.get('authorization') ?? '')?.[1];
-    const identity = token ? await tokens.authenticate(token) : undefined;
-    if (!identity) res.locals.authFailed = true;
-    return identity;
+    const checked = token ? await tokens.check(token) : undefined;
+    if (checked?.status !== 'valid') {
+      res.locals.authFailed = true;
+      if (checked?.status === 'expired') res.locals.tokenExpired = true;
+      return undefined;
+    }
+    res.locals.tokenId = checked.id;
+    return { email: checked.email, admin: checked.admin };
   };
 
   // Probes get ready or not; what is down and why (addresses, error texts) only with a valid token.
@@ -132,20 +146,41 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
   });
 
   app.use(failedCalls);
+  if (signIn) app.use(createAuthRouter({ signIn, bodyLimit: MAX_BODY }));
 
   const authenticated = express.Router();
   authenticated.use(async (req, res, next) => {
-    if (!BEARER.test(req.get('authorization') ?? '')) {
-      res.locals.authFailed = true;
-      return sendError(res, new AppError('unauthenticated', 'Missing bearer token: send "Authorization: Bearer <token>" (get one with `npm run token -- <email>`)'));
-    }
     let identity: Caller | undefined;
-    try {
-      identity = await authenticate(req, res);
-    } catch (error) {
-      return next(error);
+    const sessionId = signIn ? cookiesOf(req).get(SESSION_COOKIE) : undefined;
+    if (!BEARER.test(req.get('authorization') ?? '') && signIn && sessionId) {
+      // A browser's session: what it changes must carry the page's CSRF token and come from this site.
+      try {
+        const user = await signIn.sessionUser(sessionId);
+        if (!user) {
+          res.locals.authFailed = true;
+          return sendError(res, new AppError('unauthenticated', 'Your session has ended: sign in again at /auth/login'));
+        }
+        if (!SAFE_METHODS.has(req.method)) {
+          const refusal = csrfRefusal(req, signIn, sessionId, req.get(CSRF_HEADER));
+          if (refusal) return sendError(res, new AppError('csrf', refusal));
+        }
+        identity = { email: user.email, admin: false };
+        res.locals.sessionId = sessionId;
+      } catch (error) {
+        return next(error);
+      }
+    } else if (!BEARER.test(req.get('authorization') ?? '')) {
+      res.locals.authFailed = true;
+      return sendError(res, new AppError('unauthenticated', 'Missing bearer token: send "Authorization: Bearer <token>" (run `p0 login`, or get one with `npm run token -- <email>`)'));
+    } else {
+      try {
+        identity = await authenticate(req, res);
+      } catch (error) {
+        return next(error);
+      }
     }
-    if (!identity) return sendError(res, new AppError('unauthenticated', 'Invalid, expired or revoked token: get a new one (`p0 login` / `npm run token -- <email>`)'));
+    if (!identity && res.locals.tokenExpired === true) return sendError(res, new AppError('token_expired', 'Your token has expired: run `p0 login` to sign in again'));
+    if (!identity) return sendError(res, new AppError('unauthenticated', 'Invalid or revoked token: get a new one (`p0 login`; for automation `npm run token -- <email>`)'));
     let email: string;
     try {
       // The caller is known by the one normalised form of their email, whatever the authenticator holds.
@@ -220,6 +255,40 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
     res.json({ request } satisfies RequestAnswer);
   });
 
+  authenticated.get('/v1/tokens', async (req, res) => {
+    const caller = callerOf(res);
+    // Your own tokens; an admin may ask for someone's (?email=) or everyone's (?all=true).
+    const all = booleanQuery(req.query.all, 'all') === true;
+    const asked = typeof req.query.email === 'string' ? req.query.email : undefined;
+    if ((all || asked !== undefined) && !service.isAdmin(caller)) throw new AppError('forbidden', 'Only an admin may list other people\'s tokens');
+    let email: string | undefined = caller.email;
+    if (all) email = undefined;
+    else if (asked !== undefined) {
+      try {
+        email = normalizeEmail(asked);
+      } catch (error) {
+        if (!(error instanceof InvalidEmailError)) throw error;
+        throw new AppError('bad_request', `email: ${error.message}`);
+      }
+    }
+    const currentId = res.locals.tokenId as number | undefined;
+    const list = await tokens.list({ email });
+    res.json({ tokens: list.map((token) => ({ ...token, current: token.id === currentId })) } satisfies TokenListAnswer);
+  });
+
+  authenticated.delete('/v1/tokens/:tokenId', async (req, res) => {
+    const caller = callerOf(res);
+    const raw = req.params.tokenId;
+    const id = raw === 'current' ? (res.locals.tokenId as number | undefined) : /^[1-9][0-9]{0,15}$/.test(raw) ? Number(raw) : undefined;
+    if (id === undefined) {
+      throw new AppError(raw === 'current' ? 'bad_request' : 'not_found', raw === 'current' ? 'This call is not authenticated by a token' : `No such token "${raw.slice(0, 40)}"`);
+    }
+    const revoked = await tokens.revoke(id, service.isAdmin(caller) ? {} : { owner: caller.email });
+    if (!revoked) throw new AppError('not_found', `No live token ${id} of yours`);
+    logOf(res).info({ tokenId: id }, 'token revoked');
+    res.json({ revoked: { id } } satisfies TokenRevokedAnswer);
+  });
+
   if (reconcile) {
     authenticated.post('/v1/reconcile', async (req, res) => {
       res.json({ report: await reconcile.run(callerOf(res), req.body) } satisfies ReconcileAnswer);
@@ -257,6 +326,8 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
 }
 
 const BEARER = /^Bearer\s+(\S+)$/i;
+/** Methods that change nothing: a session cookie alone may call them. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** What /readyz says about a failure to callers without a valid token. */
 const NOT_READY_MESSAGE = 'Not ready (what failed and why: the log, or /readyz with a valid token)';
@@ -304,7 +375,7 @@ function tokenRateLimit(limit: number): express.RequestHandler {
     identifier: 'token',
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    keyGenerator: (req) => `token:${createHash('sha256').update(BEARER.exec(req.get('authorization') ?? '')?.[1] ?? '').digest('hex')}`,
+    keyGenerator: (req) => `token:${createHash('sha256').update(BEARER.exec(req.get('authorization') ?? '')?.[1] ?? `session:${cookiesOf(req).get(SESSION_COOKIE) ?? ''}`).digest('hex')}`,
     handler: (_req, res) => sendRateLimited(res, limit, `at most ${limit} a minute per token`),
   });
 }

@@ -109,16 +109,51 @@ const reconcileOutcome = (description: string, actions: readonly string[]) => ({
   additionalProperties: false,
 });
 
+/** A sign-in page for browsers (HTML, no JSON). */
+function htmlPage(summary: string) {
+  return {
+    summary,
+    security: [],
+    responses: {
+      '200': { description: 'An HTML page', content: { 'text/html': { schema: { type: 'string' } } } },
+      '303': { description: 'A redirect (to sign in first, to the identity provider, or back to returnTo)' },
+      '400': { description: 'An HTML page saying what is wrong', content: { 'text/html': { schema: { type: 'string' } } } },
+      '401': { description: 'Not signed in (or the session ended): an HTML page saying what to do', content: { 'text/html': { schema: { type: 'string' } } } },
+      '403': { description: 'Refused (sign-in, CSRF): an HTML page saying why', content: { 'text/html': { schema: { type: 'string' } } } },
+      '503': { description: 'The identity provider cannot be reached: an HTML page saying so', content: { 'text/html': { schema: { type: 'string' } } } },
+      ...withBody,
+    },
+  };
+}
+
 export const openApiDocument = {
   openapi: '3.1.0',
   info: {
     title: 'p0-jit API',
     version: '1',
-    description: 'Request, approve and end just-in-time cloud access. Authenticate with `Authorization: Bearer <token>`.',
+    description:
+      'Request, approve and end just-in-time cloud access. Authenticate with `Authorization: Bearer <token>` (`p0 login`), or, from a browser signed in at /auth/login, with the `p0_session` cookie: then every call that changes state sends the session\'s CSRF token (GET /auth/session) in `X-CSRF-Token` and comes from this origin, or it is refused with 403 `csrf`. An expired token is answered 401 `token_expired`.',
   },
   components: {
-    securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer' },
+      session: { type: 'apiKey', in: 'cookie', name: 'p0_session', description: 'A browser session (HttpOnly, SameSite=Lax); state-changing calls also send X-CSRF-Token.' },
+    },
     schemas: {
+      Token: {
+        type: 'object',
+        required: ['id', 'email', 'admin', 'label', 'createdAt', 'expiresAt', 'current'],
+        properties: {
+          id: { type: 'integer' },
+          email: { type: 'string' },
+          admin: { type: 'boolean' },
+          label: { type: ['string', 'null'], description: 'What it is for: "p0 login", "p0 login --device", "npm run token"' },
+          createdAt: timestamp,
+          expiresAt: { type: ['string', 'null'], format: 'date-time', description: 'Null: never expires (automation tokens)' },
+          current: { type: 'boolean', description: 'The token this call was made with' },
+        },
+        additionalProperties: false,
+      },
       Error: {
         type: 'object',
         required: ['error'],
@@ -276,7 +311,7 @@ export const openApiDocument = {
       },
     },
   },
-  security: [{ bearer: [] }],
+  security: [{ bearer: [] }, { session: [] }],
   paths: {
     '/healthz': {
       get: {
@@ -436,6 +471,94 @@ export const openApiDocument = {
     '/v1/requests/{id}/relinquish': { post: action('Relinquish', 'The requester ends active access early; answers once removal is confirmed (or after 30 s with the current state).') },
     '/v1/requests/{id}/cancel': { post: action('Cancel', 'The requester withdraws a pending request.') },
     '/v1/requests/{id}/revoke': { post: action('Revoke', "An admin ends access; a break-glass request's approvers may too.") },
+    '/v1/tokens': {
+      get: {
+        summary: "The caller's live API tokens (admins: ?email= or ?all=true)",
+        parameters: [
+          { name: 'email', in: 'query', schema: { type: 'string' }, description: 'Admins: this person\'s tokens' },
+          { name: 'all', in: 'query', schema: { type: 'boolean' }, description: "Admins: everyone's tokens" },
+        ],
+        responses: {
+          '200': { description: 'Newest first; never the tokens themselves', content: json({ type: 'object', required: ['tokens'], properties: { tokens: { type: 'array', items: ref('Token') } }, additionalProperties: false }) },
+          '400': errorResponse('Bad filter'),
+          '401': errorResponse('Missing, invalid or expired token'),
+          '403': errorResponse("Not an admin (asking for someone else's tokens)"),
+          ...limited,
+        },
+      },
+    },
+    '/v1/tokens/{tokenId}': {
+      delete: {
+        summary: "Revoke a token: your own, or (admins) anyone's; `current` is the one making this call (`p0 logout`)",
+        parameters: [{ name: 'tokenId', in: 'path', required: true, schema: { type: 'string', examples: ['42', 'current'] } }],
+        responses: {
+          '200': { description: 'Revoked', content: json({ type: 'object', required: ['revoked'], properties: { revoked: { type: 'object', required: ['id'], properties: { id: { type: 'integer' } } } }, additionalProperties: false }) },
+          '400': errorResponse('`current` on a call not made with a token'),
+          '401': errorResponse('Missing, invalid or expired token'),
+          '403': errorResponse('csrf: a cookie call without the CSRF token'),
+          '404': errorResponse('No live token with this id that you may revoke'),
+          ...limited,
+        },
+      },
+    },
+    '/': { get: htmlPage('Who is signed in, with a sign-out button') },
+    '/auth/login': {
+      get: {
+        ...htmlPage('Starts sign-in: redirects (303) to the identity provider, or explains login links when none is configured'),
+        parameters: [{ name: 'returnTo', in: 'query', schema: { type: 'string' }, description: 'A path on this site to come back to (anything else is ignored)' }],
+      },
+    },
+    '/auth/callback': { get: htmlPage("The identity provider's redirect (code, state): signs in and redirects to returnTo, or 403 with a page saying why not") },
+    '/auth/link': {
+      get: htmlPage('A one-time login link (`npm run login-link`); its token follows `#` and is posted by the page'),
+      post: htmlPage('Uses a login link (form field `token`): signs in once; 403 when used or expired'),
+    },
+    '/auth/logout': { post: htmlPage('Ends the session (form field `csrf` or header X-CSRF-Token); JSON `{signedOut: true}` when asked for JSON') },
+    '/auth/session': {
+      get: {
+        summary: 'The signed-in person and the CSRF token their calls send',
+        security: [{ session: [] }],
+        responses: {
+          '200': { description: 'Signed in', content: json({ type: 'object', required: ['user', 'csrfToken'], properties: { user: { type: 'object', required: ['email'], properties: { email: { type: 'string' } } }, csrfToken: { type: 'string' } } }) },
+          '401': errorResponse('Not signed in'),
+          ...oversizedRequest,
+        },
+      },
+    },
+    '/auth/cli': {
+      get: htmlPage('`p0 login`: asks the signed-in person to give the CLI on this machine a token (query: port, state)'),
+      post: htmlPage("Issues a personal token and posts it (never in a URL) to the CLI's one-shot listener on 127.0.0.1:port"),
+    },
+    '/auth/device': {
+      post: {
+        summary: '`p0 login --device`: a device code to poll with and a short code for the person to type at /device',
+        security: [],
+        responses: {
+          '200': {
+            description: 'The codes',
+            content: json({ type: 'object', required: ['deviceCode', 'userCode', 'verificationUrl', 'expiresIn', 'interval'], properties: { deviceCode: { type: 'string' }, userCode: { type: 'string', examples: ['KPZD-7QMA'] }, verificationUrl: { type: 'string' }, expiresIn: { type: 'integer' }, interval: { type: 'integer' } } }),
+          },
+          ...limited,
+        },
+      },
+    },
+    '/auth/device/token': {
+      post: {
+        summary: 'Polls a device code: 202 while the person has not confirmed, then (once) the token',
+        security: [],
+        requestBody: { required: true, content: json({ type: 'object', required: ['deviceCode'], properties: { deviceCode: { type: 'string' } } }) },
+        responses: {
+          '200': { description: 'Approved', content: json({ type: 'object', required: ['token', 'email'], properties: { token: { type: 'string' }, email: { type: 'string' } } }) },
+          '202': { description: 'Not confirmed yet: poll again after `interval` seconds', content: json({ type: 'object', required: ['status'], properties: { status: { const: 'pending' } } }) },
+          '400': errorResponse('Unknown, used or expired device code'),
+          ...withBody,
+        },
+      },
+    },
+    '/device': {
+      get: htmlPage('Where a signed-in person types the code `p0 login --device` shows'),
+      post: htmlPage('Confirms a device code (form fields `code`, `csrf`)'),
+    },
     '/v1/reconcile': {
       post: {
         summary: 'Run the orphan reconciler once (admins)',

@@ -9,6 +9,7 @@ import { checkReadiness, databaseCheck, temporalCheck } from '../service/health'
 import { countRequestsFrom } from '../service/metrics';
 import { ReconcileService } from '../service/reconcileService';
 import { RequestService } from '../service/requestService';
+import { SignInService } from '../service/signIn';
 import type { Runtime } from '../service/runtime';
 import type { TemporalTarget } from '../service/temporal';
 import { answerClientErrors, createApiApp } from './app';
@@ -17,6 +18,8 @@ export interface RunningApi {
   url: string;
   service: RequestService;
   reconcile: ReconcileService;
+  /** Sign-in: what `npm start` uses to say how to get a login link. */
+  signIn: SignInService;
   close(): Promise<void>;
 }
 
@@ -47,7 +50,10 @@ export async function startApi(options: {
   // outlive a closed connection and throw from a timer ("Channel has been shut down").
   const probeConnection = await Connection.connect({ ...options.temporal.connectionOptions, interceptors: [] });
   const checks = [temporalCheck(probeConnection), databaseCheck(runtime.database)];
+  let listeningUrl = '';
+  const signIn = new SignInService({ policy: runtime.policy, store: runtime.signIn, tokens: runtime.tokens, listeningUrl: () => listeningUrl });
   const app = createApiApp({
+    signIn,
     service,
     tokens: runtime.tokens,
     logger,
@@ -64,8 +70,10 @@ export async function startApi(options: {
   // The p0_requests gauge on /metrics reads this API's store.
   const stopCountingRequests = countRequestsFrom(runtime.requests);
   const { address, port } = server.address() as AddressInfo;
+  listeningUrl = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   return {
-    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    url: listeningUrl,
+    signIn,
     service,
     reconcile,
     close: async () => {

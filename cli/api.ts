@@ -2,7 +2,7 @@
  * The CLI's only way to the product: HTTP to the p0 API. Turns every failure into a CliError with
  * words a person can act on (the server's own message when it sent one).
  */
-import type { CatalogAnswer, MeAnswer, ReconcileAnswer, ReconcileEventsAnswer, RequestAnswer, RequestListAnswer } from '../shared/api';
+import type { CatalogAnswer, MeAnswer, ReconcileAnswer, ReconcileEventsAnswer, RequestAnswer, RequestListAnswer, TokenRevokedAnswer } from '../shared/api';
 import type { CatalogEntry } from '../shared/catalog';
 import type { ReconcileEvent, ReconcileInput, ReconcileReport } from '../shared/reconcile';
 import type { RequestAction, RequestView } from '../shared/request';
@@ -24,6 +24,7 @@ export interface ListFilter {
 
 export const NOT_LOGGED_IN_MESSAGE = 'You are not logged in: run p0 login (or set P0_TOKEN)';
 export const BAD_TOKEN_MESSAGE = 'Your token is missing, invalid or expired: run p0 login';
+export const EXPIRED_TOKEN_MESSAGE = 'Your token has expired: run p0 login to sign in again';
 
 /** The API answered with an error (`{error: {code, message}}`). */
 export class ApiError extends CliError {
@@ -60,6 +61,11 @@ export class ApiClient {
   /** Who the token belongs to. */
   async me(): Promise<{ email: string; admin: boolean }> {
     return (await this.call<MeAnswer>('GET', '/v1/me')).user;
+  }
+
+  /** Revokes the token this client calls with (`p0 logout`). */
+  async revokeOwnToken(): Promise<void> {
+    await this.call<TokenRevokedAnswer>('DELETE', '/v1/tokens/current');
   }
 
   async resources(): Promise<ResourceEntry[]> {
@@ -161,12 +167,13 @@ export class ApiClient {
       parsed = undefined;
     }
 
+    const apiError = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     if (response.status === 401) {
       // `p0 login` cannot help while P0_TOKEN overrides the stored token: say so.
       const hint = this.connection.tokenFrom === 'P0_TOKEN' ? ' (or fix P0_TOKEN, which overrides the stored token)' : '';
+      if (apiError?.code === 'token_expired') throw new ApiError(401, 'token_expired', `${EXPIRED_TOKEN_MESSAGE}${hint}`);
       throw new ApiError(401, 'unauthenticated', `${BAD_TOKEN_MESSAGE}${hint}`);
     }
-    const apiError = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     if (!response.ok) {
       if (apiError && typeof apiError.message === 'string') {
         throw new ApiError(response.status, typeof apiError.code === 'string' ? apiError.code : 'unknown', apiError.message);

@@ -12,24 +12,29 @@ import {
   writeStoredConfig,
 } from './config';
 import { CliError } from './errors';
+import { loginThroughBrowser, loginWithDevice } from './browserLogin';
 import { promptSecret } from './prompt';
 
 export function addSessionCommands(program: Command, { io }: CommandContext): void {
   program
     .command('login')
-    .description('Store the API URL and your token, after checking that the API accepts it')
-    .option('--url <url>', `the p0 API (default: P0_API_URL, the stored URL, or ${DEFAULT_API_URL})`)
-    .option('--token <token>', 'your API token (prompted for, unechoed, when omitted on a terminal)')
+    .description('Sign in (through the browser, or with a device code) and store the API URL and your personal token')
+    .option('--url <url>', `the p0 server (default: P0_API_URL, the stored URL, or ${DEFAULT_API_URL})`)
+    .option('--no-browser', 'only print the sign-in link; do not open a browser')
+    .option('--device', 'sign in from another device: shows a short code to type at <server>/device')
+    .option('--token <token>', 'use this API token instead of signing in (automation, `npm run token`)')
+    .option('--ask-token', 'ask for an API token on the terminal (unechoed) instead of signing in')
     .option('--insecure-http', 'allow sending the token over plain http:// to a host that is not this machine (stored with the URL)')
     .addHelpText(
       'after',
       examples([
-        `p0 login --url ${DEFAULT_API_URL} --token p0_...`,
-        'p0 login                      # same URL as before, asks for the token',
-        `p0 login --url ${DEFAULT_API_URL} --token "$(npm run -s token -- alice@example.com)"   # dev setup`,
+        'p0 login --url https://p0.example.com      # opens the browser; the token arrives by itself',
+        'p0 login --no-browser                      # same URL as before; only prints the link',
+        'p0 login --device                          # no browser here: type the code on another device',
+        `p0 login --url ${DEFAULT_API_URL} --token p0_...   # automation`,
       ]) + `\nStored in ${configPath(io.env)} (mode 0600).\n`,
     )
-    .action(async (options: { url?: string; token?: string; insecureHttp?: boolean }) => {
+    .action(async (options: { url?: string; token?: string; askToken?: boolean; device?: boolean; browser?: boolean; insecureHttp?: boolean }) => {
       // A broken config file is what login repairs, so it does not stop login.
       const stored = (() => {
         try {
@@ -48,11 +53,15 @@ export function addSessionCommands(program: Command, { io }: CommandContext): vo
       const refusal = insecureHttpRefusal({ apiUrl, allowInsecureHttp });
       if (refusal) throw new CliError(refusal);
       let token = options.token?.trim();
-      if (!token) {
-        if (options.token !== undefined) throw new CliError('--token is empty: give the token itself, e.g. p0 login --token p0_...');
+      if (!token && options.token !== undefined) throw new CliError('--token is empty: give the token itself, e.g. p0 login --token p0_...');
+      if (!token && options.askToken) {
         if (!io.stdinIsTTY) throw new CliError('no token: give it with p0 login --token TOKEN (p0 can only ask for it on a terminal)');
         token = await promptSecret(`Token for ${apiUrl}: `);
         if (!token) throw new CliError('no token given: nothing saved');
+      }
+      if (!token) {
+        const received = options.device ? await loginWithDevice({ apiUrl, io }) : await loginThroughBrowser({ apiUrl, io, openBrowser: options.browser !== false });
+        token = received.token;
       }
       const client = new ApiClient({ apiUrl, token, allowInsecureHttp });
       let resources: ResourceEntry[];
@@ -62,7 +71,7 @@ export function addSessionCommands(program: Command, { io }: CommandContext): vo
         resources = await client.resources();
       } catch (error) {
         if (error instanceof ApiError && error.status === 401) {
-          throw new CliError(`the p0 API at ${apiUrl} refused this token (invalid, expired or revoked): nothing saved; check it or ask for a new one`);
+          throw new CliError(`the p0 API at ${apiUrl} refused this token (${error.code === 'token_expired' ? 'expired' : 'invalid or revoked'}): nothing saved; check it or ask for a new one`);
         }
         throw error;
       }
@@ -79,15 +88,27 @@ export function addSessionCommands(program: Command, { io }: CommandContext): vo
 
   program
     .command('logout')
-    .description('Forget the stored token (the API URL stays)')
+    .description('Revoke the stored token at the server and forget it (the API URL stays)')
     .addHelpText('after', examples(['p0 logout']))
-    .action(() => {
+    .action(async () => {
       const stored = readStoredConfig(io.env);
       if (!stored.token) {
         io.stdout.write(`No token stored in ${configPath(io.env)}\n`);
         return;
       }
+      const apiUrl = stored.apiUrl ?? DEFAULT_API_URL;
+      let revoked = 'revoked it at the server';
+      try {
+        await new ApiClient({ apiUrl, token: stored.token, allowInsecureHttp: stored.insecureHttp === true || insecureHttpAllowedByEnv(io.env) }).revokeOwnToken();
+      } catch (error) {
+        // Forgetting it is what matters here; a token the server no longer takes needs no revoking.
+        if (error instanceof ApiError && error.status === 401) revoked = 'the server no longer accepted it';
+        else if (error instanceof CliError) {
+          revoked = 'could not revoke it at the server';
+          io.stderr.write(`p0: warning: ${error.message}; the token stays valid until it expires\n`);
+        } else throw error;
+      }
       const file = writeStoredConfig({ apiUrl: stored.apiUrl }, io.env);
-      io.stdout.write(`Logged out: removed the token from ${file}\n`);
+      io.stdout.write(`Logged out: ${revoked} and removed it from ${file}\n`);
     });
 }

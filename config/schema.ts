@@ -267,6 +267,70 @@ const k8sSchema = z
   .strict()
   .refine((settings) => !(settings.inCluster && settings.kubeconfig), { message: 'set either kubeconfig or inCluster, not both', path: ['inCluster'] });
 
+/** A host name names this machine: a local IdP may then be reached over plain http. */
+function isLoopbackHostname(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/** An absolute http(s) URL with no query or fragment, kept without its trailing slash. */
+const baseUrl = (what: string, options: { httpsUnlessLoopback: boolean; noPath?: boolean }) =>
+  z.string().transform((text, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(text.trim());
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `not a URL: give ${what}` });
+      return z.NEVER;
+    }
+    if (!['http:', 'https:'].includes(url.protocol) || url.search || url.hash || url.username || url.password) {
+      ctx.addIssue({ code: 'custom', message: `give ${what} as http(s)://host[:port][/path], without query, fragment or credentials` });
+      return z.NEVER;
+    }
+    if (options.httpsUnlessLoopback && url.protocol !== 'https:' && !isLoopbackHostname(url.hostname)) {
+      ctx.addIssue({ code: 'custom', message: `must be https:// (plain http only for an issuer on this machine: 127.0.0.1, localhost, [::1])` });
+      return z.NEVER;
+    }
+    if (options.noPath && url.pathname !== '/') {
+      ctx.addIssue({ code: 'custom', message: `give ${what} without a path: p0 serves its pages at the root (/auth/...)` });
+      return z.NEVER;
+    }
+    return url.href.replace(/\/+$/, '');
+  });
+
+const domain = z
+  .string()
+  .transform((text) => text.trim().toLowerCase().replace(/^@/, ''))
+  .pipe(z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/, 'a mail domain such as example.com'));
+
+/** Sign-in (docs/authentication.md): OpenID Connect, one-time login links, sessions and token lifetimes. */
+const authSchema = z
+  .object({
+    /** The product's external base URL; the IdP's redirect URI is `<publicUrl>/auth/callback`. Default: the API's own listening address. */
+    publicUrl: baseUrl('the external base URL, e.g. https://p0.example.com', { httpsUnlessLoopback: false, noPath: true }).optional(),
+    /** Any standard OpenID provider (Okta, Entra ID, Google, Keycloak). The client secret comes only from P0_OIDC_CLIENT_SECRET. */
+    oidc: z
+      .object({
+        issuer: baseUrl('the issuer URL, e.g. https://example.okta.com', { httpsUnlessLoopback: true }),
+        clientId: z.string().min(1),
+        /** Only addresses in these mail domains may sign in. */
+        allowedDomains: z.array(domain).min(1),
+        /** The claim holding the address (Entra ID: often preferred_username). */
+        emailClaim: z.string().min(1).default('email'),
+      })
+      .strict()
+      .optional(),
+    /** One-time login links (`npm run login-link`); default on only when no IdP is configured. */
+    loginLinks: z.boolean().optional(),
+    /** A browser session ends after this long without use... */
+    sessionIdleTimeout: duration().prefault('12h'),
+    /** ...and at the latest this long after sign-in. */
+    sessionMaxLifetime: duration().prefault('7d'),
+    /** Personal API tokens (`p0 login`) expire this long after they are issued. */
+    tokenLifetime: duration().prefault('30d'),
+  })
+  .strict()
+  .refine((auth) => auth.sessionIdleTimeout <= auth.sessionMaxLifetime, { message: 'sessionIdleTimeout is longer than sessionMaxLifetime', path: ['sessionIdleTimeout'] });
+
 export const configSchema = z
   .object({
     /** Directory groups: who is in which team. (IdP-backed groups plug in behind the same interface later.) */
@@ -317,6 +381,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    auth: authSchema.prefault({}),
     /** The Slack app (bots/slack, docs/slack.md); its tokens come from the environment, never from this file. */
     slack: z
       .object({
@@ -421,3 +486,4 @@ export type P0Config = z.output<typeof configSchema>;
 export type AutoApprovalRule = P0Config['autoApproval'][number];
 export type AwsConfig = P0Config['aws'];
 export type LevelConfig = LevelRules;
+export type AuthConfig = P0Config['auth'];

@@ -13,6 +13,7 @@ moto=$(bash scripts/ensure-moto.sh); log "tools: moto $moto"
 postgres=$(bash scripts/ensure-postgres.sh); log "tools: PostgreSQL $postgres"
 kube=$(bash scripts/ensure-kube-apiserver.sh); log "tools: kube-apiserver and etcd $(echo "$kube" | paste -sd ' ')"
 toxiproxy=$(bash scripts/ensure-toxiproxy.sh); log "tools: toxiproxy $toxiproxy"
+chromium=$(bash scripts/ensure-chromium.sh); log "tools: Chromium $chromium"
 test_server=$(bash scripts/ensure-temporal-test-server.sh); log "tools: Temporal time-skipping test server $test_server"
 export TEMPORAL_TEST_SERVER="$test_server"
 

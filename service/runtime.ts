@@ -15,6 +15,7 @@ import { databaseUrlFromEnv, openDatabase, sqliteFileOf, type DatabaseLogger } f
 import { GrantLeaseStore } from '../db/grantLeaseStore';
 import { ReconcileEventStore } from '../db/reconcileEventStore';
 import { RequestStore } from '../db/requestStore';
+import { SignInStore } from '../db/signInStore';
 import { TokenStore } from '../db/tokenStore';
 import { describePolicyChange, LivePolicy } from './livePolicy';
 import { MessageSigner, signingKeyFromEnvironment } from './messageSigning';
@@ -26,6 +27,8 @@ export interface Runtime {
   database: Knex;
   requests: RequestStore;
   tokens: TokenStore;
+  /** Sessions, login links, sign-ins in progress and device codes. */
+  signIn: SignInStore;
   leases: GrantLeaseStore;
   reconcileEvents: ReconcileEventStore;
   /** The chat messages the notifiers posted, to update them in place. */
@@ -71,6 +74,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     database,
     requests: new RequestStore(database),
     tokens: new TokenStore(database),
+    signIn: new SignInStore(database),
     leases: new GrantLeaseStore(database),
     reconcileEvents: new ReconcileEventStore(database),
     chatMessages: new ChatMessageStore(database),

@@ -35,3 +35,42 @@ export interface ReconcileAnswer {
 export interface ReconcileEventsAnswer {
   events: ReconcileEvent[];
 }
+
+/** One live API token as `GET /v1/tokens` shows it (never the token itself). */
+export interface TokenEntry {
+  id: number;
+  email: string;
+  admin: boolean;
+  /** What it is for: "p0 login", "p0 login --device", "npm run token"... */
+  label: string | null;
+  createdAt: string;
+  /** Null: never expires (automation tokens from `npm run token`). */
+  expiresAt: string | null;
+  /** The token this call was made with. */
+  current: boolean;
+}
+
+/** `GET /v1/tokens` */
+export interface TokenListAnswer {
+  tokens: TokenEntry[];
+}
+
+/** `DELETE /v1/tokens/{id}` */
+export interface TokenRevokedAnswer {
+  revoked: { id: number };
+}
+
+/** `POST /auth/device`: what `p0 login --device` shows and polls with. */
+export interface DeviceStartAnswer {
+  deviceCode: string;
+  userCode: string;
+  verificationUrl: string;
+  expiresIn: number;
+  interval: number;
+}
+
+/** `POST /auth/device/token` once the person approved (202 `{status: 'pending'}` until then). */
+export interface DeviceTokenAnswer {
+  token: string;
+  email: string;
+}

@@ -7,7 +7,11 @@
 export const ERROR_HTTP_STATUS = {
   bad_request: 400,
   unauthenticated: 401,
+  /** A personal token past its end: sign in again (`p0 login`). */
+  token_expired: 401,
   forbidden: 403,
+  /** A call authenticated by the session cookie without the page's CSRF token, or from another origin. */
+  csrf: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { openApiDocument } from '../api/openapi';
 import type { RequestView } from '../shared/request';
 import { BASE_TEST_CONFIG, Harness } from './support/harness';
-import { documentedOperations, expectMatchesOpenApi } from './support/openapi';
+import { documentedOperations, expectDeclaredPage, expectMatchesOpenApi } from './support/openapi';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 90_210);
 const RUNS_PER_OPERATION = Number(process.env.FUZZ_RUNS ?? 30);
@@ -87,7 +87,7 @@ describe('API fuzz (fast-check, schema-driven)', function () {
       const property = fc.asyncProperty(callArbitrary(template, operation, () => tokens, () => existingId), async (call) => {
         const route = routeFor(template, call);
         const answer = await send(h.apiUrl, agent, method, route, call);
-        const code = answer.status >= 400 ? ` ${(JSON.parse(answer.text) as { error?: { code?: string } }).error?.code}` : '';
+        const code = answer.status >= 400 && /^application\/json/.test(answer.contentType) ? ` ${(JSON.parse(answer.text) as { error?: { code?: string } }).error?.code}` : '';
         checkAnswer(method, route, answer);
         seen.set(`${answer.status}${code}`, (seen.get(`${answer.status}${code}`) ?? 0) + 1);
       });
@@ -373,6 +373,12 @@ function checkAnswer(method: string, route: string, answer: RawAnswer): void {
   assert.ok(answer.status < 500, `${what}: a server error: ${answer.text.slice(0, 500)}`);
   if (route.startsWith('/metrics') && answer.status === 200) {
     assert.match(answer.contentType, /^text\/plain/);
+    return;
+  }
+  // Sign-in pages and their redirects: declared, and never a stack trace.
+  if (/^text\/html/.test(answer.contentType) || (answer.status >= 300 && answer.status < 400)) {
+    expectDeclaredPage(method, route, answer.status, answer.contentType);
+    assert.doesNotMatch(answer.text, /\n\s*at\s|\(\S+:\d+:\d+\)/, `${what}: a stack trace in the page`);
     return;
   }
   assert.match(answer.contentType, /^application\/json/, `${what}: not JSON (${answer.contentType}): ${answer.text.slice(0, 200)}`);

@@ -476,7 +476,7 @@ function servedRoutes(): { method: string; path: string }[] {
     route?: { path: string; methods: Record<string, boolean> };
     handle?: { stack?: Layer[] };
   }
-  const app = createApiApp({ service: {} as never, tokens: {} as never, logger: {} as never, reconcile: {} as never });
+  const app = createApiApp({ service: {} as never, tokens: {} as never, logger: {} as never, reconcile: {} as never, signIn: {} as never });
   const routes: { method: string; path: string }[] = [];
   const walk = (stack: Layer[]) => {
     for (const layer of stack) {

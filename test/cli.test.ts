@@ -58,8 +58,9 @@ describe('p0 CLI', function () {
   }
 
   describe('login', () => {
-    it('verifies the token, stores URL and token with mode 0600, and later commands use them', async () => {
-      const token = await h.token('alice@example.com');
+    it('verifies the token, stores URL and token with mode 0600, and later commands use them; logout revokes it', async () => {
+      // A token of its own: logout revokes it at the server.
+      const token = await h.token('login-test@example.com');
       const login = await home.run(['login', '--url', `${h.apiUrl}/`, '--token', token]);
       assert.equal(login.code, 0, login.stderr);
       assert.match(login.stdout, /Logged in to http:\/\/127\.0\.0\.1:\d+/);
@@ -81,20 +82,22 @@ describe('p0 CLI', function () {
 
       const logout = await home.run(['logout']);
       assert.equal(logout.code, 0, logout.stderr);
+      assert.match(logout.stdout, /revoked it at the server/);
       assert.deepEqual(JSON.parse(fs.readFileSync(home.configFile, 'utf8')), { apiUrl: h.apiUrl });
+      assert.equal((await fetch(`${h.apiUrl}/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status, 401, 'revoked at the server');
       const afterLogout = await home.run(['ls']);
       assert.equal(afterLogout.code, 1);
       assert.match(afterLogout.stderr, /run p0 login/);
     });
 
-    it('refuses a bad token and saves nothing; without --token and without a terminal it says how', async () => {
+    it('refuses a bad token and saves nothing; --ask-token without a terminal says how', async () => {
       const bad = await home.run(['login', '--url', h.apiUrl, '--token', 'p0_not-a-real-token']);
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, /^p0: the p0 API at .* refused this token/);
       assertNoStack(bad);
       assert.equal(fs.existsSync(home.configFile), false);
 
-      const noToken = await home.run(['login', '--url', h.apiUrl]);
+      const noToken = await home.run(['login', '--url', h.apiUrl, '--ask-token']);
       assert.equal(noToken.code, 1);
       assert.match(noToken.stderr, /^p0: no token: give it with p0 login --token TOKEN/);
     });

@@ -1230,3 +1230,30 @@ k8s:
   });
 });
 
+
+describe('auth config', () => {
+  const base = 'approvers: { sre: [bob@example.com] }\n';
+  it('defaults to login links, 30-day tokens and bounded sessions', () => {
+    const { auth } = parseConfig(base, 'test.yaml');
+    assert.equal(auth.oidc, undefined);
+    assert.equal(auth.loginLinks, undefined);
+    assert.equal(auth.tokenLifetime, 30 * 86_400_000);
+    assert.ok(auth.sessionIdleTimeout <= auth.sessionMaxLifetime);
+  });
+
+  it('reads an IdP: the issuer without its trailing slash, domains lower-cased, emailClaim email', () => {
+    const { auth } = parseConfig(`${base}auth:\n  publicUrl: https://p0.example.com/\n  oidc: { issuer: 'https://idp.example.com/realms/x/', clientId: p0, allowedDomains: ['@Example.COM'] }\n`, 'test.yaml');
+    assert.equal(auth.publicUrl, 'https://p0.example.com');
+    assert.deepEqual(auth.oidc, { issuer: 'https://idp.example.com/realms/x', clientId: 'p0', allowedDomains: ['example.com'], emailClaim: 'email' });
+  });
+
+  it('refuses a plain-http issuer that is not on this machine, a client secret in the file, and no domains', () => {
+    const oidc = (fields: string) => `${base}auth:\n  oidc: { ${fields} }\n`;
+    assert.match(configErrors(oidc('issuer: http://idp.example.com, clientId: p0, allowedDomains: [example.com]')).join('\n'), /auth\.oidc\.issuer.*must be https/);
+    parseConfig(oidc('issuer: http://127.0.0.1:9000, clientId: p0, allowedDomains: [example.com]'), 'test.yaml');
+    parseConfig(oidc('issuer: http://localhost:9000, clientId: p0, allowedDomains: [example.com]'), 'test.yaml');
+    assert.match(configErrors(oidc('issuer: https://idp.example.com, clientId: p0, clientSecret: s, allowedDomains: [example.com]')).join('\n'), /clientSecret/);
+    assert.match(configErrors(oidc('issuer: https://idp.example.com, clientId: p0, allowedDomains: []')).join('\n'), /allowedDomains/);
+    assert.match(configErrors(`${base}auth: { publicUrl: 'https://example.com/p0' }\n`).join('\n'), /auth\.publicUrl.*without a path/);
+  });
+});

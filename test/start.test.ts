@@ -92,6 +92,8 @@ describe('npm start beside a running one', function () {
     temporalPort = await freePort();
     first = startProduct(dir, { api: await freePort(), temporal: temporalPort, ui: await freePort() });
     await until(first, /p0-jit is running/, 120_000);
+    // With no identity provider configured, it says how to sign in.
+    await until(first, /npm run login-link -- you@example\.com/, 10_000);
   });
 
   after(async () => {

@@ -14,6 +14,7 @@ import { GrantLeaseStore } from '../db/grantLeaseStore';
 import { ReconcileEventStore } from '../db/reconcileEventStore';
 import { RequestStore } from '../db/requestStore';
 import { TokenStore } from '../db/tokenStore';
+import { SignInStore } from '../db/signInStore';
 import type { AuditEvent, AuditEventType } from '../shared/events';
 import type { RequestView } from '../shared/request';
 import { startPostgres, type RunningPostgres } from './support/postgres';
@@ -98,7 +99,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     });
 
     beforeEach(async () => {
-      for (const table of ['requests', 'audit_events', 'api_tokens', 'grant_leases']) await database(table).del();
+      for (const table of ['requests', 'audit_events', 'api_tokens', 'grant_leases', 'sessions', 'login_links', 'sign_in_attempts', 'device_codes']) await database(table).del();
     });
 
     describe('database', () => {
@@ -120,7 +121,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
             }),
           ),
         );
-        for (const { stdout } of outputs) assert.deepEqual(JSON.parse(stdout), ['0001_initial', '0002_chat_messages', '0003_reconciler', '0004_grant_principal', '0005_grant_run']);
+        for (const { stdout } of outputs) assert.deepEqual(JSON.parse(stdout), ['0001_initial', '0002_chat_messages', '0003_reconciler', '0004_grant_principal', '0005_grant_run', '0007_sign_in']);
       });
     });
 
@@ -287,6 +288,80 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         // A token issued after the revocation works.
         const fresh = await tokens.issue('alice@example.com', { admin: false });
         assert.deepEqual(await tokens.authenticate(fresh), { email: 'alice@example.com', admin: false });
+      });
+
+      it('tells an expired token from an unknown one, lists live tokens and revokes one for its owner only', async () => {
+        const now = new Date();
+        const lasting = await tokens.issue('alice@example.com', { admin: false, lifetimeMs: 60_000, label: 'p0 login' });
+        const ending = await tokens.issue('alice@example.com', { admin: false, lifetimeMs: 1_000 });
+        const forever = await tokens.issue('alice@example.com', { admin: false });
+        const later = new Date(now.getTime() + 5_000);
+        assert.equal((await tokens.check(lasting, later))?.status, 'valid');
+        assert.deepEqual(await tokens.check(ending, later), { status: 'expired' });
+        assert.equal((await tokens.check(forever, later))?.status, 'valid');
+        assert.equal(await tokens.check(`${ending}x`, later), undefined);
+        const listed = await tokens.list({ email: 'Alice@example.com' }, later);
+        assert.equal(listed.length, 2, 'the expired one is not listed');
+        assert.deepEqual(listed.map((token) => token.label), [null, 'p0 login']);
+        const lastingId = listed[1]!.id;
+        assert.equal(await tokens.revoke(lastingId, { owner: 'bob@example.com' }), false);
+        assert.equal(await tokens.revoke(lastingId, { owner: 'alice@example.com' }), true);
+        assert.equal(await tokens.revoke(lastingId), false, 'already revoked');
+        assert.equal(await tokens.check(lasting), undefined);
+      });
+    });
+
+    describe('SignInStore', () => {
+      let signIn: SignInStore;
+      before(() => {
+        signIn = new SignInStore(database);
+      });
+
+      it('keeps sessions by hash, ending them when idle too long or past their absolute end', async () => {
+        const start = new Date('2030-01-01T00:00:00Z');
+        const at = (minutes: number) => new Date(start.getTime() + minutes * 60_000);
+        const id = await signIn.createSession('alice@example.com', 120 * 60_000, start);
+        const stored = JSON.stringify(await database('sessions').select('*'));
+        assert.equal(stored.includes(id), false, 'only the hash is stored');
+        assert.deepEqual(await signIn.useSession(id, 30 * 60_000, at(20)), { email: 'alice@example.com' });
+        assert.deepEqual(await signIn.useSession(id, 30 * 60_000, at(45)), { email: 'alice@example.com' }, 'used at 20: idle until 50');
+        assert.deepEqual(await signIn.useSession(id, 30 * 60_000, at(110)), undefined, 'idle from 45 to 110');
+        const other = await signIn.createSession('bob@example.com', 60 * 60_000, start);
+        for (const minutes of [20, 40]) assert.ok(await signIn.useSession(other, 30 * 60_000, at(minutes)));
+        assert.equal(await signIn.useSession(other, 30 * 60_000, at(61)), undefined, 'past the absolute end');
+        assert.equal(await signIn.useSession('nonsense', 30 * 60_000, at(1)), undefined);
+        const ended = await signIn.createSession('carol@example.com', 60 * 60_000);
+        await signIn.deleteSession(ended);
+        assert.equal(await signIn.useSession(ended, 60_000), undefined);
+      });
+
+      it('uses a login link once, within its lifetime', async () => {
+        const link = await signIn.createLoginLink('alice@example.com', 10 * 60_000);
+        assert.deepEqual(await signIn.peekLoginLink(link), { email: 'alice@example.com' });
+        const [first, second] = await Promise.all([signIn.consumeLoginLink(link), signIn.consumeLoginLink(link)]);
+        assert.deepEqual([first, second].filter(Boolean), [{ email: 'alice@example.com' }], 'one of two concurrent uses wins');
+        assert.equal(await signIn.peekLoginLink(link), undefined);
+        const stale = await signIn.createLoginLink('bob@example.com', 1_000, new Date(Date.now() - 5_000));
+        assert.equal(await signIn.consumeLoginLink(stale), undefined);
+        assert.equal(JSON.stringify(await database('login_links').select('*')).includes(link), false);
+      });
+
+      it('finishes a sign-in attempt at most once', async () => {
+        await signIn.saveSignInAttempt('state-1', { codeVerifier: 'v', nonce: 'n', returnTo: '/x' }, 60_000);
+        assert.deepEqual(await signIn.takeSignInAttempt('state-1'), { codeVerifier: 'v', nonce: 'n', returnTo: '/x' });
+        assert.equal(await signIn.takeSignInAttempt('state-1'), undefined);
+        assert.equal(await signIn.takeSignInAttempt('state-2'), undefined);
+      });
+
+      it('hands a device its approval once', async () => {
+        const { deviceCode, userCode } = await signIn.createDeviceCode(60_000);
+        assert.match(userCode, /^[A-HJ-NP-Z2-9]{8}$/);
+        assert.deepEqual(await signIn.pollDeviceCode(deviceCode), { status: 'pending' });
+        assert.equal(await signIn.approveDeviceCode('nope-nope', 'alice@example.com'), false);
+        assert.equal(await signIn.approveDeviceCode(`${userCode.slice(0, 4).toLowerCase()}-${userCode.slice(4)}`, 'alice@example.com'), true);
+        assert.equal(await signIn.approveDeviceCode(userCode, 'mallory@example.com'), false, 'approved once');
+        assert.deepEqual(await signIn.pollDeviceCode(deviceCode), { status: 'approved', email: 'alice@example.com' });
+        assert.deepEqual(await signIn.pollDeviceCode(deviceCode), { status: 'unknown' });
       });
     });
 

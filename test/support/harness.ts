@@ -16,6 +16,7 @@ import type { TokenStore } from '../../db/tokenStore';
 import type { Notifier } from '../../activities';
 import type { SlackSettings } from '../../bots/slack/settings';
 import type { Provider } from '../../providers/provider';
+import type { SignInService } from '../../service/signIn';
 import { MessageSigner, signingKeyFromEnvironment } from '../../service/messageSigning';
 import { createLogger, openRuntime } from '../../service/runtime';
 import { temporalTarget } from '../../service/temporal';
@@ -112,6 +113,8 @@ export class Harness {
       awsEndpointUrl?: string;
       /** Hears knex's own warnings (connection errors while the database is down). */
       databaseLogger?: DatabaseLogger;
+      /** The API's port (0: any), for a config whose auth.publicUrl names it. */
+      port?: number;
     } = {},
   ): Promise<Harness> {
     const [temporal, { iam }, workflowBundle] = await Promise.all([
@@ -149,12 +152,12 @@ export class Harness {
           });
     void worker?.run();
     const target = temporalTarget();
-    const api: RunningApi = await startApi({ runtime, temporal: target, port: 0, logger, taskQueue, slack: options.slack ?? null, rateLimitPerMinute: options.rateLimitPerMinute });
+    const api: RunningApi = await startApi({ runtime, temporal: target, port: options.port ?? 0, logger, taskQueue, slack: options.slack ?? null, rateLimitPerMinute: options.rateLimitPerMinute });
 
     const admin = { email: runtime.policy.current().config.admins[0] ?? 'sec@example.com', admin: true };
     const reconcile = (input: { dryRun?: boolean; orphans?: 'revoke' | 'report' } = {}) => api.reconcile.run(admin, input);
     const { tokens, requests, leases, reconcileEvents } = runtime;
-    return new Harness(api.url, iam, taskQueue, dir, configPath, sqlitePath, temporal.address, tokens, requests, leases, reconcileEvents, reconcile, async () => {
+    const harness = new Harness(api.url, iam, taskQueue, dir, configPath, sqlitePath, temporal.address, tokens, requests, leases, reconcileEvents, reconcile, async () => {
       if (options.reconcileSchedule) await api.reconcile.deleteSchedule();
       await api.close();
       // A worker that already stopped (it failed) throws its error here.
@@ -162,6 +165,21 @@ export class Harness {
       await runtime.close();
       fs.rmSync(dir, { recursive: true, force: true });
     });
+    harness.signIn = api.signIn;
+    return harness;
+  }
+
+  /** Sign-in (login links, sessions); set by start. */
+  signIn!: SignInService;
+
+  /** A one-time login link, as `npm run login-link` prints it. */
+  loginLink(email: string): Promise<string> {
+    return this.signIn.createLoginLink(email);
+  }
+
+  /** Moves a token's end into the past. */
+  async expireToken(token: string): Promise<void> {
+    await this.tokens.setExpiry(token, new Date(Date.now() - 1000));
   }
 
   async token(email: string, admin = false): Promise<string> {

@@ -139,6 +139,19 @@ export function expectMatchesOpenApi(method: string, route: string, status: numb
   if (status >= 400) assertErrorCodeFitsStatus(status, body, what);
 }
 
+/**
+ * A sign-in page or redirect (HTML, 3xx): the operation must declare the status, and HTML only where
+ * it declares HTML for it.
+ */
+export function expectDeclaredPage(method: string, route: string, status: number, contentType: string): void {
+  const what = `${method.toUpperCase()} ${route} -> ${status}`;
+  const found = findOperation(method, route);
+  assert.ok(found, `${what}: a page from a route the document does not declare`);
+  const response = found.operation.responses[String(status)];
+  assert.ok(response, `${what}: ${found.template} does not declare status ${status}`);
+  if (/^text\/html/.test(contentType)) assert.ok(response.content?.['text/html'], `${what}: HTML where the document declares none`);
+}
+
 /** `h.call`, with the answer held to the OpenAPI document. */
 export async function checkedCall<T = Record<string, unknown>>(
   h: Harness,
