@@ -10,7 +10,7 @@ import * as chatMessagesSchema from './migrations/0002_chat_messages';
 import * as reconcilerSchema from './migrations/0003_reconciler';
 import * as grantPrincipalSchema from './migrations/0004_grant_principal';
 import * as grantRunSchema from './migrations/0005_grant_run';
-import * as signInSchema from './migrations/0007_sign_in';
+import * as signInSchema from './migrations/0006_sign_in';
 import { makePrivateDir, makePrivateFile } from './privateFiles';
 import { SqliteClient } from './sqliteClient';
 
@@ -29,7 +29,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Knex.Migratio
   ['0003_reconciler', reconcilerSchema],
   ['0004_grant_principal', grantPrincipalSchema],
   ['0005_grant_run', grantRunSchema],
-  ['0007_sign_in', signInSchema],
+  ['0006_sign_in', signInSchema],
 ];
 
 const migrationSource: Knex.MigrationSource<string> = {
