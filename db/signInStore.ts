@@ -1,5 +1,5 @@
 /**
- * What sign-in keeps (migration 0007): browser sessions, one-time login links, OpenID Connect
+ * What sign-in keeps (migration 0006): browser sessions, one-time login links, OpenID Connect
  * sign-ins in progress, and device codes. Every secret handed to a browser or the CLI (session id,
  * link token, OAuth state, device code) is stored as its sha256 only: a copy of the database signs
  * nobody in. Single-use rows are consumed by a guarded update (zero rows = already used).

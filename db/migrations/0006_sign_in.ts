@@ -2,7 +2,6 @@
  * Sign-in (docs/authentication.md): browser sessions, one-time login links, sign-ins in progress
  * (OpenID Connect's state, nonce and PKCE verifier), device codes for `p0 login --device`, and an
  * end to API tokens. Every secret a browser or the CLI holds is stored as its sha256 only.
- * Numbered 0007 so that a 0006 added on another branch sorts before it.
  */
 import type { Knex } from 'knex';
 
