@@ -3,7 +3,7 @@
  * from injected clients (providers, stores, notifiers) so the worker creates each client once and
  * tests can hand in their own.
  */
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
 import { PrincipalUnconfirmedError, ProviderInputError, type GrantSpec, type PrincipalRef, type Provider } from '../providers/provider';
 import type { MessageSigner } from '../service/messageSigning';
 import { countPrincipalAlert, countProviderError, observeRequestEvent, type ProviderOperation } from '../service/metrics';
@@ -26,7 +26,10 @@ export interface RequestEventSink {
 
 export interface GrantLeases {
   /** `runId`: the run of the request's workflow provisioning it; the answer's, the run the lease is recorded for. */
-  acquire(input: { requestId: string; resourceKey: string; presentBefore: boolean; spec?: GrantSpec; principal?: PrincipalRef; runId?: string }): Promise<{ standing: boolean; runId?: string }>;
+  /** `released`: the request's hold on the access has already ended, so nothing may be granted. */
+  acquire(input: { requestId: string; resourceKey: string; presentBefore: boolean; spec?: GrantSpec; principal?: PrincipalRef; runId?: string }): Promise<{ standing: boolean; runId?: string; released?: true }>;
+  /** The decision recorded when the request's lease was released; undefined while it is held. */
+  releaseOf(requestId: string): Promise<{ removeAtProvider: boolean; reason: string } | undefined>;
   /** The run of the request's workflow that first provisioned it (recorded with the lease). */
   grantedInRun(requestId: string): Promise<string | undefined>;
   /** The principal recorded with the request's lease when it was first acquired. */
@@ -210,6 +213,63 @@ export function createActivities(dependencies: ActivityDependencies) {
     }
   }
 
+  /**
+   * provision's work (see there). The request's lease is read before the grant and again after it,
+   * so an attempt that outlives its request (Temporal timed it out and retried it, the retry granted,
+   * the request ended, and this one is still running) never leaves a grant behind.
+   */
+  async function provisionOnce(spec: GrantSpec, evidence?: GrantEvidence, options?: ProvisionOptions): Promise<ProvisionResult> {
+    // A standalone activity (no workflow) has no request to stand for: the ids never match.
+    const { workflowId = '', runId = '' } = Context.current().info.workflowExecution ?? {};
+    const problem = grantAuthorityProblem({
+      spec,
+      evidence,
+      workflowId,
+      runId,
+      grantedInRun: await leases.grantedInRun(spec.requestId),
+      stored: await requests.get(spec.requestId),
+      policy: policy(),
+      signing,
+    });
+    if (problem) refuseUntrusted(spec, problem);
+    const provider = providerFor(spec);
+    return withProviderErrors(async () => {
+      // A retry, a re-provision or an extension grants to the principal recorded the first time.
+      const known = await withRecordedPrincipal(spec);
+      const inspection = await counted(spec, 'provision', () => provider.inspect(known));
+      const { recordedPrincipal: _recorded, ...grantSpec } = known;
+      const lease = await leases.acquire({
+        requestId: spec.requestId,
+        resourceKey: inspection.resourceKey,
+        presentBefore: inspection.present,
+        spec: grantSpec,
+        principal: inspection.principal,
+        ...(runId ? { runId } : {}),
+      });
+      // Another run recorded the lease since the check above (the two overlapped): still nothing granted.
+      if (lease.runId !== undefined && lease.runId !== runId) refuseUntrusted(spec, anotherRunProblem(spec.requestId, lease.runId, runId));
+      // Read again: an overlapping earlier attempt may have recorded the lease in between.
+      const principal = known.recordedPrincipal ?? (await leases.recordedPrincipal(spec.requestId)) ?? inspection.principal;
+      const granted = { ...grantSpec, recordedPrincipal: principal };
+      if (lease.released) refuseEnded(spec, 'its hold on the access was released before this attempt granted');
+      // A timed-out attempt learns it from its heartbeats: the retry that replaced it does the granting.
+      if (Context.current().cancellationSignal.aborted) throw new CancelledFailure('Provision attempt cancelled before granting');
+      await counted(spec, 'provision', () => provider.grant(granted));
+      // Ended while granting: the removal may have run before this grant landed, so undo it here (the
+      // lease store decided, at release, whether anything is to be removed; a request that took the
+      // same shared access since then holds it now).
+      const ended = await leases.releaseOf(spec.requestId);
+      if (ended) {
+        if (ended.removeAtProvider && (await leases.otherHolders(spec.requestId)).length === 0) {
+          await counted(spec, 'provision', () => provider.revoke(granted));
+        }
+        refuseEnded(spec, 'it ended while this attempt was granting; the grant was removed again');
+      }
+      const verified = options?.readBack === true && checksInOneRead(provider.propagation) && (await readsGranted(spec, provider, granted));
+      return { resourceKey: inspection.resourceKey, standing: lease.standing, ...(verified ? { verified } : {}) };
+    });
+  }
+
   function providerFor(spec: GrantSpec): Provider {
     const provider = providers.get(spec.provider);
     if (!provider) {
@@ -257,43 +317,11 @@ export function createActivities(dependencies: ActivityDependencies) {
      * continues as new).
      */
     async provision(spec: GrantSpec, evidence?: GrantEvidence, options?: ProvisionOptions): Promise<ProvisionResult> {
-      // A standalone activity (no workflow) has no request to stand for: the ids never match.
-      const { workflowId = '', runId = '' } = Context.current().info.workflowExecution ?? {};
-      const problem = grantAuthorityProblem({
-        spec,
-        evidence,
-        workflowId,
-        runId,
-        grantedInRun: await leases.grantedInRun(spec.requestId),
-        stored: await requests.get(spec.requestId),
-        policy: policy(),
-        signing,
-      });
-      if (problem) refuseUntrusted(spec, problem);
-      const provider = providerFor(spec);
-      return withProviderErrors(async () => {
-        // A retry, a re-provision or an extension grants to the principal recorded the first time.
-        const known = await withRecordedPrincipal(spec);
-        const inspection = await counted(spec, 'provision', () => provider.inspect(known));
-        const { recordedPrincipal: _recorded, ...grantSpec } = known;
-        const lease = await leases.acquire({
-          requestId: spec.requestId,
-          resourceKey: inspection.resourceKey,
-          presentBefore: inspection.present,
-          spec: grantSpec,
-          principal: inspection.principal,
-          ...(runId ? { runId } : {}),
-        });
-        // Another run recorded the lease since the check above (the two overlapped): still nothing granted.
-        if (lease.runId !== undefined && lease.runId !== runId) refuseUntrusted(spec, anotherRunProblem(spec.requestId, lease.runId, runId));
-        // Read again: an overlapping earlier attempt may have recorded the lease in between.
-        const principal = known.recordedPrincipal ?? (await leases.recordedPrincipal(spec.requestId)) ?? inspection.principal;
-        const granted = { ...grantSpec, recordedPrincipal: principal };
-        await counted(spec, 'provision', () => provider.grant(granted));
-        const verified = options?.readBack === true && checksInOneRead(provider.propagation) && (await readsGranted(spec, provider, granted));
-        return { resourceKey: inspection.resourceKey, standing: lease.standing, ...(verified ? { verified } : {}) };
-      });
+      // Heartbeats while it waits on the provider (an account look-up can be slow): a live attempt is
+      // not timed out and retried beside itself, and one that was learns it (cancellation) before granting.
+      return withHeartbeats(() => provisionOnce(spec, evidence, options));
     },
+
 
     /**
      * Polls the provider (100 ms apart at first, backing off to the poll interval) until the grant
@@ -394,6 +422,23 @@ export function createActivities(dependencies: ActivityDependencies) {
 }
 
 export type AccessActivities = ReturnType<typeof createActivities>;
+
+/** provision's answer to an attempt that outlived its request: nothing of it is left granted. */
+function refuseEnded(spec: GrantSpec, why: string): never {
+  log.warn('Refused to grant: the request has ended', { requestId: spec.requestId, why });
+  throw ApplicationFailure.nonRetryable(`Request ${spec.requestId} has ended: ${why}`, FAILURE.requestEnded);
+}
+
+/** Runs `work` with a heartbeat every HEARTBEAT_EVERY_MS, so a long wait on a provider is not taken for a dead worker. */
+async function withHeartbeats<T>(work: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  const timer = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 /** provision's refusal: nothing was granted, and retrying cannot change that. */
 function refuseUntrusted(spec: GrantSpec, problem: string): never {

@@ -57,6 +57,11 @@ export interface AcquiredLease {
   standing: boolean;
   /** The run the lease is recorded for: the first that provisioned it, which may not be the caller's. */
   runId?: string;
+  /**
+   * The request's hold on the access has already ended (its lease was released, or the request was
+   * cleaned up before any lease was recorded): the caller must not grant.
+   */
+  released?: true;
 }
 
 /** A lease as the reconciler sees it: the grant, and where its request stands with it. */
@@ -82,6 +87,8 @@ export interface LeaseRelease {
 }
 
 const TABLE = 'grant_leases';
+/** Resource key prefix of a lease released before any grant was recorded for its request. */
+const ENDED_BEFORE_GRANT = 'ended-before-grant:';
 
 export class GrantLeaseStore {
   /** Migrations have already run: openDatabase applies them before any store is made. */
@@ -93,11 +100,16 @@ export class GrantLeaseStore {
    * granted outside the product), or when the request it shares the grant with is standing.
    * Idempotent: a retry returns what was recorded the first time, including the run that recorded
    * it (a lease recorded before run ids were is claimed by the first run that acquires it since).
+   * Once released, a lease stays released: an attempt still running after its request ended (a
+   * provision attempt Temporal timed out and retried) learns so here, and must not grant.
    */
   async acquire(input: AcquireLeaseInput): Promise<AcquiredLease> {
     return this.database.transaction(async (trx) => {
       await this.lockKey(trx, input.resourceKey);
       const recorded = await findLease(trx, input.requestId);
+      if (recorded?.released_at) {
+        return { standing: Boolean(recorded.standing), released: true, ...(recorded.run_id ? { runId: recorded.run_id } : {}) };
+      }
       if (recorded) {
         if (recorded.resource_key !== input.resourceKey) {
           throw new Error(
@@ -137,17 +149,38 @@ export class GrantLeaseStore {
   /**
    * Ends the lease and says whether the grant must now be removed at the provider. Idempotent: a
    * retry returns the decision recorded the first time. A request with no lease (provisioning
-   * failed before recording one) gets removeAtProvider true, so compensation still cleans up.
+   * failed before recording one) gets removeAtProvider true, so compensation still cleans up, and a
+   * released lease with no grant in it is recorded, so a provision attempt still running cannot
+   * record one afterwards (see acquire).
    */
   async release(requestId: string): Promise<LeaseRelease> {
     return this.database.transaction(async (trx) => {
       if (!isPostgres(this.database)) await takeSqliteWriteLock(trx, TABLE);
       let lease = await findLease(trx, requestId);
       if (!lease) {
-        return {
+        const decision = {
           removeAtProvider: true,
           reason: `no lease was recorded for ${requestId}: removing at the provider whatever it may have granted`,
         };
+        const now = new Date().toISOString();
+        // Its own resource key, and no spec: no other request shares it and the reconciler skips it.
+        await trx<GrantLeaseRow>(TABLE)
+          .insert({
+            request_id: requestId,
+            resource_key: `${ENDED_BEFORE_GRANT}${requestId}`,
+            standing: false,
+            acquired_at: now,
+            released_at: now,
+            remove_at_provider: decision.removeAtProvider,
+            release_reason: decision.reason,
+            removed_at: null,
+            spec: null,
+            principal: null,
+            run_id: null,
+          })
+          .onConflict('request_id')
+          .ignore();
+        return decision;
       }
       if (isPostgres(this.database)) {
         await this.lockKey(trx, lease.resource_key);
@@ -193,6 +226,13 @@ export class GrantLeaseStore {
       const holders = await unreleasedHolders(trx, lease.resource_key, requestId);
       return { heldBy: holders.map((holder) => holder.request_id) };
     });
+  }
+
+  /** The decision recorded when `requestId`'s lease was released, or undefined while it is held (or there is none). */
+  async releaseOf(requestId: string): Promise<LeaseRelease | undefined> {
+    const lease = await findLease(this.database, requestId);
+    if (!lease?.released_at) return undefined;
+    return { removeAtProvider: Boolean(lease.remove_at_provider), reason: lease.release_reason ?? '' };
   }
 
   /**

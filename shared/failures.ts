@@ -9,5 +9,7 @@ export const FAILURE = {
   unknownProvider: 'UnknownProvider',
   /** Not backed by the product's own signed decision or the current policy: nothing was granted. */
   untrustedInput: 'UntrustedInput',
+  /** A provision attempt that outlived its request (timed out and retried, still running): nothing of it stays granted. */
+  requestEnded: 'RequestEnded',
 } as const;
 export type FailureType = (typeof FAILURE)[keyof typeof FAILURE];

@@ -425,11 +425,26 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         // A new request on the key in the meantime does not change the recorded decision.
         await leases.acquire({ requestId: 'req_b', resourceKey: key, presentBefore: false });
         assert.deepEqual(await leases.release('req_a'), released);
-        assert.deepEqual(await leases.acquire({ requestId: 'req_a', resourceKey: key, presentBefore: true }), { standing: false });
+        // An attempt still running after the release is told the hold ended: it must not grant.
+        assert.deepEqual(await leases.acquire({ requestId: 'req_a', resourceKey: key, presentBefore: true }), { standing: false, released: true });
+        assert.deepEqual(await leases.releaseOf('req_a'), released);
+        assert.equal(await leases.releaseOf('req_b'), undefined);
         assert.deepEqual(
           (await leases.activeLeases()).map((lease) => lease.requestId),
           ['req_b'],
         );
+      });
+
+      it('keeps a request cleaned up before any lease was recorded from recording one later', async () => {
+        const cleanedUp = await leases.release('req_a');
+        assert.equal(cleanedUp.removeAtProvider, true);
+        assert.deepEqual(await leases.release('req_a'), cleanedUp);
+        assert.deepEqual(await leases.acquire({ requestId: 'req_a', resourceKey: key, presentBefore: false }), { standing: false, released: true });
+        assert.deepEqual(await leases.activeLeases(), []);
+        assert.deepEqual(await leases.recordedGrants('1970-01-01T00:00:00.000Z'), []);
+        // The key stays free: another request on it is not taken as sharing anything.
+        assert.deepEqual(await leases.acquire({ requestId: 'req_b', resourceKey: key, presentBefore: false }), { standing: false });
+        assert.deepEqual(await leases.otherHolders('req_b'), []);
       });
 
       it('does not take access as standing while an ended request is still removing it', async () => {

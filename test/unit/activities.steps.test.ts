@@ -130,6 +130,7 @@ function fakeLeases(): GrantLeases & { confirmed: string[] } {
     grantedInRun: () => Promise.resolve(undefined),
     recordedPrincipal: () => Promise.resolve({ userName: 'alice' }),
     release: () => Promise.resolve({ removeAtProvider: true, reason: 'released' }),
+    releaseOf: () => Promise.resolve(undefined),
     confirmRemoved: (requestId) => (confirmed.push(requestId), Promise.resolve({ heldBy: [] })),
     otherHolders: () => Promise.resolve([]),
   };
