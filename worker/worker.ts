@@ -20,6 +20,8 @@ export interface StartWorkerOptions extends WorkerHooks {
   workflowBundle?: WorkflowBundle;
   /** Keep the reconciler's Temporal Schedule in line with the config (default true). */
   reconcileSchedule?: boolean;
+  /** Default P0_WORKER_MAX_CACHED_WORKFLOWS, else DEFAULT_MAX_CACHED_WORKFLOWS. */
+  maxCachedWorkflows?: number;
 }
 
 export interface StartedWorker {
@@ -34,9 +36,30 @@ export interface StartedWorker {
 /** Cloud calls in flight get this long to finish when the worker is asked to stop. */
 const SHUTDOWN_GRACE = '30 seconds';
 
+/**
+ * Workflows the worker keeps in memory between their tasks. An active request spends nearly all of
+ * its life parked on a timer; one evicted from the cache is replayed from its history (~40 events)
+ * when its next task comes, which is cheap. Without a limit the SDK derives one from the heap
+ * (~2,300 workflows on a 4 GiB heap) and RSS grows with every active grant until then
+ * (docs/performance.md). Well above the workflows in flight at once, so steady traffic never churns.
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 1000;
+
+/** P0_WORKER_MAX_CACHED_WORKFLOWS, or the default: a whole number of at least 1 (0 would drop the audit trail's local activities). */
+export function maxCachedWorkflowsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.P0_WORKER_MAX_CACHED_WORKFLOWS?.trim();
+  if (!raw) return DEFAULT_MAX_CACHED_WORKFLOWS;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new Error(`P0_WORKER_MAX_CACHED_WORKFLOWS must be a whole number of at least 1 (got "${raw}"): the workflow writes its audit records as local activities, which a worker with no cache drops`);
+  }
+  return limit;
+}
+
 export async function startWorker(runtime: Runtime, options: StartWorkerOptions = {}): Promise<StartedWorker> {
   const temporal = options.temporal ?? temporalTarget();
   const taskQueue = options.taskQueue ?? taskQueueFromEnv();
+  const maxCachedWorkflows = options.maxCachedWorkflows ?? maxCachedWorkflowsFromEnv();
   const connection = await NativeConnection.connect(temporal.connectionOptions);
   const dependencies = activityDependencies(runtime, options);
   const worker = await Worker.create({
@@ -49,6 +72,7 @@ export async function startWorker(runtime: Runtime, options: StartWorkerOptions 
       ...createReconcileActivities({ ...reconcileDependencies(runtime), providers: dependencies.providers }),
     },
     shutdownGraceTime: SHUTDOWN_GRACE,
+    maxCachedWorkflows,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
   });
   const schedule = options.reconcileSchedule === false ? undefined : await keepReconcileSchedule({ temporal, taskQueue, policy: runtime.policy, logger: runtime.logger });
