@@ -7,9 +7,11 @@
  * moto behind it. Plus the settings, and the Teams store on SQLite and PostgreSQL.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Knex } from 'knex';
 import { INPUT, VERB } from '../bots/teams/cards';
 import { teamsSettingsFromEnv, type TeamsSettings } from '../bots/teams/settings';
@@ -24,6 +26,7 @@ import { ensureCatalogObjects, holdings } from './support/iam';
 import { createIamUser } from './support/moto';
 import { startPostgres, type RunningPostgres } from './support/postgres';
 
+const execFileAsync = promisify(execFile);
 const APP_ID = '6f1c0de0-7a11-4b0b-9a0e-000000000b07';
 const APP_PASSWORD = 'teams-test-client-secret';
 
@@ -96,6 +99,8 @@ describe('Teams bot, end to end with Bot Framework authentication on', function 
       openIdMetadataUrl: fake.openIdMetadataUrl,
       tokenIssuer: 'https://api.botframework.com',
       tokenUrl: fake.tokenUrl,
+      // Learned when alice first mentions the bot there.
+      approvalsConversationId: '19:general@thread.tacv2',
     };
     h = await Harness.start(CONFIG, { teams: settings });
     channel = fake.channel('19:general@thread.tacv2', '19:general@thread.tacv2');
@@ -237,6 +242,11 @@ describe('Teams bot, end to end with Bot Framework authentication on', function 
     assert.deepEqual([...(cardOf(bobs)?.refresh?.userIds ?? [])].sort(), [BOB.id, DANA.id]);
     assert.match(textOf(cardOf(bobs)), new RegExp(`${ALICE_EMAIL.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\*\\* requests \\*\\*aws group Developers`));
     assert.equal(cardIn(MALLORY, id), undefined, 'only approvers are asked');
+    // One copy in the approvals channel: no actions for whoever looks; the approvers get theirs by refresh.
+    const inChannel = await fake.waitFor('the approvals channel card', () => fake.in(channel.id).find((sent) => textOf(cardOf(sent)).includes(id)));
+    assert.deepEqual(verbsOf(cardOf(inChannel)), []);
+    assert.deepEqual([...(cardOf(inChannel)?.refresh?.userIds ?? [])].sort(), [BOB.id, DANA.id]);
+    assert.deepEqual(verbsOf(await refreshed(DANA, inChannel)), [VERB.approve, VERB.deny]);
 
     // mallory clicks Approve on bob's card (it is the card data that names the request, not who clicks):
     // refused on her card, and nothing changes.
@@ -256,7 +266,7 @@ describe('Teams bot, end to end with Bot Framework authentication on', function 
     assert.ok((await holdings(h.iam, aliceIamUser)).groups.includes('Developers'), 'IAM holds the membership');
 
     // Every copy says who approved, updated in place; alice's carries Relinquish.
-    for (const sent of [bobs, danas]) {
+    for (const sent of [bobs, danas, inChannel]) {
       await fake.waitFor('the approvers\u2019 cards updated', () => verbsOf(cardOf(sent)).length === 0 && /approved by bob@example.com/.test(textOf(cardOf(sent))));
     }
     await fake.waitFor("alice's card with Relinquish", () => verbsOf(cardOf(alices)).includes(VERB.relinquish));
@@ -326,7 +336,7 @@ describe('Teams bot, end to end with Bot Framework authentication on', function 
   });
 });
 
-describe('Teams settings', () => {
+describe('Teams settings and app package', () => {
   it('turns Teams on with all three required variables, with the defaults of the public cloud', () => {
     assert.equal(teamsSettingsFromEnv({}), undefined);
     assert.deepEqual(teamsSettingsFromEnv({ TEAMS_APP_ID: 'app', TEAMS_APP_PASSWORD: 'secret', TEAMS_TENANT_ID: 'tenant-1' }), {
@@ -340,6 +350,27 @@ describe('Teams settings', () => {
     assert.throws(() => teamsSettingsFromEnv({ TEAMS_APP_ID: 'app', TEAMS_TENANT_ID: 't' }), /TEAMS_APP_PASSWORD is not/);
     assert.throws(() => teamsSettingsFromEnv({ TEAMS_APP_ID: 'a', TEAMS_APP_PASSWORD: 's', TEAMS_TENANT_ID: 't', TEAMS_TOKEN_URL: 'http://login.example.com/token' }), /must be an https URL/);
     assert.equal(teamsSettingsFromEnv({ TEAMS_APP_ID: 'a', TEAMS_APP_PASSWORD: 's', TEAMS_TENANT_ID: 't', TEAMS_APPROVALS_CONVERSATION_ID: '19:x@thread.tacv2' })?.approvalsConversationId, '19:x@thread.tacv2');
+  });
+
+  it('npm run teams-manifest fills the bot id into the manifest, zipped with its icons', async function () {
+    this.timeout(30_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p0-teams-manifest-'));
+    try {
+      const out = path.join(dir, 'p0-teams.zip');
+      await execFileAsync(process.execPath, ['--import', 'tsx', 'scripts/teamsManifest.ts', '--url', 'https://p0.example.com', '--out', out], {
+        cwd: path.join(__dirname, '..'),
+        env: { ...process.env, TEAMS_APP_ID: APP_ID },
+      });
+      const zip = fs.readFileSync(out);
+      assert.equal(zip.subarray(0, 4).toString('hex'), '504b0304', 'a zip archive');
+      // Stored uncompressed: the manifest's text is in the archive as it is.
+      const text = zip.toString('latin1');
+      const manifest = JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}', text.indexOf('\x89PNG')) + 1)) as { id: string; bots: Array<{ botId: string }>; developer: { websiteUrl: string } };
+      assert.deepEqual([manifest.id, manifest.bots[0]?.botId, manifest.developer.websiteUrl], [APP_ID, APP_ID, 'https://p0.example.com']);
+      assert.ok(text.includes('color.png') && text.includes('outline.png'));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
