@@ -5,6 +5,8 @@ import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createSlackRouter, SLACK_EVENTS_PATH } from '../bots/slack/app';
 import { slackSettingsFromEnv, workspacePinOf, type SlackSettings } from '../bots/slack/settings';
+import { createTeamsRouter, TEAMS_MESSAGES_PATH } from '../bots/teams/app';
+import { teamsSettingsFromEnv, type TeamsSettings } from '../bots/teams/settings';
 import { checkReadiness, databaseCheck, temporalCheck } from '../service/health';
 import { countRequestsFrom } from '../service/metrics';
 import { ReconcileService } from '../service/reconcileService';
@@ -32,6 +34,8 @@ export async function startApi(options: {
   taskQueue?: string;
   /** The Slack app at /slack/events; default from SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET, off when unset (null: off). */
   slack?: SlackSettings | null;
+  /** The Teams bot at /api/messages; default from TEAMS_APP_ID / TEAMS_APP_PASSWORD / TEAMS_TENANT_ID, off when unset (null: off). */
+  teams?: TeamsSettings | null;
   /** Requests a minute per token; default API_RATE_LIMIT_PER_MINUTE or 600. */
   rateLimitPerMinute?: number;
 }): Promise<RunningApi> {
@@ -46,6 +50,11 @@ export async function startApi(options: {
   const workspace = () => runtime.policy.current().config.slack;
   const channels = slack ? [{ path: SLACK_EVENTS_PATH, handler: createSlackRouter({ service, settings: slack, logger, workspace }) }] : [];
   if (slack) logger.info({ path: SLACK_EVENTS_PATH, slackApiUrl: slack.apiUrl }, 'Slack app enabled');
+  const teams = options.teams === undefined ? teamsSettingsFromEnv() : (options.teams ?? undefined);
+  if (teams) {
+    channels.push({ path: TEAMS_MESSAGES_PATH, handler: createTeamsRouter({ service, records: runtime.teams, settings: teams, logger }) });
+    logger.info({ path: TEAMS_MESSAGES_PATH, appId: teams.appId, tenantId: teams.tenantId }, 'Teams bot enabled');
+  }
   // Readiness asks once and answers: no gRPC retry interceptor, whose backoff timers would also
   // outlive a closed connection and throw from a timer ("Channel has been shut down").
   const probeConnection = await Connection.connect({ ...options.temporal.connectionOptions, interceptors: [] });

@@ -11,6 +11,7 @@ import * as reconcilerSchema from './migrations/0003_reconciler';
 import * as grantPrincipalSchema from './migrations/0004_grant_principal';
 import * as grantRunSchema from './migrations/0005_grant_run';
 import * as signInSchema from './migrations/0006_sign_in';
+import * as teamsSchema from './migrations/0007_teams';
 import { makePrivateDir, makePrivateFile } from './privateFiles';
 import { SqliteClient } from './sqliteClient';
 
@@ -30,6 +31,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Knex.Migratio
   ['0004_grant_principal', grantPrincipalSchema],
   ['0005_grant_run', grantRunSchema],
   ['0006_sign_in', signInSchema],
+  ['0007_teams', teamsSchema],
 ];
 
 const migrationSource: Knex.MigrationSource<string> = {

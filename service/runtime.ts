@@ -16,6 +16,7 @@ import { GrantLeaseStore } from '../db/grantLeaseStore';
 import { ReconcileEventStore } from '../db/reconcileEventStore';
 import { RequestStore } from '../db/requestStore';
 import { SignInStore } from '../db/signInStore';
+import { TeamsStore } from '../db/teamsStore';
 import { TokenStore } from '../db/tokenStore';
 import { describePolicyChange, LivePolicy } from './livePolicy';
 import { MessageSigner, signingKeyFromEnvironment } from './messageSigning';
@@ -33,6 +34,8 @@ export interface Runtime {
   reconcileEvents: ReconcileEventStore;
   /** The chat messages the notifiers posted, to update them in place. */
   chatMessages: ChatMessageStore;
+  /** The Teams bot's conversation references and who is who in Teams. */
+  teams: TeamsStore;
   /** Signs what the API sends through Temporal; the worker's activities verify it. */
   signing: MessageSigner;
   /** The process's logger (silent when none was given). */
@@ -78,6 +81,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     leases: new GrantLeaseStore(database),
     reconcileEvents: new ReconcileEventStore(database),
     chatMessages: new ChatMessageStore(database),
+    teams: new TeamsStore(database),
     signing,
     logger,
     close: async () => {

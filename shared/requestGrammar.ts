@@ -3,24 +3,25 @@
  *
  *   p0 request aws role AdminRole --reason "deploy hotfix" --duration 1h --wait      (the CLI)
  *   /p0 request aws role AdminRole --reason "deploy hotfix" --duration 1h            (Slack)
+ *   @P0 request aws role AdminRole --reason "deploy hotfix" --duration 1h            (Teams)
  *
  * One grammar so both accept exactly the same words and refuse the same mistakes with the same
  * message. Pure: no I/O, no clock; it uses only the duration rule (shared/duration.ts, which the
  * server's policy uses too), so a duration is judged by the same words everywhere. The CLI (which
- * imports nothing but shared/) and the Slack adapter both import it. Syntax only: whether the
+ * imports nothing but shared/) and the chat adapters (Slack, Teams) import it. Syntax only: whether the
  * resource exists and whether the duration is allowed is the access policy's business, on the server.
  *
  * Channel-specific words: `--wait`, `--timeout` and `--json` drive the terminal (block until access
  * works, print JSON) and mean nothing in a chat, so they are CLI-only. Parsed with
- * `{ channel: 'slack' }` they are refused with the same kind of error as any other mistake
- * ("--wait only works in the p0 CLI: ..."), and the usage line shows the Slack form. Everything
+ * `{ channel: 'slack' }` or `'teams'` they are refused with the same kind of error as any other
+ * mistake ("--wait only works in the p0 CLI: ..."), and the usage line shows the chat's form. Everything
  * else, including the words added for later server features (`--account`/`--resource`,
  * `--namespace`, `--start-at`, `--break-glass`), is shared.
  */
 
 import { DurationFormatError, parseDurationMs } from './duration';
 
-export type RequestChannel = 'cli' | 'slack';
+export type RequestChannel = 'cli' | 'slack' | 'teams';
 
 /** What `p0 request ...` / `/p0 request ...` asked for. */
 export interface ParsedRequest {
@@ -77,7 +78,7 @@ export interface RequestOption {
   notInUsage?: boolean;
 }
 
-const ALL_CHANNELS: readonly RequestChannel[] = ['cli', 'slack'];
+const ALL_CHANNELS: readonly RequestChannel[] = ['cli', 'slack', 'teams'];
 
 /** Every option of the request grammar, in the order help shows them. */
 export const REQUEST_OPTIONS: readonly RequestOption[] = [
@@ -106,12 +107,15 @@ export const DEFAULT_WAIT_TIMEOUT = '10m';
 export const SHELL_SAFE_NAME = /^[A-Za-z0-9._:/@+=,-]+$/;
 export const SHELL_SAFE_NAME_DESCRIPTION = 'use letters, digits and . _ : / @ + = , - only (no spaces or shell characters such as $ ` ; | & < > ( ) * ? quotes or \\)';
 
+/** How each channel's people start the command. */
+const COMMAND_PREFIX: Record<RequestChannel, string> = { cli: 'p0', slack: '/p0', teams: '@P0' };
+
 /** The usage line of the request command in a channel, for error messages and help. */
 export function requestUsage(channel: RequestChannel = 'cli'): string {
   const options = REQUEST_OPTIONS.filter((option) => option.channels.includes(channel) && !option.notInUsage).map(
     (option) => `[${option.name}${option.value ? ` ${option.value}` : ''}]`,
   );
-  return `${channel === 'slack' ? '/p0 request' : 'p0 request'} <provider> <kind> <target> ${options.join(' ')}`;
+  return `${COMMAND_PREFIX[channel]} request <provider> <kind> <target> ${options.join(' ')}`;
 }
 
 /** A mistake in the words: `message` names the problem and ends with the usage line. */
@@ -372,7 +376,7 @@ export function parseRequestCommandLine(text: string, options: { channel?: Reque
   const channel = options.channel ?? 'slack';
   const usage = requestUsage(channel);
   const words = tokenizeCommandLine(text, usage);
-  if (words[0] === '/p0' || words[0] === 'p0') words.shift();
+  if (words[0] === '/p0' || words[0] === 'p0' || words[0] === '@P0') words.shift();
   if (words[0] !== 'request') {
     throw new RequestGrammarError(words.length === 0 ? 'say what you need, e.g. request aws role AdminRole' : `unknown command "${words[0]}": start with request`, usage);
   }

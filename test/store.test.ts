@@ -121,7 +121,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
             }),
           ),
         );
-        for (const { stdout } of outputs) assert.deepEqual(JSON.parse(stdout), ['0001_initial', '0002_chat_messages', '0003_reconciler', '0004_grant_principal', '0005_grant_run', '0006_sign_in']);
+        for (const { stdout } of outputs) assert.deepEqual(JSON.parse(stdout), ['0001_initial', '0002_chat_messages', '0003_reconciler', '0004_grant_principal', '0005_grant_run', '0006_sign_in', '0007_teams']);
       });
     });
 

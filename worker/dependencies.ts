@@ -7,6 +7,8 @@ import type { ActivityDependencies, Notifier } from '../activities';
 import type { ReconcileDependencies } from '../activities/reconcile';
 import { createSlackNotifier } from '../bots/slack/notifier';
 import { slackSettingsFromEnv, type SlackSettings } from '../bots/slack/settings';
+import { createTeamsNotifier } from '../bots/teams/notifier';
+import { teamsSettingsFromEnv, type TeamsSettings } from '../bots/teams/settings';
 import type { Provider } from '../providers/provider';
 import { liveProviders } from '../providers/registry';
 import { countOrphanFound } from '../service/metrics';
@@ -19,7 +21,9 @@ export interface WorkerHooks {
   wrapProvider?: (provider: Provider) => Provider;
   /** The Slack notifier's settings; default from SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET, off when unset (null: off). */
   slack?: SlackSettings | null;
-  /** Notifiers beside Slack's. */
+  /** The Teams notifier's settings; default from TEAMS_APP_ID / TEAMS_APP_PASSWORD / TEAMS_TENANT_ID, off when unset (null: off). */
+  teams?: TeamsSettings | null;
+  /** Notifiers beside Slack's and Teams'. */
   notifiers?: readonly Notifier[];
 }
 
@@ -68,10 +72,15 @@ function providers(runtime: Pick<Runtime, 'policy'>, wrap: (provider: Provider) 
   return wrapped;
 }
 
-/** The chat channels that hear about every state change: Slack when it is set up, then the extra ones. */
-function notifiers(runtime: Pick<Runtime, 'chatMessages' | 'policy'>, hooks: WorkerHooks): Notifier[] {
+/** The chat channels that hear about every state change: Slack and Teams when they are set up, then the extra ones. */
+function notifiers(runtime: Pick<Runtime, 'chatMessages' | 'policy' | 'teams' | 'logger'>, hooks: WorkerHooks): Notifier[] {
   const slack = hooks.slack === undefined ? slackSettingsFromEnv() : (hooks.slack ?? undefined);
-  return [...(slack ? [slackNotifier(slack, runtime)] : []), ...(hooks.notifiers ?? [])];
+  const teams = hooks.teams === undefined ? teamsSettingsFromEnv() : (hooks.teams ?? undefined);
+  return [
+    ...(slack ? [slackNotifier(slack, runtime)] : []),
+    ...(teams ? [createTeamsNotifier({ settings: teams, messages: runtime.chatMessages, records: runtime.teams, logger: runtime.logger })] : []),
+    ...(hooks.notifiers ?? []),
+  ];
 }
 
 /** Posts and updates the requester's and the approvers' Slack messages (approval channel from the live config). */

@@ -7,9 +7,12 @@ import type { AuditEventType } from '../../shared/events';
 import type { types } from '@slack/bolt';
 import { errorForNonAdmins } from '../../service/providerErrors';
 import { REQUEST_OPTIONS, requestUsage } from '../../shared/requestGrammar';
-import { FINAL_STATUSES, type RequestView } from '../../shared/request';
+import type { RequestView } from '../../shared/request';
+import { approvedByText as sharedApprovedByText, awaitsDecision, statusLine as sharedStatusLine, type ChatStyle } from '../../shared/requestWords';
 import { ACTION, button, confirm, context, mrkdwn, section, type ChatMessage, type KnownBlock } from './blockKit';
-import { andList, capitalize, clockTime, describeAccess, escapeText, humanDuration, limit, orList } from './text';
+import { clockTime, describeAccess, escapeText, humanDuration, limit } from './text';
+
+export { awaitsDecision, concernsApprovers } from '../../shared/requestWords';
 
 /**
  * An Approve/Deny button's value names what it decides: `req_...` for the request itself (the value
@@ -74,63 +77,34 @@ export function approverMessage(event: AuditEventType, view: RequestView, option
   return { text: `${view.requester} requests ${describeAccess(view)} (${view.id}): ${status}`, blocks };
 }
 
-/** Whether approvers have a decision to make now: the request, or an extension of it. */
-export function awaitsDecision(view: RequestView): boolean {
-  return view.status === 'pending' || (view.status === 'active' && view.pendingExtension !== undefined);
-}
-
-/** Whether approvers should hear about this request at all (nothing to tell them about auto-approved access). */
-export function concernsApprovers(view: RequestView): boolean {
-  return awaitsDecision(view) || (view.breakGlass === true && view.review === undefined);
-}
+/** How Slack writes the status line: mrkdwn escaping, Slack's emoji codes. */
+const SLACK_STYLE: ChatStyle = {
+  escape: escapeText,
+  errorText: errorForNonAdmins,
+  icons: {
+    pending: ':hourglass_flowing_sand:',
+    approved: ':white_check_mark:',
+    breakGlass: ':rotating_light:',
+    verifying: ':mag:',
+    provisioning: ':gear:',
+    active: ':large_green_circle:',
+    ended: ':checkered_flag:',
+    revoked: ':no_entry:',
+    denied: ':x:',
+    cancelled: ':no_entry_sign:',
+    timedOut: ':hourglass:',
+    failed: ':warning:',
+  },
+};
 
 /** One line saying where the request stands, in the reader's time zone. */
 export function statusLine(event: AuditEventType, view: RequestView, timeZone = 'UTC'): string {
-  const by = approvedByText(view);
-  const approvedPart = view.breakGlass ? 'break-glass, no approval' : by ? `approved by ${by}` : 'approved';
-  const decider = view.decision ? escapeText(view.decision.by) : 'p0';
-  const comment = view.decision?.comment ? `: "${escapeText(view.decision.comment)}"` : '';
-  const reviewPart = !view.breakGlass ? '' : view.review ? ` · reviewed by ${escapeText(view.review.by)}` : FINAL_STATUSES.includes(view.status) ? ' · waiting for review' : '';
-  switch (view.status) {
-    case 'pending': {
-      const waitingFor = view.approvers.filter((approver) => !view.approvals.some((approval) => approval.by === approver));
-      const progress = view.approvalsRequired > 1 ? ` (${view.approvals.length} of ${view.approvalsRequired} approvals${by ? `: ${by}` : ''})` : '';
-      return `:hourglass_flowing_sand: Pending: waiting for approval by ${escapeText(orList(waitingFor))}${progress}`;
-    }
-    case 'approved':
-      if (view.breakGlass) return ':rotating_light: Break-glass: granted without approval; approvers review it afterwards';
-      if (view.startAt) return `:white_check_mark: Approved by ${by}; starts at ${clockTime(view.startAt, timeZone, view.createdAt)}`;
-      return `:white_check_mark: Approved by ${by}`;
-    case 'provisioning':
-      return event === 'granted'
-        ? `:mag: ${capitalize(approvedPart)} · granted, verifying that it works...`
-        : `:gear: ${capitalize(approvedPart)} · provisioning...`;
-    case 'active': {
-      const until = view.expiresAt ? ` until ${clockTime(view.expiresAt, timeZone, view.activeAt)}` : '';
-      const extension = view.pendingExtension ? ` · extension of ${humanDuration(view.pendingExtension.duration)} waiting for approval` : '';
-      return `:large_green_circle: Active${until} (${approvedPart})${extension}${reviewPart}`;
-    }
-    case 'expired':
-      return `:checkered_flag: Ended: expired${view.endedAt ? ` at ${clockTime(view.endedAt, timeZone, view.activeAt)}` : ''}${reviewPart}`;
-    case 'relinquished':
-      return `:checkered_flag: Ended: relinquished by ${decider}${view.endedAt ? ` at ${clockTime(view.endedAt, timeZone, view.activeAt)}` : ''}${comment}${reviewPart}`;
-    case 'revoked':
-      return `:no_entry: Ended: revoked by ${decider}${view.endedAt ? ` at ${clockTime(view.endedAt, timeZone, view.activeAt)}` : ''}${comment}${reviewPart}`;
-    case 'denied':
-      return `:x: Denied by ${decider}${comment}`;
-    case 'cancelled':
-      return `:no_entry_sign: Cancelled by ${decider}${comment}`;
-    case 'timed_out':
-      return ':hourglass: Timed out: nobody decided in time';
-    case 'failed':
-      // Whoever reads a chat message, they are not known to be an admin.
-      return `:warning: Failed: ${escapeText(view.error === undefined ? 'unknown error' : errorForNonAdmins(view.error))}. Nothing stays granted.`;
-  }
+  return sharedStatusLine(event, view, SLACK_STYLE, timeZone);
 }
 
 /** Who approved it, in words: `bob@example.com`, `bob@example.com and dana@example.com`, `policy rule oncall`. */
 export function approvedByText(view: RequestView): string {
-  return escapeText(andList(view.approvals.map((approval) => (approval.by.startsWith('policy:') ? `policy rule ${approval.by.slice('policy:'.length)}` : approval.by))));
+  return sharedApprovedByText(view, SLACK_STYLE);
 }
 
 /**

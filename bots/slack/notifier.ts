@@ -9,6 +9,9 @@
  */
 import type { webApi } from '@slack/bolt';
 import type { Notification, Notifier } from '../../activities';
+import { deliverChatMessage, onePerRequest, type ChatMessageRecords, type ChatMessageRef, type ChatPoster } from '../../service/chatDelivery';
+
+export type { ChatMessageRecords } from '../../service/chatDelivery';
 import type { AuditEventType } from '../../shared/events';
 import type { RequestView } from '../../shared/request';
 import type { ChatMessage } from './blockKit';
@@ -17,29 +20,6 @@ import { SlackDirectory } from './directory';
 import { createWebClient, type SlackSettings } from './settings';
 
 export const SLACK_PLATFORM = 'slack';
-
-/** What the notifier keeps about posted messages (db/chatMessageStore.ts implements it). */
-export interface ChatMessageRecords {
-  list(platform: string, requestId: string, audience: string): Promise<StoredChatMessage[]>;
-  get(key: ChatMessageRef): Promise<StoredChatMessage | undefined>;
-  claim(key: ChatMessageRef, options: { recipient?: string; version: number }): Promise<{ claimed: true; token: string } | { claimed: false; existing: StoredChatMessage }>;
-  posted(key: ChatMessageRef, token: string, messageId: string, version: number): Promise<void>;
-  release(key: ChatMessageRef, token: string): Promise<void>;
-  advance(key: ChatMessageRef, version: number): Promise<boolean>;
-}
-
-export interface ChatMessageRef {
-  platform: string;
-  requestId: string;
-  audience: string;
-  conversation: string;
-}
-
-export interface StoredChatMessage extends ChatMessageRef {
-  recipient?: string;
-  messageId?: string;
-  version: number;
-}
 
 export interface SlackNotifierOptions {
   settings: SlackSettings;
@@ -50,9 +30,6 @@ export interface SlackNotifierOptions {
   /** Injected in tests; built from `settings` otherwise. */
   client?: webApi.WebClient;
 }
-
-/** How long a notification waits for another worker that is posting the same message. */
-const WAIT_FOR_OTHER_POSTER_MS = 10_000;
 
 interface Recipient {
   conversation: string;
@@ -66,8 +43,16 @@ export function createSlackNotifier(options: SlackNotifierOptions): Notifier {
   const client = options.client ?? createWebClient(options.settings, { retries: 1 });
   const directory = new SlackDirectory(client);
   const approvalChannel = options.approvalChannel ?? (() => undefined);
-  /** One notification per request at a time in this process, in the order they arrive. */
-  const queues = new Map<string, Promise<void>>();
+  const poster: ChatPoster<ChatMessage> = {
+    post: async (key, { text, blocks }) => {
+      const posted = await client.chat.postMessage({ channel: key.conversation, text, blocks, unfurl_links: false });
+      if (!posted.ts) throw new Error('chat.postMessage returned no ts');
+      return posted.ts;
+    },
+    update: async (key, messageId, { text, blocks }) => {
+      await client.chat.update({ channel: key.conversation, ts: messageId, text, blocks });
+    },
+  };
 
   async function notify({ event, view }: Notification): Promise<void> {
     const messages = await options.messages;
@@ -119,57 +104,9 @@ export function createSlackNotifier(options: SlackNotifierOptions): Notifier {
     return recipients;
   }
 
-  /** Posts the message the first time, updates it afterwards; never shows an older state over a newer one. */
-  async function deliver(messages: ChatMessageRecords, key: ChatMessageRef, version: number, recipient: string | undefined, render: () => ChatMessage): Promise<void> {
-    let current = await messages.get(key);
-    if (!current?.messageId) {
-      const claim = await messages.claim(key, { recipient, version });
-      if (claim.claimed) {
-        try {
-          const { text, blocks } = render();
-          const posted = await client.chat.postMessage({ channel: key.conversation, text, blocks, unfurl_links: false });
-          if (!posted.ts) throw new Error('chat.postMessage returned no ts');
-          await messages.posted(key, claim.token, posted.ts, version);
-          return;
-        } catch (error) {
-          await messages.release(key, claim.token);
-          throw error;
-        }
-      }
-      current = await waitForPost(messages, key, claim.existing);
-    }
-    if (current.version >= version) return;
-    const { text, blocks } = render();
-    await client.chat.update({ channel: key.conversation, ts: current.messageId!, text, blocks });
-    await messages.advance(key, version);
+  function deliver(messages: ChatMessageRecords, key: ChatMessageRef, version: number, recipient: string | undefined, render: () => ChatMessage): Promise<void> {
+    return deliverChatMessage(messages, key, version, recipient, render, poster);
   }
 
-  async function waitForPost(messages: ChatMessageRecords, key: ChatMessageRef, seen: StoredChatMessage): Promise<StoredChatMessage> {
-    const deadline = Date.now() + WAIT_FOR_OTHER_POSTER_MS;
-    let current: StoredChatMessage | undefined = seen;
-    while (!current?.messageId) {
-      if (Date.now() > deadline) throw new Error(`another worker is still posting the Slack message for ${key.requestId} (${key.audience})`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      current = await messages.get(key);
-    }
-    return current;
-  }
-
-  return {
-    name: 'slack',
-    notify(notification: Notification): Promise<void> {
-      const id = notification.view.id;
-      const previous = queues.get(id) ?? Promise.resolve();
-      const run = previous.catch(() => undefined).then(() => notify(notification));
-      queues.set(id, run);
-      const settled = run.then(
-        () => undefined,
-        () => undefined,
-      );
-      void settled.then(() => {
-        if (queues.get(id) === run) queues.delete(id);
-      });
-      return run;
-    },
-  };
+  return { name: 'slack', notify: onePerRequest(notify) };
 }

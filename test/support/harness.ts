@@ -15,6 +15,7 @@ import type { RequestStore } from '../../db/requestStore';
 import type { TokenStore } from '../../db/tokenStore';
 import type { Notifier } from '../../activities';
 import type { SlackSettings } from '../../bots/slack/settings';
+import type { TeamsSettings } from '../../bots/teams/settings';
 import type { Provider } from '../../providers/provider';
 import type { SignInService } from '../../service/signIn';
 import { MessageSigner, signingKeyFromEnvironment } from '../../service/messageSigning';
@@ -101,6 +102,8 @@ export class Harness {
       withWorker?: boolean;
       wrapProvider?: (provider: Provider) => Provider;
       slack?: SlackSettings;
+      /** The Teams bot on the API (/api/messages) and its notifier on the in-process worker. */
+      teams?: TeamsSettings;
       notifiers?: Notifier[];
       rateLimitPerMinute?: number;
       /** Have the in-process worker keep the reconciler's Temporal Schedule for this task queue (deleted at stop). */
@@ -147,12 +150,23 @@ export class Harness {
             workflowBundle,
             wrapProvider: options.wrapProvider,
             slack: options.slack ?? null,
+            teams: options.teams ?? null,
             notifiers: options.notifiers,
             reconcileSchedule: options.reconcileSchedule ?? false,
           });
     void worker?.run();
     const target = temporalTarget();
-    const api: RunningApi = await startApi({ runtime, temporal: target, port: options.port ?? 0, logger, taskQueue, slack: options.slack ?? null, rateLimitPerMinute: options.rateLimitPerMinute });
+    const apiOptions = { temporal: target, logger, taskQueue, slack: options.slack ?? null, teams: options.teams ?? null, rateLimitPerMinute: options.rateLimitPerMinute };
+    let api: RunningApi = await startApi({ ...apiOptions, runtime, port: options.port ?? 0 });
+    /** An API process started afresh: its own runtime (database connection, caches), on the same port. */
+    let restartedRuntime: Awaited<ReturnType<typeof openRuntime>> | undefined;
+    const restartApi = async () => {
+      const port = Number(new URL(api.url).port);
+      await api.close();
+      await restartedRuntime?.close();
+      restartedRuntime = await openRuntime({ configPath, databaseUrl: options.databaseUrl ?? `sqlite:${sqlitePath}`, logger });
+      api = await startApi({ ...apiOptions, runtime: restartedRuntime, port });
+    };
 
     const admin = { email: runtime.policy.current().config.admins[0] ?? 'sec@example.com', admin: true };
     const reconcile = (input: { dryRun?: boolean; orphans?: 'revoke' | 'report' } = {}) => api.reconcile.run(admin, input);
@@ -160,14 +174,19 @@ export class Harness {
     const harness = new Harness(api.url, iam, taskQueue, dir, configPath, sqlitePath, temporal.address, tokens, requests, leases, reconcileEvents, reconcile, async () => {
       if (options.reconcileSchedule) await api.reconcile.deleteSchedule();
       await api.close();
+      await restartedRuntime?.close();
       // A worker that already stopped (it failed) throws its error here.
       await worker?.close();
       await runtime.close();
       fs.rmSync(dir, { recursive: true, force: true });
     });
     harness.signIn = api.signIn;
+    harness.restartApi = restartApi;
     return harness;
   }
+
+  /** Stops the API and starts it again on the same port, over a fresh runtime (as a new API process would); the worker keeps running. */
+  restartApi!: () => Promise<void>;
 
   /** Sign-in (login links, sessions); set by start. */
   signIn!: SignInService;
