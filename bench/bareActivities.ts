@@ -15,3 +15,12 @@ export async function readBack(userName: string, group: string): Promise<boolean
 export async function removeFromGroup(userName: string, group: string): Promise<void> {
   await iam.send(new RemoveUserFromGroupCommand({ UserName: userName, GroupName: group }));
 }
+
+/** The bunched-expiry baseline's removal and read-back: nothing to call, like the product's no-op provider there. */
+export function noopRemove(): Promise<void> {
+  return Promise.resolve();
+}
+
+export function noopReadBack(): Promise<boolean> {
+  return Promise.resolve(false);
+}

@@ -8,7 +8,7 @@ import type * as bareActivities from './bareActivities';
 
 export const bareApprove = defineSignal('approve');
 
-const { addToGroup, readBack, removeFromGroup } = proxyActivities<typeof bareActivities>({
+const { addToGroup, readBack, removeFromGroup, noopRemove, noopReadBack } = proxyActivities<typeof bareActivities>({
   startToCloseTimeout: '1 minute',
 });
 
@@ -22,4 +22,15 @@ export async function bareGrant(userName: string, group: string, durationSeconds
   await readBack(userName, group);
   await sleep(durationSeconds * 1000);
   await removeFromGroup(userName, group);
+}
+
+/**
+ * The baseline for the bunched-expiry figure: a timer to `expiresAtMs`, then a removal and one
+ * read-back (no-op activities, as the product's no-op provider there). Its lateness is its close
+ * time minus `expiresAtMs`.
+ */
+export async function bareExpiry(expiresAtMs: number): Promise<void> {
+  await sleep(Math.max(0, expiresAtMs - Date.now()));
+  await noopRemove();
+  await noopReadBack();
 }

@@ -3,6 +3,7 @@
  * the cloud provider swapped for one that grants nothing, so what is measured is the product and
  * Temporal carrying N active grants, not a cloud emulator. Reads the same env as `npm run worker`.
  */
+import { appendFileSync } from 'node:fs';
 import type { Provider } from '../providers/provider';
 import { openRuntime, runMain } from '../service/runtime';
 import { startWorker } from '../worker/worker';
@@ -32,7 +33,17 @@ const noopProvider = (name: string): Provider => {
   };
 };
 
+/**
+ * BENCH_MEMORY_LOG=<file>: append process.memoryUsage() (V8 heap, native, array buffers) as a JSON
+ * line every 2 s, to see where the worker's RSS goes (the bench itself reads only RSS).
+ */
+function logMemory(file: string | undefined): void {
+  if (!file) return;
+  setInterval(() => appendFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), ...process.memoryUsage() })}\n`), 2_000).unref();
+}
+
 async function main(): Promise<void> {
+  logMemory(process.env.BENCH_MEMORY_LOG);
   const runtime = await openRuntime();
   const worker = await startWorker(runtime, { wrapProvider: (provider) => noopProvider(provider.name), slack: null, reconcileSchedule: false });
   console.log('worker running');
