@@ -41,9 +41,11 @@ const SHUTDOWN_GRACE = '30 seconds';
  * its life parked on a timer; one evicted from the cache is replayed from its history (~40 events)
  * when its next task comes, which is cheap. Without a limit the SDK derives one from the heap
  * (~2,300 workflows on a 4 GiB heap) and RSS grows with every active grant until then
- * (docs/performance.md). Well above the workflows in flight at once, so steady traffic never churns.
+ * (docs/performance.md). Measured on the bench's scale step (2,000 active grants): ~0.4 MiB of
+ * RSS per cached workflow (1,000 cached: 1,015 MiB; 250: 707 MiB). 500 holds the bench's largest
+ * burst (500 lifecycles at once) without replaying, and keeps 10,000 active grants under 1 GiB.
  */
-export const DEFAULT_MAX_CACHED_WORKFLOWS = 1000;
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
 /** P0_WORKER_MAX_CACHED_WORKFLOWS, or the default: a whole number of at least 1 (0 would drop the audit trail's local activities). */
 export function maxCachedWorkflowsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
