@@ -40,7 +40,7 @@ resources:
   - { provider: aws, kind: group, target: Developers, approvers: [sre], minDuration: 1s, maxDuration: 2h }
 ${approval === 'auto' ? 'autoApproval:\n  - { name: bench, levels: ["*"] }\n' : ''}aws:
   propagation: { settleDelay: 0s, consecutiveReads: 1, pollInterval: 100ms }
-`;
+${process.env.BENCH_USER_INDEX_REFRESH ? `  userIndex: { refreshAfter: ${process.env.BENCH_USER_INDEX_REFRESH}, maxStale: ${process.env.BENCH_USER_INDEX_REFRESH} }\n` : ''}`;
 
 const grantBody = (durationSeconds: number) => ({ provider: 'aws', kind: 'group', target: 'Developers', reason: 'bench', duration: `${durationSeconds}s` });
 
