@@ -3,26 +3,25 @@
  * what the caller may request, and read back from Slack's view state), its refusals placed under
  * the right field, the "sending" / done / failed views after a submission, and the deny modal.
  */
-import { formatDuration, parseDurationMs } from '../../shared/duration';
 import type { CatalogEntry } from '../../shared/catalog';
 import type { RequestView } from '../../shared/request';
+import {
+  approvalsWording,
+  chosenEntry,
+  durationChoices as formDurationChoices,
+  levelsOf,
+  normalizeForm,
+  providersOf,
+  reasonRule,
+  refusalField,
+  resourcesOf,
+  type RequestForm,
+} from '../../shared/requestForm';
 import { ACTION, context, option, plain, section, SELECT_OPTIONS_MAX, selectInput, VIEW, type KnownBlock, type ModalView } from './blockKit';
 import { statusLine } from './messages';
 import { describeAccess, escapeText, humanDuration, limit, providerLabel } from './text';
 
-/** What the request modal holds (or was pre-filled with). */
-export interface RequestForm {
-  provider?: string;
-  resource?: string;
-  /** The level's name within the resource. */
-  level?: string;
-  reason?: string;
-  duration?: string;
-  breakGlass?: boolean;
-}
-
-/** Choices offered when a level names no presets, kept within its bounds. */
-const DURATION_LADDER = ['15m', '30m', '1h', '2h', '4h', '8h', '12h', '1d', '2d', '3d', '7d'];
+export { chosenEntry, normalizeForm, type RequestForm };
 
 /**
  * Block ids of the modal's inputs for this form. The dependent selects carry their parents in
@@ -41,30 +40,6 @@ export function requestBlockIds(form: RequestForm): Record<'provider' | 'resourc
   };
 }
 
-/**
- * The form with every choice checked against what this person may request: unknown choices are
- * dropped (with everything that depends on them), and a step with a single possible answer is
- * answered. The builder and the reader both go through it, so they agree on the block ids.
- */
-export function normalizeForm(catalog: readonly CatalogEntry[], form: RequestForm): RequestForm {
-  const result: RequestForm = { reason: form.reason, duration: form.duration, breakGlass: form.breakGlass };
-  const providers = distinct(catalog.map((entry) => entry.provider));
-  result.provider = pick(providers, form.provider);
-  if (result.provider === undefined) return result;
-  const resources = distinct(catalog.filter((entry) => entry.provider === result.provider).map((entry) => entry.resource));
-  result.resource = pick(resources, form.resource);
-  if (result.resource === undefined) return result;
-  const levels = catalog.filter((entry) => entry.provider === result.provider && entry.resource === result.resource).map((entry) => entry.level);
-  result.level = pick(levels, form.level);
-  return result;
-}
-
-/** The catalog entry the form has chosen, if it has chosen one. */
-export function chosenEntry(catalog: readonly CatalogEntry[], form: RequestForm): CatalogEntry | undefined {
-  if (form.level === undefined) return undefined;
-  return catalog.find((entry) => entry.provider === form.provider && entry.resource === form.resource && entry.level === form.level);
-}
-
 /** The `/p0 request` modal: resource type, then resource, then level, then reason and duration. */
 export function requestModal(catalog: readonly CatalogEntry[], prefill: RequestForm = {}, privateMetadata = ''): ModalView {
   const base = { type: 'modal' as const, callback_id: VIEW.request, private_metadata: privateMetadata, title: plain('Request access') };
@@ -80,15 +55,15 @@ export function requestModal(catalog: readonly CatalogEntry[], prefill: RequestF
   const entry = chosenEntry(catalog, form);
   const blocks: KnownBlock[] = [];
 
-  const providers = distinct(catalog.map((candidate) => candidate.provider));
+  const providers = providersOf(catalog);
   blocks.push(selectInput(ids.provider, ACTION.provider, 'Resource type', providers.map((provider) => option(providerLabel(provider), provider)), form.provider, 'AWS, Google Cloud, Kubernetes...'));
 
   if (form.provider !== undefined) {
-    const resources = distinct(catalog.filter((candidate) => candidate.provider === form.provider).map((candidate) => candidate.resource));
+    const resources = resourcesOf(catalog, form.provider);
     blocks.push(selectInput(ids.resource, ACTION.resource, 'Resource', resources.map((resource) => option(resource, resource)), form.resource, 'Which account, project or cluster'));
   }
   if (form.resource !== undefined) {
-    const levels = catalog.filter((candidate) => candidate.provider === form.provider && candidate.resource === form.resource);
+    const levels = levelsOf(catalog, form.provider, form.resource);
     blocks.push(
       selectInput(
         ids.level,
@@ -109,7 +84,7 @@ export function requestModal(catalog: readonly CatalogEntry[], prefill: RequestF
     block_id: ids.reason,
     optional: !entry?.requireReason,
     label: plain('Reason'),
-    hint: plain(reasonHint(entry)),
+    hint: plain(reasonRule(entry)),
     element: {
       type: 'plain_text_input',
       action_id: ACTION.reason,
@@ -174,15 +149,10 @@ export function readRequestForm(catalog: readonly CatalogEntry[], values: ViewSt
  */
 export function modalErrors(form: RequestForm, message: string): Record<string, string> {
   const ids = requestBlockIds(form);
-  const field = /^(reason|duration|breakGlass): /.exec(message);
-  const text = limit(field ? message.slice(field[0].length) : message, 2000);
-  if (field?.[1] === 'reason') return { [ids.reason]: text };
-  if (field?.[1] === 'duration') return { [ids.duration]: text };
-  if (field?.[1] === 'breakGlass') return { [ids.breakGlass]: text };
-  if (form.level !== undefined) return { [ids.level]: text };
-  if (form.resource !== undefined) return { [ids.level]: text };
-  if (form.provider !== undefined) return { [ids.resource]: text };
-  return { [ids.provider]: text };
+  const { field, text } = refusalField(form, message);
+  // The modal has no scheduled start: a refusal of one belongs with what was asked for.
+  const blockId = field === 'startAt' ? ids.level : ids[field];
+  return { [blockId]: limit(text, 2000) };
 }
 
 /** The modal's answer before a level is chosen: the missing field, named. */
@@ -192,26 +162,6 @@ export function missingChoiceErrors(form: RequestForm): Record<string, string> |
   if (form.resource === undefined) return { [ids.resource]: 'Choose a resource' };
   if (form.level === undefined) return { [ids.level]: 'Choose an access level' };
   return undefined;
-}
-
-/** The durations offered for a level: its presets, else a ladder within its bounds with its default. */
-export function durationChoices(entry: CatalogEntry, wanted?: string): string[] {
-  const minMs = parseDurationMs(entry.minDuration);
-  const maxMs = parseDurationMs(entry.maxDuration);
-  const within = (text: string) => {
-    const ms = safeDurationMs(text);
-    return ms !== undefined && ms >= minMs && ms <= maxMs;
-  };
-  const candidates = entry.durationPresets.length > 0 ? [...entry.durationPresets] : [...DURATION_LADDER.filter(within), entry.defaultDuration, entry.maxDuration];
-  if (candidates.length === 0) candidates.push(entry.minDuration);
-  if (wanted !== undefined && within(wanted)) candidates.push(wanted);
-  // One spelling per length (90m and 1h30m... are the same length: keep the shortest spelling).
-  const byMs = new Map<number, string>();
-  for (const candidate of candidates) {
-    const ms = safeDurationMs(candidate);
-    if (ms !== undefined) byMs.set(ms, formatDuration(ms / 1000));
-  }
-  return [...byMs.entries()].sort(([a], [b]) => a - b).map(([, text]) => text).slice(0, SELECT_OPTIONS_MAX);
 }
 
 
@@ -270,29 +220,7 @@ export function denyModal(deny: DenyContext): ModalView {
   };
 }
 
-function reasonHint(entry: CatalogEntry | undefined): string {
-  if (entry?.reasonPatternDescription) return `Approvers see it. It must contain ${entry.reasonPatternDescription}.`;
-  if (entry?.requireReason) return 'Approvers see it. This access level requires a reason.';
-  return 'Approvers see it.';
-}
-
-function approvalsWording(count: number): string {
-  return count === 1 ? 'one approval' : `${count} approvals`;
-}
-
-function distinct(values: readonly string[]): string[] {
-  return [...new Set(values)];
-}
-
-function pick(choices: readonly string[], wanted: string | undefined): string | undefined {
-  if (wanted !== undefined && choices.includes(wanted)) return wanted;
-  return choices.length === 1 ? choices[0] : undefined;
-}
-
-function safeDurationMs(text: string): number | undefined {
-  try {
-    return parseDurationMs(text);
-  } catch {
-    return undefined;
-  }
+/** The durations the modal offers for a level (shared/requestForm.ts), as many as a Slack select holds. */
+export function durationChoices(entry: CatalogEntry, wanted?: string): string[] {
+  return formDurationChoices(entry, wanted).slice(0, SELECT_OPTIONS_MAX);
 }

@@ -4,20 +4,7 @@
  */
 import type { RequestView } from '../../shared/request';
 
-const PROVIDER_LABELS: Record<string, string> = { aws: 'AWS', gcloud: 'Google Cloud', k8s: 'Kubernetes' };
-
-export function providerLabel(provider: string): string {
-  return PROVIDER_LABELS[provider] ?? provider;
-}
-
-/** `90s` -> "90 seconds", `1h` -> "1 hour", `2d` -> "2 days". */
-export function humanDuration(text: string): string {
-  const match = /^(\d+)(s|m|h|d)$/.exec(text);
-  if (!match) return text;
-  const count = Number(match[1]);
-  const unit = { s: 'second', m: 'minute', h: 'hour', d: 'day' }[match[2] as 's' | 'm' | 'h' | 'd'];
-  return `${count} ${unit}${count === 1 ? '' : 's'}`;
-}
+export { humanDuration, providerLabel } from '../../shared/requestForm';
 
 /** `aws role AdminRole`. */
 export function describeAccess(view: Pick<RequestView, 'provider' | 'kind' | 'target'>): string {
