@@ -208,6 +208,8 @@ describe('HTTP API contract', function () {
         approvalsRequired: 1,
         requireReason: false,
         readOnly: false,
+        allowExtension: true,
+        maxLifetime: '1h',
         provider: 'aws',
         resource: 'default',
       };
@@ -476,7 +478,7 @@ function servedRoutes(): { method: string; path: string }[] {
     route?: { path: string; methods: Record<string, boolean> };
     handle?: { stack?: Layer[] };
   }
-  const app = createApiApp({ service: {} as never, tokens: {} as never, logger: {} as never, reconcile: {} as never, signIn: {} as never });
+  const app = createApiApp({ service: {} as never, tokens: {} as never, logger: {} as never, reconcile: {} as never, signIn: {} as never, feed: {} as never, web: { unavailable: 'not built' } });
   const routes: { method: string; path: string }[] = [];
   const walk = (stack: Layer[]) => {
     for (const layer of stack) {
