@@ -9,7 +9,9 @@ import { Button, Dialog, DialogTrigger, Form, Heading, Modal, ModalOverlay } fro
 import type { RequestAnswer } from '../../shared/api';
 import type { RequestView } from '../../shared/request';
 import { ApiError, post } from './api';
+import { DialogFooter } from './DialogFooter';
 import { TextInputField } from './fields';
+import { accessTitle } from './format';
 import { notify } from './toasts';
 
 export interface ActionDialogProps {
@@ -96,23 +98,27 @@ export function ActionDialog(props: ActionDialogProps) {
                 multiline
                 autoFocus={!props.extraFields}
               />
-              {alert ? (
-                <p role="alert" className="form-alert">
-                  {alert}
-                </p>
-              ) : null}
-              <div className="dialog-buttons">
-                <Button slot="close" className="button button-secondary">
-                  Back
-                </Button>
-                <Button type="submit" className={`button ${props.variant === 'danger' ? 'button-danger' : 'button-primary'}`}>
-                  {props.label}
-                </Button>
-              </div>
+              <DialogFooter alert={alert} closeLabel="Back" submitLabel={props.label} danger={props.variant === 'danger'} />
             </Form>
           </Dialog>
         </Modal>
       </ModalOverlay>
     </DialogTrigger>
+  );
+}
+
+/** Relinquish: the requester ends active access now; the answer comes once the removal is confirmed. */
+export function RelinquishDialog({ view }: { view: RequestView }) {
+  return (
+    <ActionDialog
+      label="Relinquish"
+      title="Relinquish access"
+      message={`End your access to ${accessTitle(view)} now. p0 removes it and confirms it is gone.`}
+      action="relinquish"
+      request={view}
+      commentLabel="Comment (optional)"
+      variant="danger"
+      done={(ended) => (ended.status === 'relinquished' ? 'Access relinquished: removal confirmed' : 'Relinquishing: removing the access')}
+    />
   );
 }

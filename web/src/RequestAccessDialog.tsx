@@ -24,6 +24,7 @@ import {
   type RequestForm,
 } from '../../shared/requestForm';
 import { ApiError, post } from './api';
+import { DialogFooter } from './DialogFooter';
 import { SelectField, TextInputField } from './fields';
 import { accessTitle, listWords } from './format';
 import { notify } from './toasts';
@@ -209,19 +210,7 @@ function RequestAccessForm(props: { catalog: readonly CatalogEntry[]; prefill?: 
           description="Leave empty to start as soon as it is approved; at most 30 days ahead."
         />
       ) : null}
-      {alert ? (
-        <p role="alert" className="form-alert">
-          {alert}
-        </p>
-      ) : null}
-      <div className="dialog-buttons">
-        <Button slot="close" className="button button-secondary">
-          Cancel
-        </Button>
-        <Button type="submit" className="button button-primary">
-          Submit
-        </Button>
-      </div>
+      <DialogFooter alert={alert} closeLabel="Cancel" submitLabel="Submit" />
     </Form>
   );
 }

@@ -52,12 +52,7 @@ export function SelectField(props: {
           ▾
         </span>
       </Button>
-      {props.description ? (
-        <Text slot="description" className="field-description">
-          {props.description}
-        </Text>
-      ) : null}
-      <FieldError className="field-error" />
+      <FieldHelp description={props.description} />
       <Popover className="popover">
         <ListBox className="listbox" items={props.choices}>
           {(choice) => (
@@ -94,12 +89,21 @@ export function TextInputField(props: {
     <TextField className="field" name={props.name} value={props.value} onChange={props.onChange} isRequired={props.isRequired} type={props.type} autoFocus={props.autoFocus}>
       <Label>{props.label}</Label>
       {props.multiline ? <TextArea className="input" rows={3} placeholder={props.placeholder} /> : <Input className="input" placeholder={props.placeholder} />}
-      {props.description ? (
+      <FieldHelp description={props.description} />
+    </TextField>
+  );
+}
+
+/** A field's description and its error (the validation's, or the server's through the Form), each tied to the field. */
+function FieldHelp({ description }: { description?: ReactNode }) {
+  return (
+    <>
+      {description ? (
         <Text slot="description" className="field-description">
-          {props.description}
+          {description}
         </Text>
       ) : null}
       <FieldError className="field-error" />
-    </TextField>
+    </>
   );
 }

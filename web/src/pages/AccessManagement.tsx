@@ -12,7 +12,7 @@ import { RESOURCE_NOT_FOUND_MESSAGE } from '../../../shared/errors';
 import { FINAL_STATUSES, type RequestView } from '../../../shared/request';
 import type { RequestForm } from '../../../shared/requestForm';
 import { ApiError, get, post } from '../api';
-import { ActionDialog } from '../ActionDialog';
+import { RelinquishDialog } from '../ActionDialog';
 import { ExtendDialog } from '../ExtendDialog';
 import { accessTitle } from '../format';
 import { useRefetchInterval } from '../live';
@@ -126,16 +126,7 @@ function ActiveActions({ view, catalog }: { view: RequestView; catalog: readonly
   const entry = catalog.find((candidate) => candidate.provider === view.provider && candidate.resource === view.resource && candidate.level === view.level);
   return (
     <>
-      <ActionDialog
-        label="Relinquish"
-        title="Relinquish access"
-        message={`End your access to ${accessTitle(view)} now. p0 removes it and confirms it is gone.`}
-        action="relinquish"
-        request={view}
-        commentLabel="Comment (optional)"
-        variant="danger"
-        done={(ended) => (ended.status === 'relinquished' ? 'Access relinquished: removal confirmed' : 'Relinquishing: removing the access')}
-      />
+      <RelinquishDialog view={view} />
       {entry?.allowExtension && !view.pendingExtension ? <ExtendDialog view={view} entry={entry} /> : null}
     </>
   );

@@ -3,7 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import type { AuditEventsAnswer, CatalogAnswer, MeAnswer, RequestAnswer } from '../../../shared/api';
 import type { AuditEvent } from '../../../shared/events';
-import { ActionDialog } from '../ActionDialog';
+import { ActionDialog, RelinquishDialog } from '../ActionDialog';
 import { get } from '../api';
 import { ExtendDialog } from '../ExtendDialog';
 import { accessTitle, clock } from '../format';
@@ -37,18 +37,7 @@ export function RequestPage({ me }: { me: MeAnswer['user'] }) {
           {view.requester === me.email && view.status === 'pending' ? (
             <ActionDialog label="Cancel request" title="Cancel the request" message="Withdraw this request? Nothing has been granted." action="cancel" request={view} commentLabel="Comment (optional)" done={() => 'Request cancelled'} />
           ) : null}
-          {view.requester === me.email && view.status === 'active' ? (
-            <ActionDialog
-              label="Relinquish"
-              title="Relinquish access"
-              message={`End your access to ${accessTitle(view)} now. p0 removes it and confirms it is gone.`}
-              action="relinquish"
-              request={view}
-              commentLabel="Comment (optional)"
-              variant="danger"
-              done={(ended) => (ended.status === 'relinquished' ? 'Access relinquished: removal confirmed' : 'Relinquishing: removing the access')}
-            />
-          ) : null}
+          {view.requester === me.email && view.status === 'active' ? <RelinquishDialog view={view} /> : null}
           {view.requester === me.email && view.status === 'active' && entry?.allowExtension && !view.pendingExtension ? <ExtendDialog view={view} entry={entry} /> : null}
           {me.admin && view.status === 'active' ? <RevokeDialog view={view} /> : null}
         </RequestCard>
