@@ -261,12 +261,28 @@ auth:
   });
 
   it('the approver approves from Approvals; the requester sees Active without a reload, and IAM grants it', async () => {
+    // What reaches the requester's page on its event stream (GET /v1/events), read through Chromium's DevTools protocol.
+    const streamed: Array<{ type: string; status: string }> = [];
+    const devtools = await alice.context().newCDPSession(alice);
+    devtools.on('Network.eventSourceMessageReceived', ({ eventName, data }) => {
+      if (eventName !== 'request') return;
+      const change = JSON.parse(data) as { type: string; request: { id: string; status: string } };
+      if (change.request.id === requestId) streamed.push({ type: change.type, status: change.request.status });
+    });
+    await devtools.send('Network.enable');
     const bob = await signedIn(BOB, '/approvals');
     await bob.getByRole('link', { name: /^Approvals 1 waiting for me/ }).waitFor();
     const waiting = card(bob.getByRole('region', { name: 'Waiting for me' }), 'AWS · staging · developers');
     await waiting.waitFor();
     assert.match(await waiting.textContent() ?? '', new RegExp(`Requester\\s*${requester.email.replace(/\./g, '\\.')}.*debug INC-42 from the web page.*Needs one approval`, 's'));
     await checkAndPhotograph(bob, 'approvals');
+    // Deny asks for a reason: without one it is not sent.
+    await waiting.getByRole('button', { name: 'Deny' }).click();
+    const deny = bob.getByRole('dialog', { name: 'Deny the request' });
+    await deny.getByRole('button', { name: 'Deny' }).click();
+    assert.equal(await deny.getByRole('textbox', { name: 'Reason' }).evaluate((element: PageElement & { validity: { valueMissing: boolean } }) => element.validity.valueMissing), true);
+    await bob.keyboard.press('Escape');
+    await deny.waitFor({ state: 'detached' });
     await waiting.getByRole('textbox', { name: 'Comment (optional)' }).fill('go ahead');
     await waiting.getByRole('button', { name: 'Approve' }).click();
     await bob.getByText('Nothing is waiting for you.').waitFor();
@@ -275,6 +291,9 @@ auth:
     const active = card(section(alice, 'Active'), 'AWS · staging · developers');
     await active.getByText('Usable since').waitFor({ timeout: 30_000 });
     assert.equal(await alice.evaluate(() => (globalThis as unknown as { p0Mark?: number }).p0Mark), 42, 'the page was not reloaded');
+    assert.ok(streamed.some((change) => change.type === 'approved'), `the stream told of the approval: ${JSON.stringify(streamed)}`);
+    assert.ok(streamed.some((change) => change.type === 'active' && change.status === 'active'), `the stream told of the access becoming active: ${JSON.stringify(streamed)}`);
+    await devtools.detach();
     assert.match(await active.textContent() ?? '', /Time left\s*1[45]m \d\ds.*Approved by\s*bob@example\.com/s);
     assert.ok((await holdings(h.iam, requester.userName)).groups.includes('Developers'), 'IAM grants the group');
     assert.ok(await active.getByRole('button', { name: 'Extend' }).isVisible());

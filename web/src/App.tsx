@@ -67,9 +67,10 @@ function Sidebar({ user, csrfToken }: { user: MeAnswer['user']; csrfToken: strin
         <li>
           <NavLink to="/approvals">
             Approvals{' '}
-            <span className={`count${count > 0 ? ' count-some' : ''}`} aria-label={`${count} waiting for me`}>
+            <span className={`count${count > 0 ? ' count-some' : ''}`} aria-hidden="true">
               {count}
             </span>
+            <span className="visually-hidden">{count} waiting for me</span>
           </NavLink>
         </li>
         {user.admin ? (
