@@ -319,7 +319,13 @@ auth:
     await checkAndPhotograph(alice, 'request');
   });
 
-  it('a non-admin cannot reach Audit; an admin filters it, and exports CSV', async () => {
+  it('a non-admin cannot reach Audit; an admin filters it, revokes active access (IAM no longer grants it) and exports CSV', async () => {
+    // Access to revoke: asked and approved through the API (the page's own flow is tested above).
+    const second = await h.request(requester.email, { provider: 'aws', resource: 'staging', level: 'developers', reason: 'second look INC-42', duration: '15m' });
+    await h.act(BOB, second.id, 'approve', 'ok');
+    await h.waitFor(requester.email, second.id, ['active']);
+    assert.ok((await holdings(h.iam, requester.userName)).groups.includes('Developers'));
+
     await alice.goto(`${appUrl}/audit`);
     await alice.getByText('Only admins can see the audit trail.').waitFor();
     assert.equal(await alice.evaluate(async () => (await fetch('/v1/audit')).status), 403);
@@ -328,9 +334,17 @@ auth:
     assert.ok(await sec.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).isVisible());
     await sec.getByRole('textbox', { name: 'Person' }).fill(requester.email);
     await sec.getByRole('button', { name: 'Apply filters' }).click();
-    await sec.getByRole('heading', { name: 'Requests (1)' }).waitFor();
+    await sec.getByRole('heading', { name: 'Requests (2)' }).waitFor();
     await sec.getByRole('link', { name: requestId }).waitFor();
     await checkAndPhotograph(sec, 'audit');
+
+    const row = sec.getByRole('row').filter({ has: sec.getByRole('link', { name: second.id }) });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    const revoke = sec.getByRole('dialog', { name: 'Revoke access' });
+    await revoke.getByRole('textbox', { name: 'Reason (optional)' }).fill('audit clean-up');
+    await revoke.getByRole('button', { name: 'Revoke' }).click();
+    await row.getByText('Revoked').waitFor({ timeout: 30_000 });
+    assert.deepEqual((await holdings(h.iam, requester.userName)).groups, [], 'IAM no longer grants the group');
     const csvHref = await sec.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
     const csv = await sec.evaluate(async (href) => {
       const answer = await fetch(href!);
