@@ -41,7 +41,7 @@ async function buildOnce(hash: string, log: (message: string) => void): Promise<
   fs.mkdirSync(DIST_DIR, { recursive: true });
   const temporary = path.join(DIST_DIR, `.${hash}.${process.pid}.${Date.now()}`);
   const startedAt = Date.now();
-  log(`building the web page (web/ changed since the last build) into ${path.relative(REPO_ROOT, target)}`);
+  log(`building the web page for its current sources into ${path.relative(REPO_ROOT, target)}`);
   try {
     await runVite(temporary);
     try {
