@@ -18,11 +18,16 @@ import type { ReadinessReport } from '../service/health';
 import { metricsText } from '../service/metrics';
 import type { Caller } from '../service/policy';
 import type { ReconcileService } from '../service/reconcileService';
-import { listRequestsFilter, type RequestService } from '../service/requestService';
+import type { RequestService } from '../service/requestService';
 import type { TokenCheck, TokenSummary } from '../db/tokenStore';
+import type { RequestFeed } from '../service/requestFeed';
 import type { SignInService } from '../service/signIn';
 import { cookiesOf, createAuthRouter, CSRF_HEADER, csrfRefusal, SESSION_COOKIE } from './auth';
+import { createAuditRouter } from './audit';
+import { createEventsRouter } from './events';
 import { openApiDocument } from './openapi';
+import { booleanQuery, listFilterOf } from './query';
+import { createWebRouter, type WebBuild } from './web';
 
 /** The API tokens, as the API uses them (db/tokenStore.ts). */
 export interface TokenAuthenticator {
@@ -49,6 +54,10 @@ export interface ApiOptions {
   rateLimitPerMinute?: number;
   /** Browser sign-in and `p0 login` (api/auth.ts); absent: bearer tokens only. */
   signIn?: SignInService;
+  /** The web page's built files (api/web.ts); served only with `signIn`. */
+  web?: WebBuild;
+  /** The live feed behind GET /v1/events (api/events.ts); absent: that route answers 404. */
+  feed?: RequestFeed;
 }
 
 /** A chat platform's endpoint: its path and the handler that checks the platform's signature. */
@@ -76,7 +85,7 @@ export function rateLimitFromEnv(env: NodeJS.ProcessEnv = process.env): number {
 /** What an approve or deny names: the request, or an extension by its id. */
 const SUBJECT_PATTERN = /^(request|extension|ext-[0-9]{1,9})$/;
 
-export function createApiApp({ service, tokens, logger, channels = [], readiness, rateLimitPerMinute, reconcile, signIn }: ApiOptions): express.Express {
+export function createApiApp({ service, tokens, logger, channels = [], readiness, rateLimitPerMinute, reconcile, signIn, web, feed }: ApiOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestLogging(logger));
@@ -147,6 +156,7 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
 
   app.use(failedCalls);
   if (signIn) app.use(createAuthRouter({ signIn, bodyLimit: MAX_BODY }));
+  if (signIn && web) app.use(createWebRouter({ build: web, signIn }));
 
   const authenticated = express.Router();
   authenticated.use(async (req, res, next) => {
@@ -223,13 +233,7 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
   });
 
   authenticated.get('/v1/requests', async (req, res) => {
-    const parsed = listRequestsFilter.safeParse({
-      status: req.query.status,
-      mine: booleanQuery(req.query.mine, 'mine'),
-      pendingApproval: booleanQuery(req.query.pendingApproval, 'pendingApproval'),
-    });
-    if (!parsed.success) throw new AppError('bad_request', `status: must be one of ${listRequestsFilter.shape.status.unwrap().options.join(', ')}`);
-    res.json({ requests: await service.list(callerOf(res), parsed.data) } satisfies RequestListAnswer);
+    res.json({ requests: await service.list(callerOf(res), listFilterOf(req)) } satisfies RequestListAnswer);
   });
 
   authenticated.get('/v1/requests/:id', async (req, res) => {
@@ -300,6 +304,9 @@ export function createApiApp({ service, tokens, logger, channels = [], readiness
       res.json({ events: await reconcile.events(callerOf(res), { requestId, limit }) } satisfies ReconcileEventsAnswer);
     });
   }
+
+  authenticated.use(createAuditRouter({ service }));
+  if (feed) authenticated.use(createEventsRouter({ feed }));
 
   app.use(authenticated);
 
@@ -459,13 +466,6 @@ export function answerClientErrors(server: Server, logger: Logger): void {
 
 function callerOf(res: Response): Caller {
   return res.locals.caller as Caller;
-}
-
-function booleanQuery(value: unknown, name: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0') return false;
-  throw new AppError('bad_request', `${name}: must be true or false`);
 }
 
 function sendError(res: Response, error: AppError): void {

@@ -81,22 +81,6 @@ export function createAuthRouter({ signIn, bodyLimit }: { signIn: SignInService;
     res.redirect(303, safeReturnTo(returnTo));
   };
 
-  router.get('/', async (req, res) => {
-    const session = await sessionOf(req);
-    if (!session) {
-      sendPage(res, 200, 'p0', `<p>You are not signed in.</p><p><a href="/auth/login">Sign in</a></p>`);
-      return;
-    }
-    sendPage(
-      res,
-      200,
-      'p0',
-      `<p>Signed in as <strong>${escapeHtml(session.email)}</strong>.</p>
-<p>Use the CLI: <code>p0 login --url ${escapeHtml(signIn.publicUrl)}</code></p>
-<form method="post" action="/auth/logout"><input type="hidden" name="csrf" value="${escapeHtml(signIn.csrfTokenFor(session.sessionId))}"><button type="submit">Sign out</button></form>`,
-    );
-  });
-
   router.get('/auth/login', async (req, res) => {
     const returnTo = safeReturnTo(req.query.returnTo);
     if (!signIn.oidcEnabled) {

@@ -9,6 +9,7 @@ import { runBody } from '../service/reconcileService';
 import { createRequestBody, extendBody } from '../service/requestService';
 import { ERROR_CODES } from '../shared/errors';
 import { MISSING_OUTCOME_ACTIONS, ORPHAN_OUTCOME_ACTIONS, RECONCILE_ACTIONS, RECONCILE_FINDINGS } from '../shared/reconcile';
+import { AUDIT_EVENT_TYPES } from '../shared/events';
 import { REQUEST_STATUSES } from '../shared/request';
 
 /** A request body's JSON Schema (2020-12, OpenAPI 3.1's dialect), as the service's zod schema accepts it. */
@@ -87,6 +88,14 @@ function action(summary: string, description: string) {
 }
 
 const timestamp = { type: 'string', format: 'date-time' };
+
+/** The filters `GET /v1/requests` and `GET /v1/audit` share (an empty value is no filter). */
+const listFilterParameters = [
+  { name: 'requester', in: 'query', schema: { type: 'string', examples: ['alice@example.com'] }, description: 'Only requests this person made' },
+  { name: 'resource', in: 'query', schema: { type: 'string', examples: ['prod', 'aws/prod', 'aws/prod/admin'] }, description: 'Only requests for this resource (or level)' },
+  { name: 'from', in: 'query', schema: { type: 'string', examples: ['2026-05-01', '2026-05-01T09:00:00Z'] }, description: 'Made on or after this day (UTC) or time' },
+  { name: 'to', in: 'query', schema: { type: 'string', examples: ['2026-05-31'] }, description: 'Made on or before this day (the whole UTC day), or before this time' },
+];
 const actorNote = {
   type: 'object',
   required: ['by', 'at'],
@@ -122,6 +131,22 @@ function htmlPage(summary: string) {
       '403': { description: 'Refused (sign-in, CSRF): an HTML page saying why', content: { 'text/html': { schema: { type: 'string' } } } },
       '503': { description: 'The identity provider cannot be reached: an HTML page saying so', content: { 'text/html': { schema: { type: 'string' } } } },
       ...withBody,
+    },
+  };
+}
+
+/** A page of the web app (docs/web.md): its HTML for a signed-in browser, else a redirect to sign in. */
+function webPage(summary: string) {
+  return {
+    summary,
+    description: 'The web page (the same HTML for every page; the app routes in the browser), under a strict Content-Security-Policy. Without a session: 303 to /auth/login, coming back here afterwards.',
+    security: [{ session: [] }],
+    responses: {
+      '200': { description: 'The web page', content: { 'text/html': { schema: { type: 'string' } } } },
+      '303': { description: 'Not signed in: to /auth/login?returnTo=<this page>' },
+      '400': errorResponse('A malformed URL (e.g. a bad escape)'),
+      '503': { description: 'The web page could not be built on this server: an HTML page saying so', content: { 'text/html': { schema: { type: 'string' } } } },
+      ...limited,
     },
   };
 }
@@ -237,6 +262,23 @@ export const openApiDocument = {
         },
         additionalProperties: false,
       },
+      AuditEvent: {
+        type: 'object',
+        description: "One step of a request's audit trail: every state change and each approval",
+        required: ['requestId', 'seq', 'type', 'actor', 'at'],
+        properties: {
+          requestId: { type: 'string' },
+          seq: { type: 'integer', description: "Position in the request's trail (1, 2, ...)" },
+          type: { type: 'string', enum: [...AUDIT_EVENT_TYPES] },
+          actor: { type: 'string', description: 'Who did it: an email, `policy:<rule>`, or `system`' },
+          at: timestamp,
+          details: {
+            type: 'object',
+            description: 'What else the step recorded: a comment, a duration, how a removal went (`removedAtProvider`, `removal`, `alert`), an error',
+          },
+        },
+        additionalProperties: false,
+      },
       ReconcileReport: {
         type: 'object',
         description: 'One pass of the orphan reconciler: what it found at each provider and what it did',
@@ -288,7 +330,7 @@ export const openApiDocument = {
       },
       Resource: {
         type: 'object',
-        required: ['id', 'provider', 'resource', 'level', 'kind', 'target', 'minDuration', 'maxDuration', 'defaultDuration', 'durationPresets', 'approvalsRequired', 'requireReason', 'readOnly'],
+        required: ['id', 'provider', 'resource', 'level', 'kind', 'target', 'minDuration', 'maxDuration', 'defaultDuration', 'durationPresets', 'approvalsRequired', 'requireReason', 'readOnly', 'allowExtension', 'maxLifetime'],
         properties: {
           id: { type: 'string', description: 'provider/resource/level' },
           provider: { type: 'string' },
@@ -306,6 +348,9 @@ export const openApiDocument = {
           reasonPatternDescription: { type: 'string' },
           breakGlass: { type: 'object', required: ['maxDuration'], properties: { maxDuration: { type: 'string' } }, additionalProperties: false },
           readOnly: { type: 'boolean' },
+          allowExtension: { type: 'boolean', description: 'Whether active access may be extended (POST /v1/requests/{id}/extend)' },
+          maxLifetime: { type: 'string', description: 'The most a request may last in all, its extensions included' },
+          resourceDescription: { type: 'string', description: "The resource's own description (an account, a project, a cluster)" },
         },
         additionalProperties: false,
       },
@@ -430,6 +475,7 @@ export const openApiDocument = {
           { name: 'status', in: 'query', schema: { type: 'string', enum: [...REQUEST_STATUSES] } },
           { name: 'mine', in: 'query', schema: { type: 'boolean' }, description: 'Only requests the caller made' },
           { name: 'pendingApproval', in: 'query', schema: { type: 'boolean' }, description: 'Only pending requests the caller may approve' },
+          ...listFilterParameters,
         ],
         responses: {
           '200': {
@@ -452,6 +498,66 @@ export const openApiDocument = {
           '503': errorResponse('The request was just made and the workers have not answered yet: try again'),
           '401': errorResponse('Missing or invalid token'),
           '404': errorResponse('No such request (or not visible to the caller)'),
+          ...limited,
+        },
+      },
+    },
+    '/v1/requests/{id}/events': {
+      get: {
+        summary: "One request's audit trail",
+        description: 'Every state change and approval of the request, in order: who, when, and (for an end) whether the removal was confirmed at the provider.',
+        parameters: [idParameter],
+        responses: {
+          '200': {
+            description: 'In sequence order',
+            content: json({ type: 'object', required: ['events'], properties: { events: { type: 'array', items: ref('AuditEvent') } }, additionalProperties: false }),
+          },
+          '400': errorResponse('Malformed request (e.g. a bad URL escape)'),
+          '401': errorResponse('Missing or invalid token'),
+          '404': errorResponse('No such request (or not visible to the caller)'),
+          '503': errorResponse('The request was just made and the workers have not answered yet: try again'),
+          ...limited,
+        },
+      },
+    },
+    '/v1/events': {
+      get: {
+        summary: "A live stream of changes to the caller's visible requests (server-sent events)",
+        description:
+          "`text/event-stream`. Each change to a request the caller can see (made, requested of them, or any as an admin) is an `event: request` whose `data` is `{\"type\": <audit event type>, \"request\": <Request>}` (the request as it stands now) and whose `id` is the change's position. A reconnecting client sends `Last-Event-ID` and first hears what it missed; `event: reset` means too much was missed: fetch afresh. Comment lines keep the connection open; the server ends a stream after 5 minutes (EventSource reconnects, authenticated afresh). Each API process reads the changes from the database, so any number of them serve it.",
+        parameters: [{ name: 'Last-Event-ID', in: 'header', schema: { type: 'string', pattern: '^[0-9]{1,15}$' }, description: 'Resume after this change' }],
+        responses: {
+          '200': { description: 'The stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          '401': errorResponse('Missing or invalid token or session'),
+          ...limited,
+        },
+      },
+    },
+    '/v1/audit': {
+      get: {
+        summary: 'Every request the filters select and all their events (admins)',
+        description: 'The Audit page: requests newest first, and their events newest first. `format=csv` answers the events as CSV (one line each, with the request\'s fields), for a spreadsheet.',
+        parameters: [
+          { name: 'status', in: 'query', schema: { type: 'string', enum: [...REQUEST_STATUSES] } },
+          ...listFilterParameters,
+          { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'csv'] }, description: 'csv: a download of the events' },
+        ],
+        responses: {
+          '200': {
+            description: 'The selection',
+            content: {
+              ...json({
+                type: 'object',
+                required: ['requests', 'events'],
+                properties: { requests: { type: 'array', items: ref('Request') }, events: { type: 'array', items: ref('AuditEvent') } },
+                additionalProperties: false,
+              }),
+              'text/csv': { schema: { type: 'string', description: 'Columns: at, request, event, actor, requester, provider, resource, level, kind, target, status, reason, details' } },
+            },
+          },
+          '400': errorResponse('Bad filter (each problem names its field)'),
+          '401': errorResponse('Missing or invalid token'),
+          '403': errorResponse('Not an admin'),
           ...limited,
         },
       },
@@ -501,7 +607,10 @@ export const openApiDocument = {
         },
       },
     },
-    '/': { get: htmlPage('Who is signed in, with a sign-out button') },
+    '/': { get: webPage('Access Management: Request Access, and the Activity of your requests (Pending, Active, History)') },
+    '/approvals': { get: webPage('Approvals: the requests waiting for you, and your decisions') },
+    '/audit': { get: webPage('Audit (admins): every request and event, filtered, with Revoke and a CSV export') },
+    '/requests/{id}': { get: { ...webPage("A request's own page and its audit trail"), parameters: [idParameter] } },
     '/auth/login': {
       get: {
         ...htmlPage('Starts sign-in: redirects (303) to the identity provider, or explains login links when none is configured'),

@@ -14,7 +14,10 @@ import { RequestService } from '../service/requestService';
 import { SignInService } from '../service/signIn';
 import type { Runtime } from '../service/runtime';
 import type { TemporalTarget } from '../service/temporal';
+import { ensureWebBuild } from '../scripts/webBuild';
+import { RequestFeed } from '../service/requestFeed';
 import { answerClientErrors, createApiApp } from './app';
+import type { WebBuild } from './web';
 
 export interface RunningApi {
   url: string;
@@ -38,6 +41,10 @@ export async function startApi(options: {
   teams?: TeamsSettings | null;
   /** Requests a minute per token; default API_RATE_LIMIT_PER_MINUTE or 600. */
   rateLimitPerMinute?: number;
+  /** The web page's build; default: web/ built now if its sources changed (scripts/webBuild.ts). */
+  web?: WebBuild;
+  /** How often GET /v1/events reads the change log (default 1 s). */
+  eventPollIntervalMs?: number;
 }): Promise<RunningApi> {
   const { runtime, logger } = options;
   const connection = await Connection.connect(options.temporal.connectionOptions);
@@ -61,8 +68,13 @@ export async function startApi(options: {
   const checks = [temporalCheck(probeConnection), databaseCheck(runtime.database)];
   let listeningUrl = '';
   const signIn = new SignInService({ policy: runtime.policy, store: runtime.signIn, tokens: runtime.tokens, listeningUrl: () => listeningUrl });
+  const web = options.web ?? (await buildWebPage(logger));
+  // Every API process follows the store's change log itself: the worker records each change there.
+  const feed = new RequestFeed({ changes: runtime.requests, visibility: service, logger, pollIntervalMs: options.eventPollIntervalMs });
   const app = createApiApp({
     signIn,
+    web,
+    feed,
     service,
     tokens: runtime.tokens,
     logger,
@@ -87,6 +99,8 @@ export async function startApi(options: {
     reconcile,
     close: async () => {
       stopCountingRequests();
+      // Open event streams would hold server.close() open: they end first.
+      await feed.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections(); // keep-alive sockets would otherwise hold close() open
       await closed;
@@ -94,4 +108,14 @@ export async function startApi(options: {
       await connection.close();
     },
   };
+}
+
+/** The web page, built if its sources changed; when it cannot be, the API still starts and the page says why. */
+async function buildWebPage(logger: Logger): Promise<WebBuild> {
+  try {
+    return { root: await ensureWebBuild({ log: (message) => logger.info(message) }) };
+  } catch (error) {
+    logger.error({ err: error }, 'the web page could not be built; the API runs without it');
+    return { unavailable: "The web page could not be built on this server; the operator's log says why." };
+  }
 }

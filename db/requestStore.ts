@@ -54,9 +54,23 @@ export interface RequestListFilter {
   requester?: string;
   /** Requests this email may approve. */
   approver?: string;
+  /** Made at or after this time (ISO-8601, UTC). */
+  createdFrom?: string;
+  /** Made before this time (ISO-8601, UTC). */
+  createdBefore?: string;
   /** At most this many, newest first; all when omitted. */
   limit?: number;
 }
+
+/** One recorded change: an audit event's row id (increasing as rows are written) and its request. */
+export interface RecordedChange {
+  id: number;
+  requestId: string;
+  type: AuditEventType;
+}
+
+/** How many request ids go into one `IN (...)` list (SQLite allows 32,766 variables; PostgreSQL 65,535). */
+const ID_CHUNK = 500;
 
 export class RequestStore {
   /** Migrations have already run: openDatabase applies them before any store is made. */
@@ -110,6 +124,8 @@ export class RequestStore {
     const query = this.database<RequestRow>('requests').select('view');
     if (filter.status) query.where('status', filter.status);
     if (filter.requester) query.where('requester', filter.requester);
+    if (filter.createdFrom) query.where('created_at', '>=', filter.createdFrom);
+    if (filter.createdBefore) query.where('created_at', '<', filter.createdBefore);
     if (filter.approver) {
       // `approvers` is a JSON array of strings, so `"email"` (JSON-quoted) only matches a whole
       // element. instr/strpos rather than LIKE: no wildcard escaping, case-sensitive on both databases.
@@ -139,15 +155,47 @@ export class RequestStore {
   /** The request's audit trail in sequence order. */
   async events(requestId: string): Promise<AuditEvent[]> {
     const rows = await this.database<AuditEventRow>('audit_events').where({ request_id: requestId }).orderBy('seq', 'asc');
-    return rows.map((row) => ({
-      requestId: row.request_id,
-      seq: row.seq,
-      type: row.type,
-      actor: row.actor,
-      at: row.at,
-      ...(row.details === null ? {} : { details: JSON.parse(row.details) as Record<string, unknown> }),
-    }));
+    return rows.map(fromEventRow);
   }
+
+  /** The audit trails of these requests, each in sequence order, the requests in the order given. */
+  async eventsOf(requestIds: readonly string[]): Promise<AuditEvent[]> {
+    const byRequest = new Map<string, AuditEvent[]>(requestIds.map((id) => [id, []]));
+    for (let start = 0; start < requestIds.length; start += ID_CHUNK) {
+      const rows = await this.database<AuditEventRow>('audit_events')
+        .whereIn('request_id', requestIds.slice(start, start + ID_CHUNK))
+        .orderBy([{ column: 'request_id' }, { column: 'seq' }]);
+      for (const row of rows) byRequest.get(row.request_id)?.push(fromEventRow(row));
+    }
+    return [...byRequest.values()].flat();
+  }
+
+  /**
+   * Changes recorded after row `afterId`, in row order: what a live feed polls for. Row ids only
+   * increase, but on PostgreSQL a lower id can commit after a higher one (and a refused duplicate
+   * still uses one up), so a reader must allow for gaps that fill late (service/requestFeed.ts).
+   */
+  async changesSince(afterId: number, limit: number): Promise<RecordedChange[]> {
+    const rows = await this.database<AuditEventRow>('audit_events').select('id', 'request_id', 'type').where('id', '>', afterId).orderBy('id', 'asc').limit(limit);
+    return rows.map((row) => ({ id: Number(row.id), requestId: row.request_id, type: row.type }));
+  }
+
+  /** The highest change recorded so far (0: none). */
+  async lastChangeId(): Promise<number> {
+    const row = await this.database<AuditEventRow>('audit_events').max({ id: 'id' }).first();
+    return Number(row?.id ?? 0);
+  }
+}
+
+function fromEventRow(row: AuditEventRow): AuditEvent {
+  return {
+    requestId: row.request_id,
+    seq: row.seq,
+    type: row.type,
+    actor: row.actor,
+    at: row.at,
+    ...(row.details === null ? {} : { details: JSON.parse(row.details) as Record<string, unknown> }),
+  };
 }
 
 function toEventRow(event: AuditEvent): Omit<AuditEventRow, 'id'> {

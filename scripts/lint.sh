@@ -35,6 +35,12 @@ if [[ "$has_target" == false ]]; then
 fi
 cd "$repo_root"
 
+# The web page has its own compiler settings (DOM, JSX; web/tsconfig.json), outside the root
+# tsconfig.json: the whole-repo lint type-checks it too.
+if [[ "$has_target" == false ]]; then
+  "$repo_root/node_modules/.bin/tsc" --noEmit -p web
+fi
+
 # No --cache: ESLint's cache keys on each file's own contents, but the type-aware rules
 # (no-floating-promises, no-unsafe-*) depend on the files it imports, so cached results go stale.
 exec "$lint_dir/node_modules/.bin/eslint" -c "$lint_dir/eslint.config.mjs" "${args[@]}"

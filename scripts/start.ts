@@ -34,11 +34,11 @@ async function main(): Promise<void> {
   const worker = await startWorker(runtime);
   const { temporal, taskQueue } = worker;
   const api = await startApi({ runtime, temporal, port: Number(process.env.PORT ?? 8080), host: process.env.HOST, logger, taskQueue });
-  logger.info({ api: api.url, temporal: temporal.address, namespace: temporal.namespace }, 'p0-jit is running (Ctrl-C to stop)');
+  logger.info({ api: api.url, web: `${api.signIn.publicUrl}/`, temporal: temporal.address, namespace: temporal.namespace }, 'p0-jit is running (Ctrl-C to stop)');
   if (api.signIn.loginLinksEnabled) {
-    logger.info(`sign in: run \`npm run login-link -- you@example.com\` and open the link it prints; then \`p0 login --url ${api.signIn.publicUrl}\``);
+    logger.info(`sign in: run \`npm run login-link -- you@example.com\` and open the link it prints (it lands on the web page, ${api.signIn.publicUrl}/); then \`p0 login --url ${api.signIn.publicUrl}\``);
   } else {
-    logger.info(`sign in at ${api.signIn.publicUrl}/auth/login (through ${runtime.policy.current().config.auth.oidc?.issuer}); CLI: \`p0 login --url ${api.signIn.publicUrl}\``);
+    logger.info(`web page: ${api.signIn.publicUrl}/; sign in at ${api.signIn.publicUrl}/auth/login (through ${runtime.policy.current().config.auth.oidc?.issuer}); CLI: \`p0 login --url ${api.signIn.publicUrl}\``);
   }
 
   // Temporal's runtime turns SIGINT/SIGTERM into a graceful worker shutdown; run() returns after it.

@@ -21,6 +21,9 @@ log "type-checking"
 npx tsc --noEmit -p .
 log "linting"
 bash scripts/lint.sh
+# Once here, so no test's time includes it (the API builds it too when its sources changed).
+log "building the web page"
+npx tsx scripts/webBuild.ts >/dev/null
 log "running tests"
 # With no arguments: the whole suite; otherwise the files or mocha options given.
 if [ $# -eq 0 ]; then set -- "test/**/*.test.ts"; fi

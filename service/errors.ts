@@ -20,5 +20,4 @@ export class AppError extends Error {
 }
 
 /** The quickstart's words for a resource the access policy does not cover. */
-export const RESOURCE_NOT_FOUND_MESSAGE =
-  "This resource doesn't exist: your organization's access policy does not cover it. Contact your p0 administrator.";
+export { RESOURCE_NOT_FOUND_MESSAGE } from '../shared/errors';

@@ -25,6 +25,8 @@ export interface AccessLevel extends LevelConfig {
   level: string;
   /** Provider-specific fields of the resource and the level (e.g. an account id, a project, a namespace). */
   scope: Record<string, string>;
+  /** The catalog resource's own description (an account, a project, a cluster). */
+  resourceDescription?: string;
 }
 
 /** The compiled policy: the config plus everything derived from it once. */
@@ -83,10 +85,10 @@ const FALLBACK_DURATION_MS = 3_600_000;
 export function compilePolicy(config: P0Config, version: string): Policy {
   const levels: AccessLevel[] = [];
   for (const [provider, resources] of Object.entries(config.catalog)) {
-    for (const { resource, description: _description, levels: resourceLevels, ...resourceScope } of resources) {
+    for (const { resource, description: resourceDescription, levels: resourceLevels, ...resourceScope } of resources) {
       for (const { level, ...rules } of resourceLevels) {
         const scope = { ...stringsOf(resourceScope), ...pickScope(rules) };
-        levels.push({ ...rules, id: `${provider}/${resource}/${level}`, provider, resource, level, scope });
+        levels.push({ ...rules, id: `${provider}/${resource}/${level}`, provider, resource, level, scope, ...(resourceDescription === undefined ? {} : { resourceDescription }) });
       }
     }
   }
@@ -177,6 +179,9 @@ export function catalogFor(policy: Policy, email: string): CatalogEntry[] {
     reasonPatternDescription: level.reasonPattern ? (level.reasonPatternDescription ?? `text matching ${level.reasonPattern}`) : undefined,
     breakGlass: level.breakGlass ? { maxDuration: formatMs(level.breakGlass.maxDuration) } : undefined,
     readOnly: level.readOnly,
+    allowExtension: level.allowExtension,
+    maxLifetime: formatMs(maxLifetimeMs(level)),
+    resourceDescription: level.resourceDescription,
   }));
 }
 

@@ -25,8 +25,10 @@ import {
 } from '../workflows/messages';
 import { BREAK_GLASS_REVIEW_WINDOW_DAYS, grantedSeconds, initialView, type AccessRequestInput } from '../workflows/types';
 import type { CatalogEntry } from '../shared/catalog';
+import type { AuditEvent } from '../shared/events';
 import { FINAL_STATUSES, REQUEST_STATUSES, type RequestStatus, type RequestView } from '../shared/request';
 import { AppError } from './errors';
+import { InvalidEmailError, normalizeEmail } from './identity';
 import type { LivePolicy } from './livePolicy';
 import { errorForNonAdmins } from './providerErrors';
 import { SIGNED_MESSAGE, updatePurpose, type MessageSigner } from './messageSigning';
@@ -41,10 +43,14 @@ import {
   type RequesterStanding,
 } from './policy';
 
-/** What the service reads from the store's request projection. */
+/** What the service reads from the store's request projection and audit trail. */
 export interface RequestReader {
   get(id: string): Promise<RequestView | undefined>;
-  list(filter: { status?: RequestStatus; requester?: string; approver?: string; limit?: number }): Promise<RequestView[]>;
+  list(filter: { status?: RequestStatus; requester?: string; approver?: string; createdFrom?: string; createdBefore?: string; limit?: number }): Promise<RequestView[]>;
+  /** One request's audit trail, in sequence order. */
+  events(requestId: string): Promise<AuditEvent[]>;
+  /** Several requests' audit trails. */
+  eventsOf(requestIds: readonly string[]): Promise<AuditEvent[]>;
 }
 
 export interface RequestServiceOptions {
@@ -107,10 +113,21 @@ const BREAK_GLASS_REVIEW_WINDOW_MS = BREAK_GLASS_REVIEW_WINDOW_DAYS * 86_400_000
  */
 const RECENT_BREAK_GLASS_MEMORY_MS = 10 * 60_000;
 
+/** A day (`2026-05-01`, the whole UTC day) or an instant (ISO-8601 with a time zone). */
+const dayOrInstant = z.union([z.iso.date(), z.iso.datetime({ offset: true })], { error: 'must be a date (2026-05-01) or an ISO-8601 time with a time zone' });
+
 export const listRequestsFilter = z.object({
-  status: z.enum(REQUEST_STATUSES).optional(),
+  status: z.enum(REQUEST_STATUSES, { error: `must be one of ${REQUEST_STATUSES.join(', ')}` }).optional(),
   mine: z.boolean().optional(),
   pendingApproval: z.boolean().optional(),
+  /** Only requests this person made. */
+  requester: z.string().max(320).optional(),
+  /** Only requests for this resource: `prod`, `aws/prod` or `aws/prod/admin`. */
+  resource: z.string().max(300).optional(),
+  /** Made on or after this day or time. */
+  from: dayOrInstant.optional(),
+  /** Made on or before this day (the whole day), or before this time. */
+  to: dayOrInstant.optional(),
 });
 export type ListRequestsFilter = z.infer<typeof listRequestsFilter>;
 
@@ -262,10 +279,45 @@ export class RequestService {
   }
 
   async list(caller: Caller, filter: ListRequestsFilter): Promise<RequestView[]> {
-    return (await this.listViews(caller, filter)).map((view) => this.shownTo(caller, view));
+    const bounds = createdBounds(filter);
+    const requester = filter.requester === undefined ? undefined : normalizedFilterEmail(filter.requester);
+    const matches = (view: RequestView) =>
+      (requester === undefined || view.requester === requester) &&
+      (filter.resource === undefined || resourceMatches(view, filter.resource)) &&
+      (bounds.createdFrom === undefined || view.createdAt >= bounds.createdFrom) &&
+      (bounds.createdBefore === undefined || view.createdAt < bounds.createdBefore);
+    return (await this.listViews(caller, filter, { requester, ...bounds })).filter(matches).map((view) => this.shownTo(caller, view));
   }
 
-  private async listViews(caller: Caller, filter: ListRequestsFilter): Promise<RequestView[]> {
+  /**
+   * Every request the filter selects and each one's audit trail (admins only): the Audit page and
+   * its CSV export. Events newest first.
+   */
+  async auditTrail(caller: Caller, filter: ListRequestsFilter): Promise<{ requests: RequestView[]; events: AuditEvent[] }> {
+    if (!isAdmin(this.policy, caller)) throw new AppError('forbidden', 'Only an admin may read the audit trail of every request');
+    const requests = await this.list(caller, filter);
+    const events = await this.requests.eventsOf(requests.map((view) => view.id));
+    events.sort((a, b) => b.at.localeCompare(a.at) || a.requestId.localeCompare(b.requestId) || b.seq - a.seq);
+    return { requests, events };
+  }
+
+  /** One request's audit trail, for whoever may see the request. */
+  async events(caller: Caller, id: string): Promise<AuditEvent[]> {
+    const view = await this.read(id);
+    if (!view || !this.canSee(caller, view)) throw notFound(id);
+    return this.requests.events(id);
+  }
+
+  /** The view as `caller` may see it, or undefined when they may not see this request at all (for live feeds). */
+  visibleTo(caller: Caller, view: RequestView): RequestView | undefined {
+    return this.canSee(caller, view) ? this.shownTo(caller, view) : undefined;
+  }
+
+  /**
+   * @param pushDown what the store can filter on itself (the caller's own filters, already
+   *   checked); list() still applies every filter afterwards, whatever the store did.
+   */
+  private async listViews(caller: Caller, filter: ListRequestsFilter, pushDown: { requester?: string; createdFrom?: string; createdBefore?: string } = {}): Promise<RequestView[]> {
     const admin = isAdmin(this.policy, caller);
     if (filter.pendingApproval) {
       // What the caller can act on now: pending requests and extensions they have not approved yet
@@ -281,7 +333,7 @@ export class RequestService {
       const byId = new Map([...own, ...approvable].map((view) => [view.id, view]));
       return [...byId.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     }
-    return this.requests.list({ status: filter.status });
+    return this.requests.list({ status: filter.status, ...pushDown });
   }
 
   /** `subject`: what the approver saw, REQUEST_SUBJECT or a pending extension's id (absent = the request). */
@@ -409,6 +461,36 @@ function awaitsDecisionBy(view: RequestView, email: string): boolean {
 function alreadyEnded(view: RequestView): AppError {
   const decidedBy = view.decision ? ` by ${view.decision.by}` : '';
   return new AppError('conflict', `The request is already ${view.status.replace('_', ' ')}${decidedBy}`);
+}
+
+/** `from` and `to` as the store compares them: ISO-8601 instants in UTC, `to` a day's end when it names a day. */
+function createdBounds(filter: ListRequestsFilter): { createdFrom?: string; createdBefore?: string } {
+  const bounds: { createdFrom?: string; createdBefore?: string } = {};
+  if (filter.from !== undefined) bounds.createdFrom = new Date(filter.from).toISOString();
+  if (filter.to !== undefined) {
+    const to = new Date(filter.to);
+    bounds.createdBefore = new Date(/^\d{4}-\d{2}-\d{2}$/.test(filter.to) ? to.getTime() + 86_400_000 : to.getTime()).toISOString();
+  }
+  return bounds;
+}
+
+function normalizedFilterEmail(text: string): string {
+  try {
+    return normalizeEmail(text);
+  } catch (error) {
+    if (error instanceof InvalidEmailError) throw new AppError('bad_request', `requester: ${error.message}`);
+    throw error;
+  }
+}
+
+/** `prod`, `aws/prod` and `aws/prod/admin` all name the request's resource (the last, its level too). */
+function resourceMatches(view: RequestView, wanted: string): boolean {
+  return wanted === view.resource || wanted === `${view.provider}/${view.resource}` || wanted === `${view.provider}/${view.resource}/${view.level}`;
+}
+
+/** A zod refusal of the caller's input, as the API's 400: every problem, each naming its field. */
+export function invalidInput(error: z.ZodError): AppError {
+  return new AppError('bad_request', error.issues.map(describeIssue).join('; '));
 }
 
 function notFound(id: string): AppError {

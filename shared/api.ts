@@ -3,6 +3,7 @@
  * API sends them and the CLI reads them, both against these types.
  */
 import type { CatalogEntry } from './catalog';
+import type { AuditEvent, AuditEventType } from './events';
 import type { ReconcileEvent, ReconcileReport } from './reconcile';
 import type { RequestView } from './request';
 
@@ -24,6 +25,29 @@ export interface RequestAnswer {
 /** `GET /v1/requests` */
 export interface RequestListAnswer {
   requests: RequestView[];
+}
+
+/** `GET /v1/requests/{id}/events`: the request's audit trail, in order. */
+export interface AuditEventsAnswer {
+  events: AuditEvent[];
+}
+
+/** `GET /v1/audit` (admins): the requests the filters select, and all their events, newest first. */
+export interface AuditAnswer {
+  requests: RequestView[];
+  events: AuditEvent[];
+}
+
+/** The data of an `event: request` message on `GET /v1/events`: what changed, and the request now. */
+export interface RequestChangeMessage {
+  type: AuditEventType;
+  request: RequestView;
+}
+
+/** `GET /auth/session`: the signed-in person and the CSRF token their calls send. */
+export interface SessionAnswer {
+  user: { email: string };
+  csrfToken: string;
 }
 
 /** `POST /v1/reconcile` */

@@ -19,4 +19,10 @@ export interface CatalogEntry {
   reasonPatternDescription?: string;
   breakGlass?: { maxDuration: string };
   readOnly: boolean;
+  /** Whether active access may be extended (`POST /v1/requests/{id}/extend`)... */
+  allowExtension: boolean;
+  /** ...and the most a request may last in all, its extensions included. */
+  maxLifetime: string;
+  /** The resource's own description (an account, a project, a cluster). */
+  resourceDescription?: string;
 }

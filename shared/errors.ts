@@ -24,6 +24,10 @@ export const ERROR_HTTP_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_HTTP_STATUS;
 
+/** The quickstart's words for a resource the access policy does not cover (or does not offer this person). */
+export const RESOURCE_NOT_FOUND_MESSAGE =
+  "This resource doesn't exist: your organization's access policy does not cover it. Contact your p0 administrator.";
+
 /** Every code, for the OpenAPI document's Error schema. */
 export const ERROR_CODES = Object.keys(ERROR_HTTP_STATUS) as ErrorCode[];
 

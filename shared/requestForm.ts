@@ -1,12 +1,13 @@
 /**
- * A request form in a chat (Slack's modal, Teams' card): resource type, then resource, then access
- * level, then reason and duration, each offering only what the caller's catalog holds. Pure: the
- * chats build their own markup around these choices, so both offer and narrow them the same way.
+ * The request form every channel shows (the Slack modal, the Teams card, the web page's Request Access dialog):
+ * resource type, then resource, then access level, each offering only what the catalog lets this
+ * person request; the level's durations and reason rule; and where a refusal of the request service
+ * belongs in the form. Pure functions over the catalog, so every form behaves the same.
  */
 import type { CatalogEntry } from './catalog';
 import { formatDuration, parseDurationMs } from './duration';
 
-/** What a request form holds (or was pre-filled with). */
+/** What the request form holds (or was pre-filled with). */
 export interface RequestForm {
   provider?: string;
   resource?: string;
@@ -17,8 +18,24 @@ export interface RequestForm {
   breakGlass?: boolean;
 }
 
-/** Choices offered when a level names no presets, kept within its bounds. */
-const DURATION_LADDER = ['15m', '30m', '1h', '2h', '4h', '8h', '12h', '1d', '2d', '3d', '7d'];
+/** The form's fields a refusal can point at. */
+export type RequestFormField = 'provider' | 'resource' | 'level' | 'reason' | 'duration' | 'breakGlass' | 'startAt';
+
+/** How people name resource types and durations ("AWS", "1 hour"): with the other wording, in requestWords.ts. */
+export { humanDuration, providerLabel } from './requestWords';
+
+/** The distinct resource types, resources of a type, and levels of a resource the catalog offers. */
+export function providersOf(catalog: readonly CatalogEntry[]): string[] {
+  return distinct(catalog.map((entry) => entry.provider));
+}
+
+export function resourcesOf(catalog: readonly CatalogEntry[], provider: string | undefined): string[] {
+  return distinct(catalog.filter((entry) => entry.provider === provider).map((entry) => entry.resource));
+}
+
+export function levelsOf(catalog: readonly CatalogEntry[], provider: string | undefined, resource: string | undefined): CatalogEntry[] {
+  return catalog.filter((entry) => entry.provider === provider && entry.resource === resource);
+}
 
 /**
  * The form with every choice checked against what this person may request: unknown choices are
@@ -31,23 +48,11 @@ export function normalizeForm(catalog: readonly CatalogEntry[], form: RequestFor
   if (result.provider === undefined) return result;
   result.resource = pick(resourcesOf(catalog, result.provider), form.resource);
   if (result.resource === undefined) return result;
-  result.level = pick(levelsOf(catalog, result.provider, result.resource).map((entry) => entry.level), form.level);
+  result.level = pick(
+    levelsOf(catalog, result.provider, result.resource).map((entry) => entry.level),
+    form.level,
+  );
   return result;
-}
-
-/** The resource types (providers) in the catalog, in catalog order. */
-export function providersOf(catalog: readonly CatalogEntry[]): string[] {
-  return distinct(catalog.map((entry) => entry.provider));
-}
-
-/** The resources of one provider, in catalog order. */
-export function resourcesOf(catalog: readonly CatalogEntry[], provider: string): string[] {
-  return distinct(catalog.filter((entry) => entry.provider === provider).map((entry) => entry.resource));
-}
-
-/** The access levels of one resource. */
-export function levelsOf(catalog: readonly CatalogEntry[], provider: string, resource: string): CatalogEntry[] {
-  return catalog.filter((entry) => entry.provider === provider && entry.resource === resource);
 }
 
 /** The catalog entry the form has chosen, if it has chosen one. */
@@ -56,9 +61,12 @@ export function chosenEntry(catalog: readonly CatalogEntry[], form: RequestForm)
   return catalog.find((entry) => entry.provider === form.provider && entry.resource === form.resource && entry.level === form.level);
 }
 
+/** Choices offered when a level names no presets, kept within its bounds. */
+const DURATION_LADDER = ['15m', '30m', '1h', '2h', '4h', '8h', '12h', '1d', '2d', '3d', '7d'];
+
 /**
  * The durations offered for a level: its presets, else a ladder within its bounds with its default;
- * at most `max` of them.
+ * shortest first, at most `max` of them (a chat's select holds only so many).
  */
 export function durationChoices(entry: CatalogEntry, wanted?: string, max = 100): string[] {
   const minMs = parseDurationMs(entry.minDuration);
@@ -79,24 +87,29 @@ export function durationChoices(entry: CatalogEntry, wanted?: string, max = 100)
   return [...byMs.entries()].sort(([a], [b]) => a - b).map(([, text]) => text).slice(0, max);
 }
 
-/** The hint under a reason field: who sees it, and what it must contain. */
-export function reasonHint(entry: CatalogEntry | undefined): string {
+/** The level's reason rule, in words: what the requester must write. */
+export function reasonRule(entry: CatalogEntry | undefined): string {
   if (entry?.reasonPatternDescription) return `Approvers see it. It must contain ${entry.reasonPatternDescription}.`;
   if (entry?.requireReason) return 'Approvers see it. This access level requires a reason.';
   return 'Approvers see it.';
 }
 
+/** "one approval", "2 approvals". */
 export function approvalsWording(count: number): string {
   return count === 1 ? 'one approval' : `${count} approvals`;
 }
 
 /**
- * Which field a request-service refusal is about: "reason: ..." the reason, "duration: ..." the
- * duration, "breakGlass: ..." the break-glass choice; anything else is about what was asked for.
+ * Where a request-service refusal belongs in the form: "reason: ..." under the reason, "duration:
+ * ..." under the duration (likewise breakGlass and startAt), and anything about what was asked for
+ * (such as "This resource doesn't exist") under the deepest choice made so far.
  */
-export function refusalField(message: string): { field: 'reason' | 'duration' | 'breakGlass' | undefined; text: string } {
-  const match = /^(reason|duration|breakGlass): /.exec(message);
-  return match ? { field: match[1] as 'reason' | 'duration' | 'breakGlass', text: message.slice(match[0].length) } : { field: undefined, text: message };
+export function refusalField(form: RequestForm, message: string): { field: RequestFormField; text: string } {
+  const named = /^(reason|duration|breakGlass|startAt): /.exec(message);
+  if (named) return { field: named[1] as RequestFormField, text: message.slice(named[0].length) };
+  if (form.resource !== undefined) return { field: 'level', text: message };
+  if (form.provider !== undefined) return { field: 'resource', text: message };
+  return { field: 'provider', text: message };
 }
 
 function distinct(values: readonly string[]): string[] {

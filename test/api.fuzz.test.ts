@@ -357,6 +357,12 @@ function send(baseUrl: string, agent: http.Agent, method: string, route: string,
   }
   return new Promise((resolve, reject) => {
     const request = http.request({ host: url.hostname, port: url.port, method: method.toUpperCase(), path: route, headers, agent }, (response) => {
+      // An event stream never ends: its status and headers are the answer.
+      if (/^text\/event-stream/.test(response.headers['content-type'] ?? '')) {
+        resolve({ status: response.statusCode!, contentType: response.headers['content-type']!, text: '' });
+        response.destroy();
+        return;
+      }
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ status: response.statusCode!, contentType: response.headers['content-type'] ?? '', text: Buffer.concat(chunks).toString() }));
@@ -375,8 +381,8 @@ function checkAnswer(method: string, route: string, answer: RawAnswer): void {
     assert.match(answer.contentType, /^text\/plain/);
     return;
   }
-  // Sign-in pages and their redirects: declared, and never a stack trace.
-  if (/^text\/html/.test(answer.contentType) || (answer.status >= 300 && answer.status < 400)) {
+  // Pages and their redirects, CSV downloads, event streams: declared, and never a stack trace.
+  if (/^text\/(?:html|csv|event-stream)/.test(answer.contentType) || (answer.status >= 300 && answer.status < 400)) {
     expectDeclaredPage(method, route, answer.status, answer.contentType);
     assert.doesNotMatch(answer.text, /\n\s*at\s|\(\S+:\d+:\d+\)/, `${what}: a stack trace in the page`);
     return;

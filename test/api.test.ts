@@ -208,6 +208,8 @@ describe('HTTP API contract', function () {
         approvalsRequired: 1,
         requireReason: false,
         readOnly: false,
+        allowExtension: true,
+        maxLifetime: '1h',
         provider: 'aws',
         resource: 'default',
       };
@@ -468,6 +470,128 @@ describe('HTTP API contract', function () {
       assert.deepEqual(listed, expired, 'the listing shows the same view as GET /v1/requests/:id');
     });
   });
+
+  describe('audit trails, filters and the event stream (the web page\'s routes)', () => {
+    it('filters requests by person, resource and day, and names a bad filter', async () => {
+      const { email } = await newRequester(h.iam, 'api-filter');
+      const created = await create(email, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'filters', duration: '5m' });
+      const ids = (views: RequestView[]) => views.map((view) => view.id);
+      await eventually(() => list(SEC, `?requester=${encodeURIComponent(email)}`), (views) => ids(views).includes(created.id), 'an admin finds it by its requester');
+      assert.deepEqual(ids(await list(SEC, `?requester=${encodeURIComponent(email.toUpperCase())}`)), [created.id], 'the same person, however spelled');
+      assert.deepEqual(ids(await list(SEC, `?requester=${encodeURIComponent(email)}&resource=aws/default/group-Developers`)), [created.id]);
+      assert.deepEqual(ids(await list(SEC, `?requester=${encodeURIComponent(email)}&resource=aws/prod`)), []);
+      const today = created.createdAt.slice(0, 10);
+      assert.deepEqual(ids(await list(email, `?mine=true&from=${today}&to=${today}`)), [created.id], 'to names a whole day');
+      assert.deepEqual(ids(await list(email, '?mine=true&to=2000-01-01')), []);
+      assert.deepEqual(ids(await list(CAROL, `?requester=${encodeURIComponent(email)}`)), [], 'a filter never widens what one sees');
+
+      assertHumanError(await call<ErrorBody>(SEC, 'GET', '/v1/requests?from=yesterday'), 400, /^from: must be a date \(2026-05-01\) or an ISO-8601 time/);
+      assertHumanError(await call<ErrorBody>(SEC, 'GET', '/v1/requests?requester=nobody'), 400, /^requester: "nobody" is not an email address/);
+    });
+
+    it('gives a request\'s audit trail to those who may see it, and every trail (JSON or CSV) to admins only', async () => {
+      const { email } = await newRequester(h.iam, 'api-trail');
+      const created = await create(email, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'trail', duration: '5m' });
+      const trail = await eventually(
+        () => call<{ events: { type: string; seq: number }[] }>(email, 'GET', `/v1/requests/${created.id}/events`),
+        (answer) => answer.status === 200 && answer.body.events.length > 0,
+        'the requester reads the trail',
+      );
+      assert.deepEqual(trail.body.events.map((event) => `${event.seq} ${event.type}`), ['1 requested']);
+      assert.equal((await call(BOB, 'GET', `/v1/requests/${created.id}/events`)).status, 200, 'an approver may');
+      assertHumanError(await call<ErrorBody>(CAROL, 'GET', `/v1/requests/${created.id}/events`), 404, /No request/);
+
+      assertHumanError(await call<ErrorBody>(email, 'GET', '/v1/audit'), 403, /Only an admin/);
+      const audit = await call<{ requests: RequestView[]; events: { requestId: string }[] }>(SEC, 'GET', `/v1/audit?requester=${encodeURIComponent(email)}`);
+      assert.deepEqual(audit.body.requests.map((view) => view.id), [created.id]);
+      assert.deepEqual(audit.body.events.map((event) => event.requestId), [created.id]);
+      const csv = await fetch(`${h.apiUrl}/v1/audit?format=csv&requester=${encodeURIComponent(email)}`, { headers: { authorization: `Bearer ${await h.token(SEC)}` } });
+      assert.match(csv.headers.get('content-type') ?? '', /^text\/csv/);
+      assert.match(csv.headers.get('content-disposition') ?? '', /^attachment; filename="p0-audit-\d{4}-\d{2}-\d{2}\.csv"$/);
+      const lines = (await csv.text()).trim().split('\r\n');
+      assert.equal(lines.length, 2);
+      assert.match(lines[1]!, new RegExp(`,${created.id},requested,${email},${email},aws,default,group-Developers,group,Developers,pending,trail,`));
+    });
+
+    it('streams the changes to the requests a person may see, and only those; a resume replays what was missed', async () => {
+      const { email } = await newRequester(h.iam, 'api-stream');
+      const mine = await openStream(await h.token(email));
+      const carols = await openStream(await h.token(CAROL));
+      try {
+        const created = await create(email, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'stream', duration: '5m' });
+        const requested = await mine.next((event) => event.request.id === created.id && event.type === 'requested');
+        assert.equal(requested.request.requester, email);
+        await call(email, 'POST', `/v1/requests/${created.id}/cancel`, { comment: 'not needed' });
+        const cancelled = await mine.next((event) => event.request.id === created.id && event.type === 'cancelled');
+        assert.equal(cancelled.request.status, 'cancelled');
+        assert.equal(cancelled.request.decision?.comment, 'not needed');
+        // Carol's stream, open all along, heard nothing of it (the feed reads a second at a time).
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        assert.deepEqual(carols.received().filter((event) => event.request.id === created.id), []);
+
+        const resumed = await openStream(await h.token(email), requested.id);
+        try {
+          const replayed = await resumed.next((event) => event.request.id === created.id);
+          assert.equal(replayed.type, 'cancelled', 'the change after Last-Event-ID, not the one before');
+        } finally {
+          resumed.close();
+        }
+      } finally {
+        mine.close();
+        carols.close();
+      }
+      const unauthenticated = await fetch(`${h.apiUrl}/v1/events`);
+      assert.equal(unauthenticated.status, 401);
+    });
+  });
+
+  /** GET /v1/events with a token: what arrives, and a wait for the next event that matches. */
+  async function openStream(token: string, lastEventId?: string) {
+    const controller = new AbortController();
+    const response = await fetch(`${h.apiUrl}/v1/events`, { headers: { authorization: `Bearer ${token}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) }, signal: controller.signal });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
+    type Change = { id: string; type: string; request: RequestView };
+    const events: Change[] = [];
+    let waiting: (() => void) | undefined;
+    void (async () => {
+      const decoder = new TextDecoder();
+      let buffer = '';
+      try {
+        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+          buffer += decoder.decode(chunk, { stream: true });
+          let end: number;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const field = (name: string) => block.split('\n').find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2);
+            if (field('event') !== 'request') continue;
+            const data = JSON.parse(field('data')!) as { type: string; request: RequestView };
+            events.push({ id: field('id')!, ...data });
+            waiting?.();
+          }
+        }
+      } catch {
+        // Aborted by close().
+      }
+    })();
+    return {
+      received: () => [...events],
+      async next(matches: (event: Change) => boolean, timeoutMs = 15_000): Promise<Change> {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const found = events.find(matches);
+          if (found) return found;
+          assert.ok(Date.now() < deadline, `no matching event in ${timeoutMs} ms; received ${JSON.stringify(events.map((event) => [event.type, event.request.id]))}`);
+          await new Promise<void>((resolve) => {
+            waiting = resolve;
+            setTimeout(resolve, 200);
+          });
+        }
+      },
+      close: () => controller.abort(),
+    };
+  }
 });
 
 /** The routes Express serves, read from its router (`:param` paths), with the method of each. */
@@ -476,7 +600,7 @@ function servedRoutes(): { method: string; path: string }[] {
     route?: { path: string; methods: Record<string, boolean> };
     handle?: { stack?: Layer[] };
   }
-  const app = createApiApp({ service: {} as never, tokens: {} as never, logger: {} as never, reconcile: {} as never, signIn: {} as never });
+  const app = createApiApp({ service: {} as never, tokens: {} as never, logger: {} as never, reconcile: {} as never, signIn: {} as never, feed: {} as never, web: { unavailable: 'not built' } });
   const routes: { method: string; path: string }[] = [];
   const walk = (stack: Layer[]) => {
     for (const layer of stack) {

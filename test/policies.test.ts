@@ -393,7 +393,7 @@ catalog:
   function serviceOver(stored: RequestView[]): { service: RequestService; started: string[] } {
     const started: string[] = [];
     const client = { workflow: { start: (_type: string, options: { workflowId: string }) => Promise.resolve(started.push(options.workflowId)) } };
-    const requests = { get: () => Promise.resolve(undefined), list: () => Promise.resolve(stored) };
+    const requests = { get: () => Promise.resolve(undefined), list: () => Promise.resolve(stored), events: () => Promise.resolve([]), eventsOf: () => Promise.resolve([]) };
     return { service: new RequestService({ client: client as never, policy: LivePolicy.fromText(CONFIG, 'test.yaml'), requests, signing: testSigning }), started };
   }
 

@@ -293,6 +293,9 @@ resources:
         reasonPatternDescription: undefined,
         breakGlass: undefined,
         readOnly: true,
+        allowExtension: true,
+        maxLifetime: '8h',
+        resourceDescription: undefined,
       });
       const admin = entries.find((entry) => entry.id === 'aws/prod/admin');
       assert.equal(admin?.approvalsRequired, 2);

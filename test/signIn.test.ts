@@ -75,7 +75,8 @@ auth:
 
   it('signs a person in through the IdP; the session then calls the API, and sign-out ends it', async () => {
     const page = await signIn('Mixed.Case@Example.COM');
-    assert.match(await page.textContent('body') ?? '', /Signed in as mixed\.case@example\.com/);
+    // The web page (web/) says who is signed in.
+    await page.getByText('Signed in as mixed.case@example.com').waitFor();
     const cookies = await page.context().cookies(appUrl);
     const session = cookies.find((cookie) => cookie.name === 'p0_session');
     assert.ok(session, 'session cookie set');
@@ -171,7 +172,7 @@ auth:
     const first = await browserPage();
     await first.goto(link);
     await Promise.all([first.waitForURL(`${appUrl}/`), first.click('#sign-in')]);
-    assert.match(await first.textContent('body') ?? '', /Signed in as carol@example\.com/);
+    await first.getByText('Signed in as carol@example.com').waitFor();
 
     const second = await browserPage();
     await second.goto(link);
@@ -275,7 +276,7 @@ auth:
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const page = await signIn('judy@example.com');
-    assert.match(await page.textContent('body') ?? '', /Signed in as judy@example\.com/);
+    await page.getByText('Signed in as judy@example.com').waitFor();
   });
 });
 

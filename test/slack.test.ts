@@ -718,6 +718,8 @@ describe('Slack Block Kit builders and words (pure)', () => {
     approvalsRequired: 1,
     requireReason: false,
     readOnly: false,
+    allowExtension: true,
+    maxLifetime: '4h',
     ...overrides,
   });
   const catalog: CatalogEntry[] = [

@@ -231,6 +231,30 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.deepEqual(ids(await requests.list({ approver: 'BOB@example.com' })), []);
       });
 
+      it('lists by creation time, reads several trails at once, and gives the change log in row order (GET /v1/events)', async () => {
+        const views = ['01', '02', '03'].map((second) => requestView({ id: `req_t${second}`, createdAt: `2025-01-01T00:00:${second}.000Z` }));
+        assert.equal(await requests.lastChangeId(), 0);
+        await requests.recordEvent(auditEvent('req_t01', 1, 'requested'), views[0]!);
+        await requests.recordEvent(auditEvent('req_t02', 1, 'requested'), views[1]!);
+        await requests.recordEvent(auditEvent('req_t01', 2, 'approved'), { ...views[0]!, status: 'approved', version: 2 });
+        await requests.recordEvent(auditEvent('req_t03', 1, 'requested'), views[2]!);
+        await requests.recordEvent(auditEvent('req_t03', 1, 'requested'), views[2]!); // a retried write: no new change
+
+        const ids = (list: RequestView[]) => list.map((view) => view.id);
+        assert.deepEqual(ids(await requests.list({ createdFrom: '2025-01-01T00:00:02.000Z', createdBefore: '2025-01-01T00:00:03.000Z' })), ['req_t02']);
+        assert.deepEqual(ids(await requests.list({ createdFrom: '2025-01-01T00:00:02.000Z' })), ['req_t03', 'req_t02']);
+
+        const trails = await requests.eventsOf(['req_t03', 'req_t01', 'req_unknown']);
+        assert.deepEqual(trails.map((event) => `${event.requestId}#${event.seq} ${event.type}`), ['req_t03#1 requested', 'req_t01#1 requested', 'req_t01#2 approved']);
+
+        const changes = await requests.changesSince(0, 10);
+        assert.deepEqual(changes.map((change) => `${change.requestId} ${change.type}`), ['req_t01 requested', 'req_t02 requested', 'req_t01 approved', 'req_t03 requested']);
+        assert.ok(changes.every((change, index) => typeof change.id === 'number' && (index === 0 || change.id > changes[index - 1]!.id)), 'increasing numeric ids');
+        assert.equal(await requests.lastChangeId(), changes[3]!.id);
+        assert.deepEqual((await requests.changesSince(changes[0]!.id, 2)).map((change) => change.id), [changes[1]!.id, changes[2]!.id]);
+        assert.deepEqual(await requests.changesSince(changes[3]!.id, 10), []);
+      });
+
       it('counts requests by status (for the p0_requests gauge), as plain numbers', async () => {
         assert.deepEqual(await requests.countByStatus(), {});
         const views = [

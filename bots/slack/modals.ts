@@ -5,16 +5,27 @@
  */
 import type { CatalogEntry } from '../../shared/catalog';
 import type { RequestView } from '../../shared/request';
+import {
+  approvalsWording,
+  chosenEntry,
+  durationChoices as formDurationChoices,
+  levelsOf,
+  normalizeForm,
+  providersOf,
+  reasonRule,
+  refusalField,
+  resourcesOf,
+  type RequestForm,
+} from '../../shared/requestForm';
 import { ACTION, context, option, plain, section, SELECT_OPTIONS_MAX, selectInput, VIEW, type KnownBlock, type ModalView } from './blockKit';
 import { statusLine } from './messages';
 import { describeAccess, escapeText, humanDuration, limit, providerLabel } from './text';
-import { approvalsWording, chosenEntry, durationChoices as sharedDurationChoices, levelsOf, normalizeForm, providersOf, reasonHint, refusalField, resourcesOf, type RequestForm } from '../../shared/requestForm';
 
-export { chosenEntry, normalizeForm, type RequestForm } from '../../shared/requestForm';
+export { chosenEntry, normalizeForm, type RequestForm };
 
-/** The durations offered for a level, within Slack's limit on a select's options. */
+/** The durations the modal offers for a level (shared/requestForm.ts), as many as a Slack select holds. */
 export function durationChoices(entry: CatalogEntry, wanted?: string): string[] {
-  return sharedDurationChoices(entry, wanted, SELECT_OPTIONS_MAX);
+  return formDurationChoices(entry, wanted, SELECT_OPTIONS_MAX);
 }
 
 /**
@@ -57,7 +68,7 @@ export function requestModal(catalog: readonly CatalogEntry[], prefill: RequestF
     blocks.push(selectInput(ids.resource, ACTION.resource, 'Resource', resources.map((resource) => option(resource, resource)), form.resource, 'Which account, project or cluster'));
   }
   if (form.resource !== undefined) {
-    const levels = levelsOf(catalog, form.provider!, form.resource);
+    const levels = levelsOf(catalog, form.provider, form.resource);
     blocks.push(
       selectInput(
         ids.level,
@@ -78,7 +89,7 @@ export function requestModal(catalog: readonly CatalogEntry[], prefill: RequestF
     block_id: ids.reason,
     optional: !entry?.requireReason,
     label: plain('Reason'),
-    hint: plain(reasonHint(entry)),
+    hint: plain(reasonRule(entry)),
     element: {
       type: 'plain_text_input',
       action_id: ACTION.reason,
@@ -143,15 +154,10 @@ export function readRequestForm(catalog: readonly CatalogEntry[], values: ViewSt
  */
 export function modalErrors(form: RequestForm, message: string): Record<string, string> {
   const ids = requestBlockIds(form);
-  const refusal = refusalField(message);
-  const text = limit(refusal.text, 2000);
-  if (refusal.field === 'reason') return { [ids.reason]: text };
-  if (refusal.field === 'duration') return { [ids.duration]: text };
-  if (refusal.field === 'breakGlass') return { [ids.breakGlass]: text };
-  if (form.level !== undefined) return { [ids.level]: text };
-  if (form.resource !== undefined) return { [ids.level]: text };
-  if (form.provider !== undefined) return { [ids.resource]: text };
-  return { [ids.provider]: text };
+  const { field, text } = refusalField(form, message);
+  // The modal has no scheduled start: a refusal of one belongs with what was asked for.
+  const blockId = field === 'startAt' ? ids.level : ids[field];
+  return { [blockId]: limit(text, 2000) };
 }
 
 /** The modal's answer before a level is chosen: the missing field, named. */

@@ -6,7 +6,7 @@
  */
 import type { CatalogEntry } from '../../shared/catalog';
 import { errorForNonAdmins } from '../../service/providerErrors';
-import { approvalsWording, chosenEntry, durationChoices, normalizeForm, reasonHint, refusalField, type RequestForm } from '../../shared/requestForm';
+import { approvalsWording, chosenEntry, durationChoices, normalizeForm, reasonRule, refusalField, type RequestForm } from '../../shared/requestForm';
 import type { RequestView } from '../../shared/request';
 import { clockTime, describeAccess, humanDuration, limit, orList, providerLabel, statusLine as sharedStatusLine, type ChatStyle } from '../../shared/requestWords';
 import type { AuditEventType } from '../../shared/events';
@@ -154,7 +154,7 @@ export function requestFormCard(catalog: readonly CatalogEntry[], prefill: Reque
       placeholder: 'Why you need it, e.g. deploy hotfix INC-42',
       ...(form.reason ? { value: form.reason } : {}),
     },
-    text(reasonHint(entry), { isSubtle: true, spacing: 'None', size: 'Small' }),
+    text(reasonRule(entry), { isSubtle: true, spacing: 'None', size: 'Small' }),
     ...errorUnder('reason'),
     choiceSet(
       INPUT.duration,
@@ -201,7 +201,8 @@ export function readFormData(catalog: readonly CatalogEntry[], data: Record<stri
 
 /** Where a request-service refusal goes on the form ("reason: ..." under the reason, and so on). */
 export function formErrorOf(message: string): FormError {
-  const refusal = refusalField(message);
+  // The card asks for no scheduled start and shows choices above the level on the level's line.
+  const refusal = refusalField({}, message);
   return { field: refusal.field === 'reason' || refusal.field === 'duration' ? refusal.field : 'level', message: refusal.text };
 }
 

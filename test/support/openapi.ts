@@ -140,8 +140,8 @@ export function expectMatchesOpenApi(method: string, route: string, status: numb
 }
 
 /**
- * A sign-in page or redirect (HTML, 3xx): the operation must declare the status, and HTML only where
- * it declares HTML for it.
+ * A page, a redirect, a download or a stream (HTML, 3xx, CSV, server-sent events): the operation
+ * must declare the status, and each of those media types only where it declares it.
  */
 export function expectDeclaredPage(method: string, route: string, status: number, contentType: string): void {
   const what = `${method.toUpperCase()} ${route} -> ${status}`;
@@ -149,7 +149,8 @@ export function expectDeclaredPage(method: string, route: string, status: number
   assert.ok(found, `${what}: a page from a route the document does not declare`);
   const response = found.operation.responses[String(status)];
   assert.ok(response, `${what}: ${found.template} does not declare status ${status}`);
-  if (/^text\/html/.test(contentType)) assert.ok(response.content?.['text/html'], `${what}: HTML where the document declares none`);
+  const media = /^text\/(?:html|csv|event-stream)/.exec(contentType)?.[0];
+  if (media) assert.ok(response.content?.[media], `${what}: ${media} where the document declares none`);
 }
 
 /** `h.call`, with the answer held to the OpenAPI document. */

@@ -266,16 +266,33 @@ const cliImportBans = {
   ],
 };
 
+// The web page (web/) runs in the browser and speaks only HTTP to the API, like the CLI: of the
+// rest of the tree it imports only the shared vocabulary (shared/), and no Node API.
+const webImportBans = {
+  patterns: [
+    {
+      // Two levels up or more leaves web/ (web/src has one level of folders): `../api` is web/src/api.ts.
+      regex: `^(?:\\.\\./){2,}(?:${['workflows', 'activities', 'worker', 'api', 'bots', 'providers', 'db', 'service', 'config', 'scripts', 'test', 'cli', 'bench'].join('|')})(?:/.*)?$`,
+      message: 'The web page imports only the shared vocabulary (shared/) and talks to the API over HTTP (web/src/api.ts).',
+    },
+    {
+      regex: nodeBuiltinRegex,
+      message: 'The web page runs in the browser: no Node API.',
+    },
+  ],
+};
+
 const restrict = (options) => ({ '@typescript-eslint/no-restricted-imports': ['error', options] });
 
 const configs = defineConfig(
   {
     name: 'p0-jit/ignores',
-    ignores: ['**/node_modules/**', 'dist/**', 'data/**', 'tools/**', '**/*.{js,cjs,mjs}'],
+    ignores: ['**/node_modules/**', 'dist/**', 'web/dist/**', 'data/**', 'tools/**', '**/*.{js,cjs,mjs}'],
   },
   {
     name: 'p0-jit/typescript',
-    files: tsFiles,
+    // The web page's sources too: projectService reads them with web/tsconfig.json (DOM, JSX).
+    files: [...tsFiles, 'web/src/**/*.{ts,tsx}'],
     extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: {
@@ -329,6 +346,7 @@ const configs = defineConfig(
   { name: 'p0-jit/walls/db', files: ['db/**/*.{ts,mts,cts}'], rules: restrict(dbImportBans) },
   { name: 'p0-jit/walls/cli', files: ['cli/**/*.{ts,mts,cts}'], rules: restrict(cliImportBans) },
   { name: 'p0-jit/walls/shared', files: ['shared/**/*.{ts,mts,cts}'], rules: restrict(sharedImportBans) },
+  { name: 'p0-jit/walls/web', files: ['web/src/**/*.{ts,tsx}'], rules: restrict(webImportBans) },
 );
 
 // Patterns are relative to the repo root whatever the current directory (with `-c`, ESLint would
