@@ -27,6 +27,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { IAMClient } from '@aws-sdk/client-iam';
@@ -846,6 +847,7 @@ k8s:
           const from = Date.now();
           await server!.stop();
           server = undefined;
+          assert.equal(await reachable(port), false, 'the Temporal server still answers while it is to be down');
           await sleepUntil(Math.max(due + 1000, from + 2000));
           server = await startDevServer(serverOptions);
           run.outages.push({ from, to: Date.now() });
@@ -913,6 +915,17 @@ function kubeconfigVia(kubeconfigPath: string, server: string): string {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'p0-kubeconfig-')), 'config');
   fs.writeFileSync(file, moved.exportConfig());
   return file;
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+function reachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 /** API calls made while a worker is down may time out or be refused for a moment: try again. */
