@@ -20,7 +20,7 @@ const BOB = 'bob@example.com';
 interface Behaviour {
   /** Removals of these requests are answered as done, and nothing is removed (once each). */
   ignoreRemoval: Set<string>;
-  /** Removals of these requests stop before (`before`) or after (`after`) the provider call, until released. */
+  /** The first removal of each of these requests stops before (`before`) or after (`after`) the provider call, until released. */
   holdRemoval: Map<string, { at: 'before' | 'after'; reached: () => void; release: Promise<void> }>;
   revokes: Map<string, number>;
   removedMarked: MarkedGrant[];
@@ -48,7 +48,9 @@ describe('ending access when something gets in the way', function () {
       revoke: async (spec: GrantSpec) => {
         behaviour.revokes.set(spec.requestId, (behaviour.revokes.get(spec.requestId) ?? 0) + 1);
         if (behaviour.ignoreRemoval.delete(spec.requestId)) return;
+        // Only the first removal holds: another (the reconciler's, were it to remove it too) goes through and is counted.
         const hold = behaviour.holdRemoval.get(spec.requestId);
+        behaviour.holdRemoval.delete(spec.requestId);
         if (hold?.at === 'before') {
           hold.reached();
           await hold.release;
@@ -118,13 +120,15 @@ describe('ending access when something gets in the way', function () {
     await Promise.all([roleReached.promise, groupReached.promise]);
     assert.deepEqual(await holdings(h.iam, userName), { inlinePolicies: [`p0-${role.id}`], attachedPolicies: [], groups: [] });
 
-    const report = await h.reconcile();
-    const mentions = (list: Array<{ requestId?: string }>) => list.filter((entry) => entry.requestId === role.id || entry.requestId === group.id);
-    assert.deepEqual(mentions(report.orphans), [], 'no orphan reported for a removal under way');
-    assert.deepEqual(mentions(report.missing), [], 'nor a grant missing from an active request');
-    assert.deepEqual(behaviour.removedMarked.filter((grant) => grant.requestId === role.id), [], 'the reconciler removed nothing');
-
-    release.open();
+    try {
+      const report = await h.reconcile();
+      const mentions = (list: Array<{ requestId?: string }>) => list.filter((entry) => entry.requestId === role.id || entry.requestId === group.id);
+      assert.deepEqual(mentions(report.orphans), [], 'no orphan reported for a removal under way');
+      assert.deepEqual(mentions(report.missing), [], 'nor a grant missing from an active request');
+      assert.deepEqual(behaviour.removedMarked.filter((grant) => grant.requestId === role.id), [], 'the reconciler removed nothing');
+    } finally {
+      release.open();
+    }
     for (const answer of await Promise.all(relinquished)) assert.equal(answer.status, 200, JSON.stringify(answer.body));
     await h.waitFor(email, role.id, ['relinquished']);
     await h.waitFor(email, group.id, ['relinquished']);
