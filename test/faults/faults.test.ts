@@ -46,6 +46,7 @@ import { KUBE_USERS, sharedKubernetes, TEST_CONTEXT, type KubeClients, type Runn
 import { freePort } from '../support/net';
 import { startPostgres, type RunningPostgres } from '../support/postgres';
 import { sharedToxiproxy, type ToxicProxy } from '../support/toxiproxy';
+import { sharedWorkflowBundleFile } from '../support/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../support/workerProcess';
 import { applied, awsPurpose, cut, GRANT, googlePurpose, KnownRequests, kubernetesPurpose, REMOVAL } from './calls';
 import {
@@ -502,7 +503,7 @@ k8s:
   /** The holding worker (test/faults/holdingWorker.ts) as a real process, and the orders it reads. */
   async function holdingWorker(run: Run): Promise<{ worker: () => WorkerProcess; killAndRestart: () => Promise<void>; stop: () => Promise<void> }> {
     run.holdDir = fs.mkdtempSync(path.join(os.tmpdir(), 'p0-hold-'));
-    const env = { P0_HOLD_DIR: run.holdDir };
+    const env = { P0_HOLD_DIR: run.holdDir, P0_WORKFLOW_BUNDLE: await sharedWorkflowBundleFile() };
     let worker = await startWorkerProcess(run.h, 'test/faults/holdingWorker.ts', env);
     return {
       worker: () => worker,

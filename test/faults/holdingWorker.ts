@@ -4,7 +4,8 @@
  * at its step at once. The test arms a request by writing `armed-<requestId>` in P0_HOLD_DIR, holding
  * the step's name; the worker writes `reached-<requestId>` when the request gets there, and holds it
  * (the activity or the audit write never returns) until the process dies. A request holds once: a
- * worker started after the kill lets it pass.
+ * worker started after the kill lets it pass. P0_WORKFLOW_BUNDLE, when set, is a prebuilt workflow
+ * bundle (test/support/temporal.ts sharedWorkflowBundleFile), so a restart takes seconds.
  *
  *   lease         provision recorded the grant lease; the grant call has not been made
  *   grant         the grant call took effect; provision has not returned
@@ -88,7 +89,8 @@ async function main(): Promise<void> {
   const logger = createLogger('p0-holding-worker');
   const runtime = await openRuntime({ logger });
   holdingActive(runtime.requests);
-  const worker = await startWorker(runtime, { wrapProvider: holding, reconcileSchedule: false });
+  const bundle = process.env.P0_WORKFLOW_BUNDLE;
+  const worker = await startWorker(runtime, { wrapProvider: holding, reconcileSchedule: false, ...(bundle ? { workflowBundle: { code: fs.readFileSync(bundle, 'utf8') } } : {}) });
   logger.info({ holdDir }, 'worker running');
   await worker.run();
   await worker.close();
