@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { createApiApp } from '../api/app';
 import { openApiDocument } from '../api/openapi';
+import type { ErrorCode } from '../shared/errors';
 import type { RequestView } from '../shared/request';
+import { assertApiError } from './support/apiErrors';
 import type { ApiAnswer } from './support/harness';
 import { Harness } from './support/harness';
 import { ensureCatalogObjects, newRequester } from './support/iam';
@@ -91,11 +93,10 @@ describe('HTTP API contract', function () {
     return answer.body.request;
   }
 
-  /** A 4xx whose message is for people: no stack trace, no "SomethingError:" prefix. */
-  function assertHumanError(answer: ApiAnswer<ErrorBody>, status: number, messagePattern: RegExp): void {
-    assert.equal(answer.status, status, JSON.stringify(answer.body));
+  /** A 4xx with its code, whose message is for people: no stack trace, no "SomethingError:" prefix. */
+  function assertHumanError(answer: ApiAnswer<ErrorBody>, code: ErrorCode | 'any', messagePattern: RegExp): void {
+    assertApiError(answer, code, messagePattern);
     const { message } = answer.body.error;
-    assert.match(message, messagePattern);
     assert.doesNotMatch(message, /^\s*at\s|\n\s*at\s|\(\S+:\d+:\d+\)/m, 'no stack trace lines');
     assert.doesNotMatch(message, /^\w*Error:/, 'no "Error:" prefix');
   }
@@ -184,14 +185,14 @@ describe('HTTP API contract', function () {
     it('answers 401 to a garbage token, saying how to get a new one', async () => {
       for (const token of ['garbage', 'p0_not-a-real-token']) {
         const answer = await callWithHeaders<ErrorBody>('GET', '/v1/resources', { authorization: `Bearer ${token}` });
-        assertHumanError(answer, 401, /get a new one.*npm run token/);
+        assertHumanError(answer, 'unauthenticated', /get a new one.*npm run token/);
         assert.equal(answer.body.error.code, 'unauthenticated');
       }
     });
 
     it('answers 401 to Basic authentication', async () => {
       const answer = await callWithHeaders<ErrorBody>('GET', '/v1/resources', { authorization: `Basic ${Buffer.from('bob@example.com:hunter2').toString('base64')}` });
-      assertHumanError(answer, 401, /Bearer/);
+      assertHumanError(answer, 'unauthenticated', /Bearer/);
       assert.equal(answer.body.error.code, 'unauthenticated');
     });
   });
@@ -238,12 +239,12 @@ describe('HTTP API contract', function () {
       ];
       for (const { body, message } of badInputs) {
         const answer = await call<ErrorBody>(email, 'POST', '/v1/requests', body);
-        assertHumanError(answer, 400, message);
+        assertHumanError(answer, 'bad_request', message);
         assert.equal(answer.body.error.code, 'bad_request');
       }
 
       const unknown = await call<ErrorBody>(email, 'POST', '/v1/requests', { ...good, target: 'Finance' });
-      assertHumanError(unknown, 404, /This resource doesn't exist/);
+      assertHumanError(unknown, 'not_found', /This resource doesn't exist/);
       assert.equal(unknown.body.error.code, 'not_found');
 
       // A refused request must not have started a workflow: once a good request shows up in the
@@ -260,7 +261,7 @@ describe('HTTP API contract', function () {
     it('says an absurdly long duration is out of range, not that it lacks whole seconds', async () => {
       const { email } = await newRequester(h.iam, 'api-huge-duration');
       const answer = await call<ErrorBody>(email, 'POST', '/v1/requests', { provider: 'aws', kind: 'group', target: 'Developers', duration: '99999999999999999999d' });
-      assertHumanError(answer, 400, /duration: .*(outside what this resource allows \(1s to 1h\)|too large)/);
+      assertHumanError(answer, 'bad_request', /duration: .*(outside what this resource allows \(1s to 1h\)|too large)/);
     });
   });
 
@@ -280,7 +281,7 @@ describe('HTTP API contract', function () {
         try {
           const answer = await callWithHeaders<ErrorBody>(method, route, headers, body);
           assert.ok(answer.status >= 400 && answer.status < 500, JSON.stringify(answer));
-          assertHumanError(answer, answer.status, /./);
+          assertHumanError(answer, 'any', /./);
         } catch (error) {
           failures.push(`${method} ${route} ${JSON.stringify(headers['content-encoding'] ?? '')}: ${(error as Error).message.split('\n')[0]}`);
         }
@@ -292,27 +293,27 @@ describe('HTTP API contract', function () {
   describe('unknown things and bad filters', () => {
     it('answers 404 for an unknown or malformed id and for an unknown action', async () => {
       const unknown = await call<ErrorBody>(BOB, 'GET', `/v1/requests/${UNKNOWN_ID}`);
-      assertHumanError(unknown, 404, new RegExp(`No request ${UNKNOWN_ID}`));
+      assertHumanError(unknown, 'not_found', new RegExp(`No request ${UNKNOWN_ID}`));
 
       const malformed = await call<ErrorBody>(BOB, 'GET', '/v1/requests/not-an-id');
-      assertHumanError(malformed, 404, /No request not-an-id/);
+      assertHumanError(malformed, 'not_found', /No request not-an-id/);
 
       const action = await call<ErrorBody>(BOB, 'POST', `/v1/requests/${UNKNOWN_ID}/frobnicate`, {});
-      assertHumanError(action, 404, /No such action "frobnicate": use one of approve, deny, relinquish, cancel, revoke/);
+      assertHumanError(action, 'not_found', /No such action "frobnicate": use one of approve, deny, relinquish, cancel, revoke/);
 
       const approveUnknown = await call<ErrorBody>(BOB, 'POST', `/v1/requests/${UNKNOWN_ID}/approve`, {});
-      assertHumanError(approveUnknown, 404, /No request/);
+      assertHumanError(approveUnknown, 'not_found', /No request/);
     });
 
     it('answers 400 to a bad listing filter', async () => {
       const status = await call<ErrorBody>(BOB, 'GET', '/v1/requests?status=bogus');
-      assertHumanError(status, 400, /status: must be one of pending, approved, .*failed/);
+      assertHumanError(status, 'bad_request', /status: must be one of pending, approved, .*failed/);
 
       const mine = await call<ErrorBody>(BOB, 'GET', '/v1/requests?mine=maybe');
-      assertHumanError(mine, 400, /mine: must be true or false/);
+      assertHumanError(mine, 'bad_request', /mine: must be true or false/);
 
       const pendingApproval = await call<ErrorBody>(BOB, 'GET', '/v1/requests?pendingApproval=perhaps');
-      assertHumanError(pendingApproval, 400, /pendingApproval: must be true or false/);
+      assertHumanError(pendingApproval, 'bad_request', /pendingApproval: must be true or false/);
     });
   });
 
@@ -331,7 +332,7 @@ describe('HTTP API contract', function () {
 
       assert.ok(!has(await list(CAROL)), 'an unrelated user sees it');
       assert.ok(!has(await list(CAROL, '?pendingApproval=true')), 'an unrelated user sees it as approvable');
-      assert.equal((await call(CAROL, 'GET', `/v1/requests/${created.id}`)).status, 404);
+      assertApiError(await call(CAROL, 'GET', `/v1/requests/${created.id}`), 'not_found');
 
       assert.ok(has(await list(SEC)), 'the admin does not see it');
       assert.ok(has(await list(SEC, '?status=pending')), 'the admin does not see it among pending requests');
@@ -346,7 +347,7 @@ describe('HTTP API contract', function () {
       const created = await create(BOB, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'own request', duration: '1m' });
       const has = (views: RequestView[]) => views.some((view) => view.id === created.id);
       await eventually(() => list('dana@example.com', '?pendingApproval=true'), has, 'the other approver does not see it with ?pendingApproval=true');
-      assert.equal((await act<ErrorBody>(BOB, created.id, 'approve')).status, 403);
+      assertApiError(await act<ErrorBody>(BOB, created.id, 'approve'), 'forbidden', /cannot approve your own request/);
       try {
         assert.ok(!has(await list(BOB, '?pendingApproval=true')), 'Bob is offered his own request to approve, which he may not');
       } finally {
@@ -363,7 +364,7 @@ describe('HTTP API contract', function () {
         if (answer.status === 200) {
           assert.deepEqual(answer.body.requests.map((view) => `${view.id} ${view.status}`).filter((line) => !line.endsWith(' active')), [], 'asked for active requests, got others');
         } else {
-          assert.equal(answer.status, 400, JSON.stringify(answer.body));
+          assertApiError(answer, 'bad_request');
         }
       } finally {
         assert.equal((await act(email, created.id, 'cancel')).status, 200);
@@ -380,11 +381,11 @@ describe('HTTP API contract', function () {
       assert.equal(cancelled.body.request.status, 'cancelled');
 
       const relinquished = await call<ErrorBody>(email, 'POST', `/v1/requests/${created.id}/relinquish`, {});
-      assertHumanError(relinquished, 409, /already cancelled/);
+      assertHumanError(relinquished, 'conflict', /already cancelled/);
       assert.equal(relinquished.body.error.code, 'conflict');
 
       const approved = await call<ErrorBody>(BOB, 'POST', `/v1/requests/${created.id}/approve`, { comment: 'ok' });
-      assertHumanError(approved, 409, /already cancelled/);
+      assertHumanError(approved, 'conflict', /already cancelled/);
       assert.equal(approved.body.error.code, 'conflict');
     });
   });
@@ -428,13 +429,12 @@ describe('HTTP API contract', function () {
 
       for (const [method, route] of [['POST', '/v1/reconcile'], ['GET', '/v1/reconcile/events']] as const) {
         const refused = await call<ErrorBody>(CAROL, method, route, method === 'POST' ? { dryRun: true } : undefined);
-        assertHumanError(refused, 403, /Only an admin can run the reconciler/);
-        const anonymous = await call<ErrorBody>(undefined, method, route, method === 'POST' ? {} : undefined);
-        assert.equal(anonymous.status, 401);
+        assertHumanError(refused, 'forbidden', /Only an admin can run the reconciler/);
+        assertApiError(await call<ErrorBody>(undefined, method, route, method === 'POST' ? {} : undefined), 'unauthenticated');
       }
-      assertHumanError(await call<ErrorBody>(SEC, 'POST', '/v1/reconcile', { dryRun: 'yes' }), 400, /dryRun/);
-      assertHumanError(await call<ErrorBody>(SEC, 'POST', '/v1/reconcile', { orphans: 'delete' }), 400, /orphans/);
-      assertHumanError(await call<ErrorBody>(SEC, 'GET', '/v1/reconcile/events?limit=0'), 400, /limit: must be a positive whole number/);
+      assertHumanError(await call<ErrorBody>(SEC, 'POST', '/v1/reconcile', { dryRun: 'yes' }), 'bad_request', /dryRun/);
+      assertHumanError(await call<ErrorBody>(SEC, 'POST', '/v1/reconcile', { orphans: 'delete' }), 'bad_request', /orphans/);
+      assertHumanError(await call<ErrorBody>(SEC, 'GET', '/v1/reconcile/events?limit=0'), 'bad_request', /limit: must be a positive whole number/);
     });
   });
 
@@ -485,8 +485,8 @@ describe('HTTP API contract', function () {
       assert.deepEqual(ids(await list(email, '?mine=true&to=2000-01-01')), []);
       assert.deepEqual(ids(await list(CAROL, `?requester=${encodeURIComponent(email)}`)), [], 'a filter never widens what one sees');
 
-      assertHumanError(await call<ErrorBody>(SEC, 'GET', '/v1/requests?from=yesterday'), 400, /^from: must be a date \(2026-05-01\) or an ISO-8601 time/);
-      assertHumanError(await call<ErrorBody>(SEC, 'GET', '/v1/requests?requester=nobody'), 400, /^requester: "nobody" is not an email address/);
+      assertHumanError(await call<ErrorBody>(SEC, 'GET', '/v1/requests?from=yesterday'), 'bad_request', /^from: must be a date \(2026-05-01\) or an ISO-8601 time/);
+      assertHumanError(await call<ErrorBody>(SEC, 'GET', '/v1/requests?requester=nobody'), 'bad_request', /^requester: "nobody" is not an email address/);
     });
 
     it('gives a request\'s audit trail to those who may see it, and every trail (JSON or CSV) to admins only', async () => {
@@ -499,9 +499,9 @@ describe('HTTP API contract', function () {
       );
       assert.deepEqual(trail.body.events.map((event) => `${event.seq} ${event.type}`), ['1 requested']);
       assert.equal((await call(BOB, 'GET', `/v1/requests/${created.id}/events`)).status, 200, 'an approver may');
-      assertHumanError(await call<ErrorBody>(CAROL, 'GET', `/v1/requests/${created.id}/events`), 404, /No request/);
+      assertHumanError(await call<ErrorBody>(CAROL, 'GET', `/v1/requests/${created.id}/events`), 'not_found', /No request/);
 
-      assertHumanError(await call<ErrorBody>(email, 'GET', '/v1/audit'), 403, /Only an admin/);
+      assertHumanError(await call<ErrorBody>(email, 'GET', '/v1/audit'), 'forbidden', /Only an admin/);
       const audit = await call<{ requests: RequestView[]; events: { requestId: string }[] }>(SEC, 'GET', `/v1/audit?requester=${encodeURIComponent(email)}`);
       assert.deepEqual(audit.body.requests.map((view) => view.id), [created.id]);
       assert.deepEqual(audit.body.events.map((event) => event.requestId), [created.id]);

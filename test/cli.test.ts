@@ -12,6 +12,7 @@ import path from 'node:path';
 import { insecureHttpRefusal } from '../cli/config';
 import { parseRequestWords, RequestGrammarError } from '../shared/requestGrammar';
 import type { RequestView } from '../shared/request';
+import { assertApiError } from './support/apiErrors';
 import { CliHome, type CliResult } from './support/cliProcess';
 import { Harness } from './support/harness';
 import { ensureCatalogObjects, newRequester } from './support/iam';
@@ -84,7 +85,9 @@ describe('p0 CLI', function () {
       assert.equal(logout.code, 0, logout.stderr);
       assert.match(logout.stdout, /revoked it at the server/);
       assert.deepEqual(JSON.parse(fs.readFileSync(home.configFile, 'utf8')), { apiUrl: h.apiUrl });
-      assert.equal((await fetch(`${h.apiUrl}/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status, 401, 'revoked at the server');
+      // Revoked at the server.
+      const revoked = await fetch(`${h.apiUrl}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+      assertApiError({ status: revoked.status, body: await revoked.json() }, 'unauthenticated');
       const afterLogout = await home.run(['ls']);
       assert.equal(afterLogout.code, 1);
       assert.match(afterLogout.stderr, /run p0 login/);

@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   AddUserToGroupCommand,
   CreateGroupCommand,
@@ -22,6 +24,7 @@ import { AuthenticationV1Api, KubeConfig, RbacAuthorizationV1Api, type ApiExcept
 import type { ProjectsClient } from '@google-cloud/resource-manager';
 import { googleFailureOf } from '../providers/gcloud/errors';
 import { projectsClientFor } from '../providers/gcloud/projectIamProvider';
+import { googlePurpose } from './faults/calls';
 import { FaultProxy, startKubernetesFaultProxy, type FaultKind, type FaultProxyOptions } from './support/faultProxy';
 import { FakeResourceManager } from './support/fakeResourceManager';
 import { KUBE_USERS, sharedKubernetes, TEST_CONTEXT, type KubeClients } from './support/kubernetes';
@@ -143,7 +146,7 @@ describe('fault-injection infrastructure', function () {
   describe('fault proxy, AWS dialect, in front of moto', () => {
     const proxies: FaultProxy[] = [];
     const clients: IAMClient[] = [];
-    async function awsProxy(options: Omit<FaultProxyOptions, 'dialect' | 'upstream'>): Promise<FaultProxy> {
+    async function awsProxy(options: Omit<FaultProxyOptions, 'dialect' | 'upstream'> & { upstream?: string }): Promise<FaultProxy> {
       const proxy = await FaultProxy.start({ dialect: 'aws', upstream: moto.endpoint, ...options });
       proxies.push(proxy);
       return proxy;
@@ -244,6 +247,45 @@ describe('fault-injection infrastructure', function () {
       assert.equal(others.length, 0);
       assert.equal(twice?.length, 3, 'the first call and both attempts of the retried one');
       assert.ok(twice?.every((call) => call.operation === 'AddUserToGroup'));
+    });
+
+    it('names each call\'s purpose, times it, and failNextWhere faults the first call it picks', async () => {
+      const [userName, groupName] = [unique('fp-purpose'), unique('fp-purpose-group')];
+      await direct.send(new CreateGroupCommand({ GroupName: groupName }));
+      const proxy = await awsProxy({
+        classify: ({ operation }, body) => (operation === 'AddUserToGroup' ? { action: 'grant', requestId: new URLSearchParams(body).get('UserName') ?? undefined } : undefined),
+      });
+      proxy.failNextWhere('applied-lost', (call) => call.purpose?.action === 'grant');
+      const iam = client(proxy);
+      await iam.send(new CreateUserCommand({ UserName: userName }));
+      await rejection(iam.send(new AddUserToGroupCommand({ GroupName: groupName, UserName: userName })));
+      await iam.send(new AddUserToGroupCommand({ GroupName: groupName, UserName: userName }));
+      assert.deepEqual(
+        proxy.calls.map(({ operation, purpose, fault, upstreamStatus }) => ({ operation, purpose, fault, upstreamStatus })),
+        [
+          { operation: 'CreateUser', purpose: undefined, fault: undefined, upstreamStatus: 200 },
+          { operation: 'AddUserToGroup', purpose: { action: 'grant', requestId: userName }, fault: 'applied-lost', upstreamStatus: 200 },
+          { operation: 'AddUserToGroup', purpose: { action: 'grant', requestId: userName }, fault: undefined, upstreamStatus: 200 },
+        ],
+      );
+      assert.ok(proxy.calls.every((call) => typeof call.durationMs === 'number' && call.durationMs >= 0), 'each call is timed');
+    });
+
+    it('opens one upstream connection per call with upstreamKeepAlive: false, and reuses one otherwise', async () => {
+      const connectionsFor = async (upstreamKeepAlive: boolean) => {
+        let connections = 0;
+        const upstream = http.createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/xml' }).end('<ok/>'));
+        upstream.on('connection', () => (connections += 1));
+        await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+        const proxy = await awsProxy({ upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, upstreamKeepAlive });
+        for (let i = 0; i < 3; i++) await fetch(`${proxy.url}/?Action=ListUsers`).then((answer) => answer.text());
+        await proxy.stop();
+        upstream.closeAllConnections();
+        await new Promise((resolve) => upstream.close(resolve));
+        return connections;
+      };
+      assert.equal(await connectionsFor(false), 3);
+      assert.equal(await connectionsFor(true), 1);
     });
 
     it('answers JSON-protocol calls (IAM Identity Center) in the JSON error format', async () => {
@@ -354,6 +396,20 @@ describe('fault-injection infrastructure', function () {
         ['getIamPolicy', undefined, 200, 200],
         ['setIamPolicy', 'applied-lost', 200, 500],
       ]);
+    });
+
+    it('the fault suite tells a grant from a removal in setIamPolicy by the policy it was read as', async () => {
+      const client = await through({ classify: googlePurpose(fake) });
+      const member = 'user:carol@example.com';
+      const condition = { title: 'p0-req_PURPOSE', expression: 'request.time < timestamp("2030-01-01T00:00:00Z")' };
+      const [before] = await getPolicy(client);
+      await client.setIamPolicy({ resource: `projects/${PROJECT}`, policy: { ...before, version: 3, bindings: [...(before.bindings ?? []), { role: 'roles/viewer', members: [member], condition }] } }, CALL);
+      const [granted] = await getPolicy(client);
+      await client.setIamPolicy({ resource: `projects/${PROJECT}`, policy: { ...granted, bindings: (granted.bindings ?? []).filter((binding) => binding.condition?.title !== condition.title) } }, CALL);
+      assert.deepEqual(
+        proxy!.calls.filter((call) => call.operation === 'setIamPolicy').map((call) => call.purpose),
+        [{ action: 'grant', requestId: 'req_PURPOSE' }, { action: 'removal', requestId: 'req_PURPOSE' }],
+      );
     });
 
     it('a path filter spares calls outside it', async () => {

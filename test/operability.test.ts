@@ -26,6 +26,7 @@ import { ensureCatalogObjects, newRequester } from './support/iam';
 import { freePort } from './support/net';
 import { expectMatchesOpenApi } from './support/openapi';
 import { startWorkerProcess } from './support/workerProcess';
+import { assertApiError } from './support/apiErrors';
 
 const BOB = 'bob@example.com'; // approver (sre)
 const UNKNOWN_ID = 'req_01ARZ3NDEKTSV4RRFFQ69G5FAV';
@@ -253,8 +254,9 @@ describe('operability', function () {
         assert.match(limited.headers.get('ratelimit') ?? '', /r=0/);
 
         assert.equal((await get('/v1/me', carol)).status, 200, 'another token has its own allowance');
-        for (let i = 0; i < 3; i++) assert.equal((await get('/v1/me')).status, 401);
-        assert.equal((await get('/v1/me')).status, 429, 'without a token, the client IP is limited');
+        for (let i = 0; i < 3; i++) assertApiError(await answerOf(get('/v1/me')), 'unauthenticated');
+        // Without a token, the client IP is limited.
+        assertApiError(await answerOf(get('/v1/me')), 'rate_limited');
         for (const route of ['/healthz', '/readyz', '/metrics']) assert.equal((await get(route, alice)).status, 200, `${route} is not rate limited`);
       } finally {
         await extra.close();
@@ -272,7 +274,7 @@ describe('operability', function () {
 
         // Calls that authenticate do not count against the address's allowance for failures.
         for (let i = 0; i < 3; i++) assert.equal((await get(alice)).status, 200);
-        for (let i = 0; i < 3; i++) assert.equal((await get(randomToken())).status, 401, `guess ${i + 1} is answered`);
+        for (let i = 0; i < 3; i++) assertApiError(await answerOf(get(randomToken())), 'unauthenticated'); // each guess is answered
         const limited = await get(randomToken());
         const body = (await limited.json()) as ErrorBody;
         expectMatchesOpenApi('GET', '/v1/me', limited.status, body);
@@ -280,10 +282,10 @@ describe('operability', function () {
         assert.equal(body.error.code, 'rate_limited');
         assert.match(body.error.message, /at most 3 failed or unauthenticated calls a minute from your address/);
         assert.match(limited.headers.get('retry-after') ?? '', /^\d+$/);
-        assert.equal((await get()).status, 429, 'no token at all shares the same allowance');
+        assertApiError(await answerOf(get()), 'rate_limited'); // no token at all shares the same allowance
         // Guessing is over for this address until the window passes: a valid token is refused too,
         // or a 200 among the 429s would still tell a right guess from a wrong one.
-        assert.equal((await get(alice)).status, 429);
+        assertApiError(await answerOf(get(alice)), 'rate_limited');
       } finally {
         await extra.close();
       }
@@ -315,8 +317,7 @@ describe('operability', function () {
         expectMatchesOpenApi(method, route, response.status, answer);
       }
       // Without a valid token the body is never read: 401, not 413.
-      const anonymous = await fetch(`${h.apiUrl}/v1/requests`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: huge });
-      assert.equal(anonymous.status, 401);
+      assertApiError(await answerOf(fetch(`${h.apiUrl}/v1/requests`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: huge })), 'unauthenticated');
     });
   });
 
@@ -329,7 +330,7 @@ describe('operability', function () {
         const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 
         const missing = await fetch(`${extra.api.url}/v1/requests/${UNKNOWN_ID}`, { headers: { ...headers, 'x-request-id': 'lb-trace-42' } });
-        assert.equal(missing.status, 404);
+        assertApiError(await answerOf(missing), 'not_found');
         assert.equal(missing.headers.get('x-request-id'), 'lb-trace-42', 'a proxy-given id is kept');
         const line = await eventuallyFind(lines, (entry) => entry.reqId === 'lb-trace-42' && entry.msg === 'request completed');
         assert.deepEqual(
@@ -504,4 +505,10 @@ async function tcpProxy(target: string): Promise<{ address: string; close(): Pro
       return closed;
     },
   };
+}
+
+/** A fetch answer's status and JSON body, for assertApiError. */
+async function answerOf(response: Response | Promise<Response>): Promise<{ status: number; body: unknown }> {
+  const answered = await response;
+  return { status: answered.status, body: await answered.json() };
 }

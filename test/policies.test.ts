@@ -14,6 +14,7 @@ import { LivePolicy } from '../service/livePolicy';
 import { RequestService } from '../service/requestService';
 import type { RequestView } from '../shared/request';
 import { updatePurpose } from '../service/messageSigning';
+import { assertApiError } from './support/apiErrors';
 import { Harness, testSigning } from './support/harness';
 import { ensureCatalogObjects, holdings, inlinePolicyDocument } from './support/iam';
 import { createIamUser } from './support/moto';
@@ -100,7 +101,7 @@ describe('access policies, enforced end to end', function () {
     assert.equal(created.approvalsRequired, 2);
     assert.equal((await h.act(BOB, created.id, 'approve')).body.request.status, 'pending', 'one approval is not enough');
     const twice = await h.act(BOB, created.id, 'approve');
-    assert.equal(twice.status, 409, 'the same approver twice does not count');
+    assertApiError(twice, 'conflict'); // the same approver twice does not count
     assert.match(twice.body.error!.message, /already approved/);
     await h.act(DANA, created.id, 'approve');
     const active = await h.waitFor(PLAT, created.id, ['active']);
@@ -111,7 +112,7 @@ describe('access policies, enforced end to end', function () {
   it('knows Alice@Example.com and alice@example.com as one person: she cannot approve her own request', async () => {
     const created = await h.request('Alice@Example.com', { provider: 'aws', resource: 'prod', level: 'alice-readonly', reason: 'look', duration: '1m' });
     const self = await h.act(ALICE, created.id, 'approve');
-    assert.equal(self.status, 403, JSON.stringify(self.body));
+    assertApiError(self, 'forbidden');
     assert.equal(self.body.error?.message, 'You cannot approve your own request');
     assert.equal(created.requester, ALICE);
     assert.equal((await h.act(ALICE, created.id, 'cancel')).status, 200, 'she is the requester in either spelling');
@@ -123,10 +124,10 @@ describe('access policies, enforced end to end', function () {
     const refused = await h.call<{ error: { message: string } }>(PLAT, 'POST', '/v1/requests', {
       provider: 'aws', kind: 'role', target: 'AdminRole', reason: 'because', duration: '1m',
     });
-    assert.equal(refused.status, 400);
+    assertApiError(refused, 'bad_request');
     assert.match(refused.body.error.message, /a ticket id such as INC-42/);
     const missing = await h.call<{ error: { message: string } }>(PLAT, 'POST', '/v1/requests', { provider: 'aws', kind: 'role', target: 'AdminRole' });
-    assert.equal(missing.status, 400);
+    assertApiError(missing, 'bad_request');
     assert.match(missing.body.error.message, /requires a reason/);
   });
 
@@ -134,7 +135,7 @@ describe('access policies, enforced end to end', function () {
     const refused = await h.call<{ error: { message: string } }>(CAROL, 'POST', '/v1/requests', {
       provider: 'aws', kind: 'role', target: 'AdminRole', reason: 'INC-1', duration: '1m',
     });
-    assert.equal(refused.status, 404);
+    assertApiError(refused, 'not_found');
     assert.match(refused.body.error.message, /This resource doesn't exist/);
     const catalog = await h.call<{ resources: Array<{ id: string }> }>(CAROL, 'GET', '/v1/resources');
     assert.deepEqual(catalog.body.resources.map((entry) => entry.id), ['aws/prod/readonly', 'aws/prod/dev']);
@@ -208,7 +209,7 @@ describe('access policies, enforced end to end', function () {
 
   it('break-glass needs a reason, even where normal requests do not', async () => {
     const noReason = await h.call<{ error: { message: string } }>(ONCALL, 'POST', '/v1/requests', { ...GLASS, reason: ' ' });
-    assert.equal(noReason.status, 400);
+    assertApiError(noReason, 'bad_request');
     assert.equal(noReason.body.error.message, 'reason: break-glass access to aws/prod/dev needs a reason: say what is broken');
   });
 
@@ -216,12 +217,12 @@ describe('access policies, enforced end to end', function () {
     const first = await h.request(ONCALL, { ...GLASS, reason: 'database down INC-3' });
     // At once, before the worker may have recorded the first one: still refused.
     const chained = await h.call<{ error: { message: string } }>(ONCALL, 'POST', '/v1/requests', { ...GLASS, reason: 'still down' });
-    assert.equal(chained.status, 409, JSON.stringify(chained.body));
+    assertApiError(chained, 'conflict');
     assert.equal(chained.body.error.message, 'breakGlass: you have 1 break-glass request not yet reviewed (at most 1 per person): an approver must review it first');
     await h.waitFor(ONCALL, first.id, ['active']);
     await h.act(ONCALL, first.id, 'relinquish');
     // Ended but not reviewed: still counted.
-    assert.equal((await h.call(ONCALL, 'POST', '/v1/requests', { ...GLASS, reason: 'again' })).status, 409);
+    assertApiError(await h.call(ONCALL, 'POST', '/v1/requests', { ...GLASS, reason: 'again' }), 'conflict');
     assert.equal((await h.act(DANA, first.id, 'review', 'checked with the team')).status, 200);
     const next = await h.request(ONCALL, { ...GLASS, reason: 'again, reviewed now' });
     await h.waitFor(ONCALL, next.id, ['active']);
@@ -232,7 +233,7 @@ describe('access policies, enforced end to end', function () {
   it('break-glass access may be revoked by its approvers, not only by admins', async () => {
     const glass = await h.request(ONCALL, { ...GLASS, duration: '1m', reason: 'cache stampede INC-4' });
     await h.waitFor(ONCALL, glass.id, ['active']);
-    assert.equal((await h.act(CAROL, glass.id, 'revoke')).status, 403, 'not an approver');
+    assertApiError(await h.act(CAROL, glass.id, 'revoke'), 'forbidden'); // not an approver
     const revoked = await h.act(BOB, glass.id, 'revoke', 'not an emergency');
     assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
     assert.equal((await h.waitFor(ONCALL, glass.id, ['revoked'])).decision?.by, BOB);
@@ -242,9 +243,9 @@ describe('access policies, enforced end to end', function () {
 
   it('grants break-glass access at once, capped, marked loudly, and reviewed afterwards', async () => {
     const tooLong = await h.call(PLAT, 'POST', '/v1/requests', { provider: 'aws', kind: 'group', target: 'Developers', reason: 'outage', duration: '1h', breakGlass: true });
-    assert.equal(tooLong.status, 400, 'break-glass is capped at its own maximum');
+    assertApiError(tooLong, 'bad_request'); // break-glass is capped at its own maximum
     const notAllowed = await h.call(PLAT, 'POST', '/v1/requests', { provider: 'aws', kind: 'policy', target: 'ReadOnlyAccess', reason: 'x', duration: '5s', breakGlass: true });
-    assert.equal(notAllowed.status, 400);
+    assertApiError(notAllowed, 'bad_request');
 
     const created = await h.request(PLAT, { provider: 'aws', kind: 'group', target: 'Developers', reason: 'outage', duration: '5s', breakGlass: true });
     const active = await h.waitFor(PLAT, created.id, ['active']);
@@ -257,7 +258,7 @@ describe('access policies, enforced end to end', function () {
 
     const queue = await h.call<{ requests: RequestView[] }>(BOB, 'GET', '/v1/requests?pendingApproval=true');
     assert.ok(queue.body.requests.some((view) => view.id === created.id), 'approvers see it until reviewed');
-    assert.equal((await h.act(PLAT, created.id, 'review')).status, 403, 'the requester cannot review it');
+    assertApiError(await h.act(PLAT, created.id, 'review'), 'forbidden'); // the requester cannot review it
     await h.waitFor(PLAT, created.id, ['expired'], 20_000);
     const reviewed = await h.act(BOB, created.id, 'review', 'justified: outage INC-7');
     assert.equal(reviewed.status, 200, JSON.stringify(reviewed.body));
@@ -282,11 +283,11 @@ describe('access policies, enforced end to end', function () {
     assert.match(extensionId ?? '', /^ext-\d+$/);
     // An approve that does not name the extension (an old button for the request) decides nothing.
     const plain = await h.act(BOB, created.id, 'approve');
-    assert.equal(plain.status, 409, JSON.stringify(plain.body));
+    assertApiError(plain, 'conflict');
     assert.equal(plain.body.error?.code, 'conflict');
     assert.match(plain.body.error?.message ?? '', new RegExp(`approves the request, but the request is active and now asks for an extension of 6s \\(${extensionId}\\)`));
     const wrongId = await h.act(BOB, created.id, 'deny', 'no', 'ext-1');
-    assert.equal(wrongId.status, 409, JSON.stringify(wrongId.body));
+    assertApiError(wrongId, 'conflict');
     assert.deepEqual((await h.waitFor(PLAT, created.id, ['active'])).pendingExtension?.approvals, []);
     await h.act(BOB, created.id, 'approve', undefined, extensionId);
     const extended = await h.act(DANA, created.id, 'approve', undefined, extensionId);
@@ -346,7 +347,7 @@ describe('access policies, enforced end to end', function () {
       assert.notEqual(after.policyVersion, before.policyVersion);
       // The earlier request was decided under the old rules: bob may still approve it.
       assert.equal((await h.act(BOB, before.id, 'approve')).status, 200);
-      assert.equal((await h.act(BOB, after.id, 'approve')).status, 403);
+      assertApiError(await h.act(BOB, after.id, 'approve'), 'forbidden');
       await h.act(PLAT, after.id, 'cancel');
       await h.waitFor(PLAT, before.id, ['active']);
       await h.act(PLAT, before.id, 'relinquish');

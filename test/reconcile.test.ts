@@ -14,6 +14,7 @@ import type { RecordedGrant } from '../db/grantLeaseStore';
 import type { GrantSpec, Provider } from '../providers/provider';
 import { reconcileScheduleId } from '../service/reconcileService';
 import type { RequestStatus, RequestView } from '../shared/request';
+import { assertApiError } from './support/apiErrors';
 import { BASE_TEST_CONFIG, Harness } from './support/harness';
 import { addToGroup, ensureCatalogObjects, holdings, newRequester } from './support/iam';
 
@@ -214,10 +215,10 @@ describe('orphan reconciler', function () {
 
   it('refuses non-admins and bad input with a clear error', async () => {
     const refused = await h.call('carol@example.com', 'POST', '/v1/reconcile', { dryRun: true });
-    assert.equal(refused.status, 403);
+    assertApiError(refused, 'forbidden');
     const bad = await h.call<{ error: { code: string; message: string } }>('sec@example.com', 'POST', '/v1/reconcile', { dryRun: 'yes' });
     // sec@example.com is an admin in the config.
-    assert.equal(bad.status, 400);
+    assertApiError(bad, 'bad_request');
     assert.match(bad.body.error.message, /dryRun/);
   });
 });

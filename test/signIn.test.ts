@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { BrowserContext, Page } from 'playwright-core';
+import { assertApiError } from './support/apiErrors';
 import { CliHome } from './support/cliProcess';
 import { cookieHeader, newContext, signInAtIdp } from './support/browser';
 import { BASE_TEST_CONFIG, Harness } from './support/harness';
@@ -89,8 +90,7 @@ auth:
 
     await Promise.all([page.waitForURL(`${appUrl}/auth/logout`), page.click('button:has-text("Sign out")')]);
     assert.match(await page.textContent('body') ?? '', /signed out/i);
-    const after = await apiWithCookies(page, 'GET', '/v1/me', { cookie: `p0_session=${session.value}` });
-    assert.equal(after.status, 401);
+    assertApiError(await apiWithCookies(page, 'GET', '/v1/me', { cookie: `p0_session=${session.value}` }), 'unauthenticated');
   });
 
   it('refuses a cookie call that changes state without the CSRF token, or from another origin', async () => {
@@ -106,11 +106,14 @@ auth:
     const wrong = await apiWithCookies(page, 'POST', route, { 'x-csrf-token': `${csrfToken}x` }, {});
     assert.equal(wrong.body.error?.code, 'csrf');
     // With the token, from the page itself: past CSRF, to the service's own answer.
-    const status = await page.evaluate(
-      async ([path, token]) => (await fetch(path!, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': token! }, body: '{}' })).status,
+    const answer = await page.evaluate(
+      async ([path, token]) => {
+        const response = await fetch(path!, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': token! }, body: '{}' });
+        return { status: response.status, body: await response.json() };
+      },
       [route, csrfToken],
     );
-    assert.equal(status, 404);
+    assertApiError(answer, 'not_found');
   });
 
   it('refuses an address in a foreign domain, and one the IdP says is not verified, saying why', async () => {
@@ -259,11 +262,11 @@ auth:
     assert.equal(list.body.tokens.length, 1);
     assert.equal(list.body.tokens[0]!.current, true);
     const id = list.body.tokens[0]!.id;
-    assert.equal((await h.call('frank@example.com', 'DELETE', `/v1/tokens/${id}`)).status, 404, 'not someone else\'s');
-    assert.equal((await h.call('frank@example.com', 'GET', '/v1/tokens?all=true')).status, 403);
+    assertApiError(await h.call('frank@example.com', 'DELETE', `/v1/tokens/${id}`), 'not_found'); // not someone else's
+    assertApiError(await h.call('frank@example.com', 'GET', '/v1/tokens?all=true'), 'forbidden');
     assert.equal((await h.call('erin@example.com', 'DELETE', `/v1/tokens/${id}`)).status, 200);
     const after = await fetch(`${h.apiUrl}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
-    assert.equal(after.status, 401);
+    assertApiError({ status: after.status, body: await after.json() }, 'unauthenticated');
   });
 
   // Last: it changes the config the other tests use.

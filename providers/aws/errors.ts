@@ -53,6 +53,8 @@ export function classifyAwsError(error: unknown, action: string): unknown {
 /**
  * The AWS SDK waits forever for a connection or an answer by default; a call stuck on a dead
  * connection would then hold an activity until its heartbeat timeout. These bounds make it fail
- * (and the SDK retry it) instead.
+ * (and the SDK retry it) instead. The SDK's request handler only warns when `requestTimeout` passes
+ * unless `throwOnRequestTimeout` is set (test/aws.callBounds.test.ts: without it a stalled answer
+ * held the call for as long as the stall lasted).
  */
-export const AWS_REQUEST_HANDLER = { connectionTimeout: 5_000, requestTimeout: 15_000 } as const;
+export const AWS_REQUEST_HANDLER = { connectionTimeout: 5_000, requestTimeout: 15_000, throwOnRequestTimeout: true } as const;

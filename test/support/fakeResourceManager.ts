@@ -86,6 +86,8 @@ export class FakeResourceManager {
   private readonly projects = new Map<string, StoredProject>();
   private readonly failures: Array<{ method: FakeMethod; failure: InjectedFailure }> = [];
   private readonly changes: ConcurrentChange[] = [];
+  /** Every policy each project has had, by etag: what a setIamPolicy call that names an etag changes. */
+  private readonly history = new Map<string, FakeBinding[]>();
   private readonly sockets = new Set<Socket>();
 
   private constructor(
@@ -117,6 +119,21 @@ export class FakeResourceManager {
   /** Creates (or resets) a project with these bindings. */
   addProject(project: string, bindings: FakeBinding[] = []): void {
     this.projects.set(project, { version: versionFor(bindings, 1), revision: 1, bindings: normalize(bindings) });
+    this.remember(project);
+  }
+
+  /**
+   * The bindings the project had when its etag was `etag` (a copy), or undefined for an etag it
+   * never had: a setIamPolicy body compared with this shows what its writer meant to change.
+   */
+  bindingsAt(etag: string): FakeBinding[] | undefined {
+    const bindings = this.history.get(etag);
+    return bindings && structuredClone(bindings);
+  }
+
+  private remember(project: string): void {
+    const stored = this.projects.get(project)!;
+    this.history.set(etagOf(project, stored.revision), structuredClone(stored.bindings));
   }
 
   /** The project's current policy (a copy). */
@@ -220,6 +237,7 @@ export class FakeResourceManager {
       stored.bindings = normalize(concurrent.change(structuredClone(stored.bindings)));
       stored.version = versionFor(stored.bindings, stored.version);
       stored.revision += 1;
+      this.remember(project);
       if (--concurrent.times === 0) this.changes.splice(changeIndex, 1);
     }
     const sent = call.policy ?? {};
@@ -250,6 +268,7 @@ export class FakeResourceManager {
     stored.bindings = bindings;
     stored.version = versionFor(bindings, sent.version ?? 1);
     stored.revision += 1;
+    this.remember(project);
     this.answer(response, call, 200, this.policy(project));
   }
 

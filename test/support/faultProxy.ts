@@ -55,6 +55,15 @@ export interface CallInfo {
   awsProtocol?: 'query' | 'json';
 }
 
+/**
+ * What a call does for whom, as the test that started the proxy sees it (see FaultProxyOptions.classify):
+ * e.g. `{action: 'grant', requestId: 'req_01...'}`. The proxy only stores it.
+ */
+export interface CallPurpose {
+  action: string;
+  requestId?: string;
+}
+
 /** One call through the proxy. */
 export interface FaultCall extends CallInfo {
   /** 1, 2, ... in arrival order. */
@@ -73,6 +82,10 @@ export interface FaultCall extends CallInfo {
   upstreamError?: string;
   /** What the client got (undefined until the answer starts; 0: its connection was dropped). */
   status: number | undefined;
+  /** What the call does, when the proxy was given `classify`. */
+  purpose?: CallPurpose;
+  /** From arrival to the end of the answer (or the dropped connection); undefined until then. */
+  durationMs?: number;
 }
 
 export interface FaultProxyOptions {
@@ -101,6 +114,13 @@ export interface FaultProxyOptions {
   upstreamCa?: string | Buffer;
   /** Do not verify the upstream's certificate. */
   upstreamInsecure?: boolean;
+  /**
+   * Reuse connections to the upstream (default true). False opens one per call: in front of
+   * toxiproxy, whose toxicity is drawn per connection, every call then gets its own draw.
+   */
+  upstreamKeepAlive?: boolean;
+  /** Names what each call does (stored as `call.purpose`), so a test can count the faults that hit, say, grants. */
+  classify?: (call: CallInfo, requestBody: string) => CallPurpose | undefined;
 }
 
 /** Headers that belong to one connection and are never forwarded (RFC 9110 7.6.1). */
@@ -117,6 +137,7 @@ export class FaultProxy {
   private kinds: readonly FaultKind[];
   private readonly random: () => number;
   private readonly forced: FaultKind[] = [];
+  private readonly targeted: Array<{ kind: FaultKind; where: (call: FaultCall) => boolean; left: number }> = [];
   private readonly sockets = new Set<net.Socket>();
   private readonly upstream: URL;
   private readonly agent: http.Agent;
@@ -137,8 +158,8 @@ export class FaultProxy {
     this.upstream = new URL(options.upstream);
     this.agent =
       this.upstream.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, ca: options.upstreamCa, rejectUnauthorized: !options.upstreamInsecure })
-        : new http.Agent({ keepAlive: true });
+        ? new https.Agent({ keepAlive: options.upstreamKeepAlive ?? true, ca: options.upstreamCa, rejectUnauthorized: !options.upstreamInsecure })
+        : new http.Agent({ keepAlive: options.upstreamKeepAlive ?? true });
   }
 
   /** Listens on a port the OS picks on loopback (in-process: no port is handed over to race for). */
@@ -186,6 +207,15 @@ export class FaultProxy {
   /** The next `count` eligible calls get `kind`, whatever the rate (no PRNG draw is used for them). */
   failNext(kind: FaultKind, count = 1): void {
     for (let i = 0; i < count; i++) this.forced.push(kind);
+  }
+
+  /**
+   * The next `count` eligible calls for which `where` holds get `kind`, whatever the rate (before
+   * `failNext` and the PRNG; no draw is used for them). E.g. the first grant call, by its purpose.
+   */
+  failNextWhere(kind: FaultKind, where: (call: FaultCall) => boolean, count = 1): void {
+    checkKinds([kind]);
+    this.targeted.push({ kind, where, left: count });
   }
 
   /** How many calls got each fault. */
@@ -264,20 +294,25 @@ export class FaultProxy {
       const requestPath = request.url ?? '/';
       const info = describeCall(this.options.dialect, method, requestPath, request.headers, body.toString('utf8'));
       const eligible = this.isEligible(info);
+      const requestBody = body.toString('utf8');
+      const purpose = this.options.classify?.(info, requestBody);
       const call: FaultCall = {
         ...info,
         seq: this.calls.length + 1,
         at: Date.now(),
-        requestBody: body.toString('utf8'),
+        requestBody,
         eligible,
-        fault: eligible ? this.draw() : undefined,
+        fault: undefined,
         upstreamStatus: undefined,
         status: undefined,
+        ...(purpose ? { purpose } : {}),
       };
+      if (eligible) call.fault = this.draw(call);
       this.calls.push(call);
       // The status is set when the answer's head is written; an answer cut short counts as dropped.
       response.once('close', () => {
         if (!response.writableFinished) call.status = 0;
+        call.durationMs = Date.now() - call.at;
       });
       if (call.fault === 'throttle' || call.fault === 'unavailable') {
         this.answerFault(response, call, call.fault);
@@ -297,7 +332,12 @@ export class FaultProxy {
     return true;
   }
 
-  private draw(): FaultKind | undefined {
+  private draw(call: FaultCall): FaultKind | undefined {
+    const target = this.targeted.find((candidate) => candidate.where(call));
+    if (target) {
+      if (--target.left === 0) this.targeted.splice(this.targeted.indexOf(target), 1);
+      return target.kind;
+    }
     const forced = this.forced.shift();
     if (forced) return forced;
     if (this.rate === 0 || this.kinds.length === 0) return undefined;

@@ -2,6 +2,7 @@
  * One Temporal dev server for the whole test run (started on first use, on a free loopback port,
  * in memory), and the workflow bundle built once for every test worker.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
@@ -37,6 +38,22 @@ export function sharedTemporal(): Promise<DevServer> {
 export function sharedWorkflowBundle(): Promise<WorkflowBundle> {
   bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
   return bundle;
+}
+
+let bundleFile: Promise<string> | undefined;
+
+/**
+ * The same bundle in a file, for worker processes a test starts (test/faults/holdingWorker.ts reads
+ * P0_WORKFLOW_BUNDLE): a worker that need not bundle the workflows starts in a few seconds, not ten.
+ */
+export function sharedWorkflowBundleFile(): Promise<string> {
+  bundleFile ??= (async () => {
+    const file = path.join(os.tmpdir(), `p0-test-workflows-${process.pid}.js`);
+    fs.writeFileSync(file, (await sharedWorkflowBundle()).code);
+    process.once('exit', () => fs.rmSync(file, { force: true }));
+    return file;
+  })();
+  return bundleFile;
 }
 
 const quietLogger = {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies, type GrantLeases, type Notification, type RequestEventSink } from '../../activities';
 import type { GrantSpec, PropagationSettings, Provider } from '../../providers/provider';
 import { LivePolicy } from '../../service/livePolicy';
@@ -32,7 +33,8 @@ function activitiesWith(overrides: Partial<ActivityDependencies>) {
 }
 
 function inActivity<R>(call: () => Promise<R>): Promise<R> {
-  const environment = new MockActivityEnvironment({ workflowExecution: { workflowId: 'req_STEPS', runId: 'run-1' } });
+  // Errors only: the activities' warnings (a removal made again, say) are what some tests provoke.
+  const environment = new MockActivityEnvironment({ workflowExecution: { workflowId: 'req_STEPS', runId: 'run-1' } }, { logger: new DefaultLogger('ERROR') });
   return environment.run<[], R, () => Promise<R>>(call);
 }
 
@@ -213,6 +215,43 @@ describe('accessRequest activities checking their own work (fake provider)', () 
     const tookMs = Date.now() - startedAt;
     assert.equal(calls.reads.length, 3);
     assert.ok(tookMs >= 280 && tookMs < 2000, `took ${tookMs} ms`);
+  });
+
+  it('verifyPropagation starts the reads in a row again, and the settle delay with them, when a read flaps back to not granted', async () => {
+    // granted, not granted, granted, granted: two in a row only at the fourth read. Counting reads
+    // that saw the grant (not reads in a row) would stop at the third.
+    const answers = [true, false, true, true];
+    const { provider, calls } = fakeProvider({ consecutiveReads: 2, settleDelayMs: 400, pollIntervalMs: 50 }, (read) => answers[read - 1] ?? true);
+    await inActivity(() => activitiesFor(provider).verifyPropagation(SPEC, new Date(Date.now() + 60_000).toISOString()));
+    const endedAt = Date.now();
+    assert.equal(calls.reads.length, 4);
+    // The settle delay counts from the third read, the first of the two in a row, not from the first.
+    const afterThirdMs = endedAt - calls.reads[2]!;
+    assert.ok(afterThirdMs >= 390 && afterThirdMs < 1500, `ended ${afterThirdMs} ms after the third read`);
+  });
+
+  it('verifyPropagation honours a settle delay, and cuts it at the verify deadline', async () => {
+    const { provider } = fakeProvider({ consecutiveReads: 1, settleDelayMs: 700, pollIntervalMs: 50 });
+    let startedAt = Date.now();
+    await inActivity(() => activitiesFor(provider).verifyPropagation(SPEC, new Date(Date.now() + 60_000).toISOString()));
+    const settledMs = Date.now() - startedAt;
+    assert.ok(settledMs >= 690 && settledMs < 2000, `settled in ${settledMs} ms`);
+    // A settle delay longer than what is left before the deadline ends at the deadline, verified.
+    const { provider: slow } = fakeProvider({ consecutiveReads: 1, settleDelayMs: 60_000, pollIntervalMs: 50 });
+    startedAt = Date.now();
+    await inActivity(() => activitiesFor(slow).verifyPropagation(SPEC, new Date(startedAt + 500).toISOString()));
+    const cutMs = Date.now() - startedAt;
+    assert.ok(cutMs >= 450 && cutMs < 2000, `cut after ${cutMs} ms`);
+  });
+
+  it('verifyRevocation removes the grant again when it keeps reading back, and confirms it gone after that', async () => {
+    // The removal the revoke step made did not take: the grant reads back until it is removed again.
+    const { provider, calls } = fakeProvider({ consecutiveReads: 2, settleDelayMs: 0, pollIntervalMs: 20 }, () => calls.revokes < 1);
+    const leases = fakeLeases();
+    const result = await inActivity(() => activitiesFor(provider, leases).verifyRevocation(SPEC));
+    assert.deepEqual(result, { confirmed: true });
+    assert.equal(calls.revokes, 1, 'removed again once');
+    assert.deepEqual(leases.confirmed, [SPEC.requestId]);
   });
 
   it('verifyRevocation backs off from 100 ms to the poll interval while the grant still reads back', async () => {
