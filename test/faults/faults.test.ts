@@ -87,6 +87,12 @@ const LATENESS_BOUNDS_MS: Record<Lateness['counted'], number> = { 'on time': 20_
 const LEVELS: Record<ProviderName, [string, string]> = { aws: ['admin-role', 'developers'], gcloud: ['viewer', 'editor'], k8s: ['pods', 'configmaps'] };
 const RESOURCES: Record<ProviderName, string> = { aws: 'main', gcloud: 'analytics', k8s: 'cluster' };
 
+/** The holding worker of a kill scenario: kill it (kill -9) and start another, or stop it for good. */
+interface HoldingWorkers {
+  killAndRestart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 interface JudgeOptions {
   /** What landed at a provider, for the table (default: the HTTP and TCP faults its proxy counted). */
   faults?: (provider: ProviderName, calls: FaultCall[]) => string;
@@ -501,12 +507,11 @@ k8s:
   }
 
   /** The holding worker (test/faults/holdingWorker.ts) as a real process, and the orders it reads. */
-  async function holdingWorker(run: Run): Promise<{ worker: () => WorkerProcess; killAndRestart: () => Promise<void>; stop: () => Promise<void> }> {
+  async function holdingWorker(run: Run): Promise<HoldingWorkers> {
     run.holdDir = fs.mkdtempSync(path.join(os.tmpdir(), 'p0-hold-'));
     const env = { P0_HOLD_DIR: run.holdDir, P0_WORKFLOW_BUNDLE: await sharedWorkflowBundleFile() };
     let worker = await startWorkerProcess(run.h, 'test/faults/holdingWorker.ts', env);
     return {
-      worker: () => worker,
       killAndRestart: async () => {
         const from = Date.now();
         await worker.kill('SIGKILL');
@@ -730,12 +735,42 @@ k8s:
     });
   }
 
-  it('kill -9 of the worker holding requests at every step of provisioning', async () => {
+  /**
+   * A kill scenario with the holding worker: `body` makes requests and holds some at their steps; the
+   * test then ends every request and judges them, with the lateness bounds.
+   */
+  async function holdingScenario(name: string, body: (run: Run, workers: HoldingWorkers) => Promise<void>): Promise<void> {
     const links = await startLinks();
     const h = await Harness.start(configFor(links.endpoints), { withWorker: false, awsEndpointUrl: links.endpoints.awsEndpointUrl });
-    const run = new Run('kill -9 mid-provisioning', h, links);
+    const run = new Run(name, h, links);
     const workers = await holdingWorker(run);
     try {
+      await body(run, workers);
+      await run.waitEnded();
+      await run.judge({ ...killedHolding(run), latenessBoundsMs: LATENESS_BOUNDS_MS });
+    } finally {
+      await workers.stop();
+      await h.stop();
+      await links.stop();
+    }
+  }
+
+  /**
+   * Makes one more request per provider active and kills the worker just before the first of them is
+   * due to end (so that removal falls due while no worker runs), with `held` still at their steps.
+   */
+  async function killJustBeforeAccessIsDue(run: Run, workers: HoldingWorkers, held: readonly Tracked[], stillHeld: (request: Tracked) => boolean): Promise<void> {
+    const short = await run.addEach(PROVIDERS, 1, { duration: SHORT, expected: 'expired' });
+    await run.approve(short);
+    await run.waitActive(short);
+    await sleepUntil(run.nextExpiry(short) - 400);
+    const moved = held.filter((request) => !stillHeld(request));
+    assert.deepEqual(moved.map((request) => `${request.id} ${request.view?.status}`), [], 'every held request is still at its step when the worker is killed');
+    await workers.killAndRestart();
+  }
+
+  it('kill -9 of the worker holding requests at every step of provisioning', () =>
+    holdingScenario('kill -9 mid-provisioning', async (run, workers) => {
       const long = await run.addEach(PROVIDERS, 1, { duration: LONG, expected: 'relinquished' });
       await run.approve(long);
       await run.waitActive(long);
@@ -747,32 +782,14 @@ k8s:
       held.push(...verified);
       await run.approve(held);
       await run.holdsReached(held);
-      // Access that must end while the worker is down.
-      const short = await run.addEach(PROVIDERS, 1, { duration: SHORT, expected: 'expired' });
-      await run.approve(short);
-      await run.waitActive(short);
-      await sleepUntil(run.nextExpiry(short) - 400);
-      const caught = held.filter((request) => isFinal(request) || request.view?.status === 'active');
-      assert.deepEqual(caught.map((request) => request.id), [], 'every held request is still provisioning when the worker is killed');
-      await workers.killAndRestart();
+      await killJustBeforeAccessIsDue(run, workers, held, (request) => request.view?.status === 'provisioning');
       await run.waitActive(verified);
       await run.sampledActive(verified);
       await run.relinquish([...long, ...verified]);
-      await run.waitEnded();
-      await run.judge({ ...killedHolding(run), latenessBoundsMs: LATENESS_BOUNDS_MS });
-    } finally {
-      await workers.stop();
-      await h.stop();
-      await links.stop();
-    }
-  });
+    }));
 
-  it('kill -9 of the worker holding removals: after the removal, in a compensation, in an extension', async () => {
-    const links = await startLinks();
-    const h = await Harness.start(configFor(links.endpoints), { withWorker: false, awsEndpointUrl: links.endpoints.awsEndpointUrl });
-    const run = new Run('kill -9 mid-removal', h, links);
-    const workers = await holdingWorker(run);
-    try {
+  it('kill -9 of the worker holding removals: after the removal, in a compensation, in an extension', () =>
+    holdingScenario('kill -9 mid-removal', async (run, workers) => {
       const long = await run.addEach(PROVIDERS, 1, { duration: LONG, expected: 'relinquished' });
       const extended = await run.addEach(PROVIDERS, 1, { duration: LONG, expected: 'relinquished', extended: true, hold: 'extension' });
       const removed = await run.addEach(PROVIDERS, 1, { duration: SHORT, expected: 'expired', hold: 'revoke' });
@@ -782,23 +799,10 @@ k8s:
       await run.approve(compensated);
       for (const request of extended) await run.extend(request, 'extension');
       await run.holdsReached([...extended, ...removed, ...compensated]);
-      const short = await run.addEach(PROVIDERS, 1, { duration: SHORT, expected: 'expired' });
-      await run.approve(short);
-      await run.waitActive(short);
-      await sleepUntil(run.nextExpiry(short) - 400);
-      const caught = [...extended, ...removed, ...compensated].filter(isFinal);
-      assert.deepEqual(caught.map((request) => request.id), [], 'no held request has ended when the worker is killed');
-      await workers.killAndRestart();
+      await killJustBeforeAccessIsDue(run, workers, [...extended, ...removed, ...compensated], (request) => !isFinal(request));
       await run.sampledActive([...long, ...extended]);
       await run.relinquish([...long, ...extended]);
-      await run.waitEnded();
-      await run.judge({ ...killedHolding(run), latenessBoundsMs: LATENESS_BOUNDS_MS });
-    } finally {
-      await workers.stop();
-      await h.stop();
-      await links.stop();
-    }
-  });
+    }));
 
   it('kill -9 of the worker while access is active, restarted after it was due to end', async () => {
     const links = await startLinks();
