@@ -24,6 +24,7 @@ import { createIamUser } from '../test/support/moto';
 import { sharedTemporal } from '../test/support/temporal';
 import { ACTION } from '../bots/slack/blockKit';
 import { FAKE_TEAM_ID, FakeSlack, SlackEventsClient, type FakeMessage, type FakeSlackUser } from '../test/support/fakeSlack';
+import { cpuSince, cpuSnapshot, describeCpu, type CpuUse } from './cpu';
 import { BenchHttpError } from './api';
 import { bareApprove } from './bareWorkflow';
 import { benchSettings, type BenchSettings, type Phase } from './settings';
@@ -183,6 +184,7 @@ async function measureOverhead(bench: Bench, product: Product, users: Requester[
   log(`approval -> active overhead: ${users.length} requests, ${overheadAtOnce} at a time`);
   const samples: number[] = [];
   const internal: number[] = [];
+  const cpuStart = cpuSnapshot();
   await inBatches(users, overheadAtOnce, async (user) => {
     const { id, approveSentAt } = await createAndApprove(product, user, 3600);
     const active = await product.watcher.waitFor(id, ['active']);
@@ -190,9 +192,11 @@ async function measureOverhead(bench: Bench, product: Product, users: Requester[
     internal.push(Date.parse(active.activeAt!) - approveSentAt);
     await product.api.act(product.token(user.email), id, 'relinquish');
   });
+  const cpu = cpuSince(cpuStart);
+  log(`  CPU: ${describeCpu(cpu, users.length)} (create, approve, active, relinquish)`);
   const p50 = percentile(samples, 50);
   const p99 = percentile(samples, 99);
-  const detail = { requests: samples.length, pollMs: bench.settings.pollMs, workflowActiveAtP50: percentile(internal, 50), workflowActiveAtP99: percentile(internal, 99) };
+  const detail = { requests: samples.length, pollMs: bench.settings.pollMs, workflowActiveAtP50: percentile(internal, 50), workflowActiveAtP99: percentile(internal, 99), cpu };
   figures.push({ name: 'approval -> active overhead p50 (API shows active)', value: ms(p50), target: '< 250 ms', met: p50 < 250, detail });
   figures.push({ name: 'approval -> active overhead p99 (API shows active)', value: ms(p99), target: '< 1 s', met: p99 < 1000, detail });
   figures.push({ name: "  the same to the workflow's activeAt, p50 / p99", value: `${ms(detail.workflowActiveAtP50)} / ${ms(detail.workflowActiveAtP99)}`, target: '(reported)' });
@@ -243,9 +247,10 @@ async function measureThroughput(bench: Bench, product: Product, users: Requeste
       // The same users in every repeat: each lifecycle has ended (access removed) before the next run.
       const ours = users.splice(0, size);
       const bare = users.splice(0, size);
-      const runs: Array<{ productMs: number; bareMs: number; ratio: number }> = [];
+      const runs: Array<{ productMs: number; bareMs: number; ratio: number; productCpu: CpuUse; bareCpu: CpuUse }> = [];
       for (let repeat = 1; repeat <= settings.repeats; repeat += 1) {
         log(`throughput: ${size} at once, repeat ${repeat}/${settings.repeats}: product, then bare`);
+        const productCpuStart = cpuSnapshot();
         const productMs = await timed(() =>
           Promise.all(
             ours.map(async (user) => {
@@ -255,6 +260,8 @@ async function measureThroughput(bench: Bench, product: Product, users: Requeste
             }),
           ),
         );
+        const productCpu = cpuSince(productCpuStart);
+        const bareCpuStart = cpuSnapshot();
         const bareMs = await timed(() =>
           Promise.all(
             bare.map(async (user, index) => {
@@ -268,8 +275,11 @@ async function measureThroughput(bench: Bench, product: Product, users: Requeste
             }),
           ),
         );
-        runs.push({ productMs, bareMs, ratio: bareMs / productMs });
+        const bareCpu = cpuSince(bareCpuStart);
+        runs.push({ productMs, bareMs, ratio: bareMs / productMs, productCpu, bareCpu });
         log(`  product ${ms(productMs)}, bare ${ms(bareMs)}: ${(bareMs / productMs).toFixed(2)}x`);
+        log(`    product CPU: ${describeCpu(productCpu, size)}`);
+        log(`    bare CPU:    ${describeCpu(bareCpu, size)}`);
       }
       const ratios = runs.map((run) => run.ratio);
       const median = percentile(ratios, 50);

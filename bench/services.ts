@@ -31,9 +31,22 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-/** `node --import tsx <entry>` with `env` added; reported at once if it dies before stop(). */
+/** Where BENCH_CPU_PROFILE asks each service process to write its V8 CPU profile (none when unset). */
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE ? path.resolve(process.env.BENCH_CPU_PROFILE) : undefined;
+/** How long stop() waits for a profiled process to exit on SIGTERM (and write its profile) before SIGKILL. */
+const PROFILED_STOP_GRACE_MS = 30_000;
+
+/**
+ * `node --import tsx <entry>` with `env` added; reported at once if it dies before stop(). With
+ * BENCH_CPU_PROFILE=<dir>, the process runs under `--cpu-prof` (one .cpuprofile per thread, written
+ * at exit), so stop() asks it to exit with SIGTERM before it kills it.
+ */
 export function spawnService(label: string, entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const profiling = CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...profiling, '--import', 'tsx', entry], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Node names each profile CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: say which pid is what.
+  if (CPU_PROFILE_DIR) fs.mkdirSync(CPU_PROFILE_DIR, { recursive: true });
+  if (CPU_PROFILE_DIR) fs.appendFileSync(path.join(CPU_PROFILE_DIR, 'processes.txt'), `${child.pid} ${label}\n`);
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-20_000);
@@ -57,6 +70,12 @@ export function spawnService(label: string, entry: string, env: NodeJS.ProcessEn
     output: () => output,
     stop: async () => {
       stopping = true;
+      if (CPU_PROFILE_DIR && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const graceOver = setTimeout(() => child.kill('SIGKILL'), PROFILED_STOP_GRACE_MS);
+        await exited;
+        clearTimeout(graceOver);
+      }
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },
