@@ -167,8 +167,10 @@ const awsSchema = z
     /** The email tag index (see docs/aws.md): served stale, rebuilt in the background. */
     userIndex: z
       .object({
+        /** A user found whose tags were read longer ago than this is read again before it is used. */
+        confirmAfter: duration().prefault('60s'),
         /** An index older than this is still served while a new scan runs in the background. */
-        refreshAfter: duration().prefault('60s'),
+        refreshAfter: duration().prefault('10m'),
         /** No look-up rests on a tag read longer ago than this: it waits for a new scan. */
         maxStale: duration().prefault('15m'),
       })

@@ -21,7 +21,7 @@ export function providerSettings(config: P0Config, env: NodeJS.ProcessEnv = proc
       region,
       userLookup,
       emailTag,
-      userIndex: { refreshAfterMs: userIndex.refreshAfter, maxStaleMs: userIndex.maxStale },
+      userIndex: { confirmAfterMs: userIndex.confirmAfter, refreshAfterMs: userIndex.refreshAfter, maxStaleMs: userIndex.maxStale },
       simulatePrincipalPolicy,
       propagation: propagationSettings(propagation),
       identityCenter: {

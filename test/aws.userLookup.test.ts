@@ -164,11 +164,12 @@ describe('IAM user look-up by email tag: partial scans', function () {
   }
 
   let clock = 0;
-  const REFRESH_AFTER_MS = 60_000;
+  const CONFIRM_AFTER_MS = 60_000;
+  const REFRESH_AFTER_MS = 10 * 60_000;
   const MAX_STALE_MS = 15 * 60_000;
   function directory(iam: IAMClient, { lookup = 'tag-then-name', waitLimitMs }: { lookup?: UserLookup; waitLimitMs?: number } = {}): IamUserDirectory {
     // cacheTtlMs 0: every look-up goes to the index, whose clock is `clock`.
-    return new IamUserDirectory(iam, { lookup, emailTag: 'email', cacheTtlMs: 0, tagIndex: { refreshAfterMs: REFRESH_AFTER_MS, maxStaleMs: MAX_STALE_MS, retryDelaysMs: [1, 1, 1], waitLimitMs, now: () => clock } });
+    return new IamUserDirectory(iam, { lookup, emailTag: 'email', cacheTtlMs: 0, tagIndex: { confirmAfterMs: CONFIRM_AFTER_MS, refreshAfterMs: REFRESH_AFTER_MS, maxStaleMs: MAX_STALE_MS, retryDelaysMs: [1, 1, 1], waitLimitMs, now: () => clock } });
   }
 
   function isIncomplete(...unread: string[]) {
@@ -236,8 +237,8 @@ describe('IAM user look-up by email tag: partial scans', function () {
   });
 
   it('serves a stale index at once and refreshes it in the background; a miss waits for a new scan', async function () {
-    const fake: FakeUser[] = [{ name: 'ann', email: 'ann@example.com' }];
-    const { iam, listCalls } = fakeIam(fake);
+    const fake: FakeUser[] = [{ name: 'ann', email: 'ann@example.com' }, { name: 'bob', email: 'bob@example.com' }];
+    const { iam, listCalls, tagReads } = fakeIam(fake);
     const users = directory(iam);
     assert.equal((await users.find('ann@example.com'))?.name, 'ann');
     assert.equal(listCalls(), 1);
@@ -245,19 +246,54 @@ describe('IAM user look-up by email tag: partial scans', function () {
     assert.equal((await users.find('ann@example.com'))?.name, 'ann');
     assert.equal(listCalls(), 1, 'a fresh index: no scan');
 
-    // The tag moves to another user; the stale index still answers ann, and a refresh starts.
+    // Past confirmAfter, a user found is read again on its own before it is served: one call, no scan.
+    clock += CONFIRM_AFTER_MS;
+    assert.equal((await users.find('bob@example.com'))?.name, 'bob');
+    assert.deepEqual(Object.fromEntries(tagReads), { ann: 1, bob: 2 }, 'only bob read again');
+    assert.equal(listCalls(), 1, 'no scan before refreshAfter');
+    assert.equal((await users.find('bob@example.com'))?.name, 'bob');
+    assert.equal(tagReads.get('bob'), 2, 'that read counts as fresh');
+
+    // Past refreshAfter the index is still served (its hits confirmed), and a refresh starts.
     clock += REFRESH_AFTER_MS;
-    fake[0]!.email = undefined;
-    fake.push({ name: 'ann2', email: 'ann@example.com' });
-    assert.equal((await users.find('ann@example.com'))?.name, 'ann', 'served stale');
+    fake.push({ name: 'ann2', email: 'ann2@example.com' });
+    assert.equal((await users.find('ann@example.com'))?.name, 'ann', 'served stale, confirmed');
     assert.equal(listCalls(), 2, 'refresh started');
     await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal((await users.find('ann@example.com'))?.name, 'ann2', 'the refreshed index');
+    assert.equal((await users.find('ann2@example.com'))?.name, 'ann2', 'the refreshed index');
+    assert.equal(listCalls(), 2, 'found in the refreshed index, no scan');
 
     fake.push({ name: 'dee', email: 'dee@example.com' });
     clock += 1_000;
     assert.equal((await users.find('dee@example.com'))?.name, 'dee', 'a miss scans again');
     assert.equal(listCalls(), 3);
+  });
+
+  it('a tag moved to another user is never served from the index: the moved hit waits for a new scan', async function () {
+    const fake: FakeUser[] = [{ name: 'ann', email: 'ann@example.com' }];
+    const { iam, listCalls } = fakeIam(fake);
+    const users = directory(iam);
+    assert.equal((await users.find('ann@example.com'))?.name, 'ann');
+    clock += CONFIRM_AFTER_MS;
+    fake[0]!.email = 'someone-else@example.com';
+    fake.push({ name: 'ann2', email: 'ann@example.com' });
+    assert.equal((await users.find('ann@example.com'))?.name, 'ann2', 'the user that carries the tag now');
+    assert.equal(listCalls(), 2);
+    clock += CONFIRM_AFTER_MS;
+    fake[1]!.email = undefined;
+    assert.equal(await users.find('ann@example.com'), undefined, 'nobody carries it now');
+  });
+
+  it('a confirming read that fails waits for a scan rather than serve the unconfirmed user', async function () {
+    const fake: FakeUser[] = [{ name: 'ann', email: 'ann@example.com' }];
+    const { iam, tagReads, listCalls } = fakeIam(fake);
+    const users = directory(iam);
+    assert.equal((await users.find('ann@example.com'))?.name, 'ann');
+    clock += CONFIRM_AFTER_MS;
+    fake[0]!.failures = 1;
+    assert.equal((await users.find('ann@example.com'))?.name, 'ann');
+    assert.equal(listCalls(), 2, 'a scan read ann again');
+    assert.equal(tagReads.get('ann'), 3);
   });
 
   it('a look-up arriving during a scan takes the user from it rather than wait for one more', async function () {

@@ -65,6 +65,8 @@ export interface AwsSettings {
 }
 
 export interface UserIndexSettings {
+  /** A user found whose tags were read longer ago than this is read again (one call) before it is used. */
+  confirmAfterMs: number;
   /** An index older than this is still served, and rebuilt in the background. */
   refreshAfterMs: number;
   /** No look-up rests on a tag read longer ago than this: it waits for a new scan instead. */
@@ -72,7 +74,7 @@ export interface UserIndexSettings {
 }
 
 /** The config's defaults (aws.userIndex). */
-export const USER_INDEX_DEFAULTS: UserIndexSettings = { refreshAfterMs: 60_000, maxStaleMs: 15 * 60_000 };
+export const USER_INDEX_DEFAULTS: UserIndexSettings = { confirmAfterMs: 60_000, refreshAfterMs: 10 * 60_000, maxStaleMs: 15 * 60_000 };
 
 /** Users, roles, groups and policies rarely change; a minute spares IAM a scan per activity attempt. */
 const LOOKUP_CACHE_TTL_MS = 60_000;

@@ -5,6 +5,11 @@
  *
  * - the index is served stale and refreshed in the background once older than `refreshAfterMs`;
  *   only an email it cannot answer (a miss, two users, an unread user) waits for a new scan;
+ * - but a user it finds is never taken on an old read: one whose tags were read longer ago than
+ *   `confirmAfterMs` is read again on its own (one ListUserTags) before it is served, and a tag that
+ *   moved away from it makes the look-up wait for a new scan, as a miss does. So a tag moved to
+ *   another person is seen within `confirmAfterMs`, while the whole account is read only every
+ *   `refreshAfterMs` (a full scan is one call per user: on a large account, what IAM throttles);
  * - a scan survives the failures of single calls: each ListUsers page and each user's ListUserTags
  *   that still fails after the SDK's own retries is retried on its own, in rounds with growing
  *   pauses, and a user whose tags still cannot be read keeps what an earlier scan read of it;
@@ -20,6 +25,8 @@ export type { IamUser } from './retryRounds';
 export interface UserTagIndexOptions {
   /** The user tag that holds the email. */
   emailTag: string;
+  /** A user found whose tags were read longer ago than this is read again before it is served. */
+  confirmAfterMs: number;
   /** An index older than this is still served, and a scan to replace it starts in the background. */
   refreshAfterMs: number;
   /** No answer rests on a tag read longer ago than this: the look-up waits for a new scan instead. */
@@ -52,6 +59,7 @@ const LOOKUP_WAIT_LIMIT_MS = 20_000;
 interface TagRead {
   user: IamUser;
   email: string | undefined;
+  /** Moved forward when a look-up reads the user again and finds the same email (Snapshot.confirmed). */
   readAt: number;
 }
 
@@ -77,6 +85,12 @@ class Snapshot {
   }
 
   /** The answer for `email` counting only reads made at `freshSince` or later. */
+  /** `user`'s tags were read again at `readAt` and still carry the email it is indexed under. */
+  confirmed(user: IamUser, readAt: number): void {
+    const read = this.reads.get(user.name);
+    if (read && read.user.id === user.id && read.readAt < readAt) read.readAt = readAt;
+  }
+
   answer(email: string, freshSince: number): TagAnswer {
     const unread = [...this.unread];
     if (this.oldestReadAt < freshSince) {
@@ -119,7 +133,7 @@ export class UserTagIndex {
     if (index && calledAt - index.startedAt >= this.options.refreshAfterMs) this.refreshInBackground(calledAt);
     if (index) {
       const answer = index.answer(email, freshSince());
-      if (answer.kind === 'one') return answer;
+      if (answer.kind === 'one' && (await this.stillCarries(index, answer.user, email, calledAt))) return answer;
     }
     return this.withinWaitLimit(async () => {
       // A scan already under way may know the user: one user found there is as good as the index above.
@@ -130,6 +144,21 @@ export class UserTagIndex {
       }
       return (await this.indexSince(calledAt)).answer(email, freshSince());
     });
+  }
+
+  /**
+   * Whether `user`, found for `email` in `index`, carries it now: its read is younger than
+   * `confirmAfterMs`, or a new read of its tags says so (and then counts as that user's read). A
+   * read that fails is not a yes: the look-up then waits for a scan, which retries it.
+   */
+  private async stillCarries(index: Snapshot, user: IamUser, email: string, calledAt: number): Promise<boolean> {
+    const read = index.reads.get(user.name);
+    if (read && calledAt - read.readAt < this.options.confirmAfterMs) return true;
+    const readAt = this.now();
+    const carried = await this.emailTagOf(user.name).catch(() => undefined);
+    if (carried !== email) return false;
+    index.confirmed(user, readAt);
+    return true;
   }
 
   /** `wait()`, or `scanning` once it took longer than the wait limit (the scans go on). */
