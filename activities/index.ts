@@ -4,7 +4,7 @@
  * tests can hand in their own.
  */
 import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
-import { PrincipalUnconfirmedError, ProviderInputError, type GrantSpec, type PrincipalRef, type Provider } from '../providers/provider';
+import { PrincipalUnconfirmedError, ProviderInputError, StepMemo, type GrantSpec, type PrincipalRef, type Provider } from '../providers/provider';
 import type { MessageSigner } from '../service/messageSigning';
 import { countPrincipalAlert, countProviderError, observeRequestEvent, type ProviderOperation } from '../service/metrics';
 import type { Policy } from '../service/policy';
@@ -163,9 +163,9 @@ export function createActivities(dependencies: ActivityDependencies) {
   }
 
   /** provision's own read-back: whether the grant reads back now; a failed read is a no, not a failed grant. */
-  async function readsGranted(spec: GrantSpec, provider: Provider, granted: GrantSpec): Promise<boolean> {
+  async function readsGranted(spec: GrantSpec, provider: Provider, granted: GrantSpec, memo: StepMemo): Promise<boolean> {
     try {
-      return await counted(spec, 'verifyPropagation', () => provider.isGranted(granted));
+      return await counted(spec, 'verifyPropagation', () => provider.isGranted(granted, memo));
     } catch (error) {
       log.info('Read-back after the grant failed; the workflow verifies it instead', { requestId: spec.requestId, error: String(error) });
       return false;
@@ -177,9 +177,9 @@ export function createActivities(dependencies: ActivityDependencies) {
    * (only a grant recorded without one), the unconfirmed answer: the lease stays unconfirmed for the
    * reconciler to report.
    */
-  async function readsGrantedAfterRemoval(spec: GrantSpec, provider: Provider, recorded: GrantSpec): Promise<boolean | VerifyRevocationResult> {
+  async function readsGrantedAfterRemoval(spec: GrantSpec, provider: Provider, recorded: GrantSpec, memo?: StepMemo): Promise<boolean | VerifyRevocationResult> {
     try {
-      return await counted(spec, 'verifyRevocation', () => provider.isGranted(recorded));
+      return await counted(spec, 'verifyRevocation', () => provider.isGranted(recorded, memo));
     } catch (error) {
       if (!(error instanceof PrincipalUnconfirmedError)) throw error;
       countPrincipalAlert(spec.provider, 'verifyRevocation');
@@ -189,11 +189,11 @@ export function createActivities(dependencies: ActivityDependencies) {
   }
 
   /** The removal is confirmed at the provider: so recorded, unless another request holds the access now. */
-  async function removalConfirmed(spec: GrantSpec, provider: Provider, recorded: GrantSpec): Promise<VerifyRevocationResult> {
+  async function removalConfirmed(spec: GrantSpec, provider: Provider, recorded: GrantSpec, memo?: StepMemo): Promise<VerifyRevocationResult> {
     const { heldBy } = await leases.confirmRemoved(spec.requestId);
     if (heldBy.length > 0) {
       log.info('Access is held by another request; keeping it granted', { requestId: spec.requestId, heldBy });
-      await counted(spec, 'verifyRevocation', () => provider.grant(recorded));
+      await counted(spec, 'verifyRevocation', () => provider.grant(recorded, memo));
     }
     return { confirmed: true };
   }
@@ -202,11 +202,11 @@ export function createActivities(dependencies: ActivityDependencies) {
    * revoke's own check, as verifyRevocation's first read: gone (confirmed), or unconfirmed. Undefined
    * (verifyRevocation polls) when it still reads back or the read failed: the removal itself is done.
    */
-  async function confirmedInOneRead(spec: GrantSpec, provider: Provider, recorded: GrantSpec): Promise<VerifyRevocationResult | undefined> {
+  async function confirmedInOneRead(spec: GrantSpec, provider: Provider, recorded: GrantSpec, memo: StepMemo): Promise<VerifyRevocationResult | undefined> {
     try {
-      const granted = await readsGrantedAfterRemoval(spec, provider, recorded);
+      const granted = await readsGrantedAfterRemoval(spec, provider, recorded, memo);
       if (granted === true) return undefined;
-      return granted === false ? await removalConfirmed(spec, provider, recorded) : granted;
+      return granted === false ? await removalConfirmed(spec, provider, recorded, memo) : granted;
     } catch (error) {
       log.info('Read-back after the removal failed; the workflow verifies it instead', { requestId: spec.requestId, error: String(error) });
       return undefined;
@@ -233,10 +233,12 @@ export function createActivities(dependencies: ActivityDependencies) {
     });
     if (problem) refuseUntrusted(spec, problem);
     const provider = providerFor(spec);
+    // This attempt's calls confirm the recorded principal once between them (StepMemo).
+    const memo = new StepMemo();
     return withProviderErrors(async () => {
       // A retry, a re-provision or an extension grants to the principal recorded the first time.
       const known = await withRecordedPrincipal(spec);
-      const inspection = await counted(spec, 'provision', () => provider.inspect(known));
+      const inspection = await counted(spec, 'provision', () => provider.inspect(known, memo));
       const { recordedPrincipal: _recorded, ...grantSpec } = known;
       const lease = await leases.acquire({
         requestId: spec.requestId,
@@ -254,18 +256,18 @@ export function createActivities(dependencies: ActivityDependencies) {
       if (lease.released) refuseEnded(spec, 'its hold on the access was released before this attempt granted');
       // A timed-out attempt learns it from its heartbeats: the retry that replaced it does the granting.
       if (Context.current().cancellationSignal.aborted) throw new CancelledFailure('Provision attempt cancelled before granting');
-      await counted(spec, 'provision', () => provider.grant(granted));
+      await counted(spec, 'provision', () => provider.grant(granted, memo));
       // Ended while granting: the removal may have run before this grant landed, so undo it here (the
       // lease store decided, at release, whether anything is to be removed; a request that took the
       // same shared access since then holds it now).
       const ended = await leases.releaseOf(spec.requestId);
       if (ended) {
         if (ended.removeAtProvider && (await leases.otherHolders(spec.requestId)).length === 0) {
-          await counted(spec, 'provision', () => provider.revoke(granted));
+          await counted(spec, 'provision', () => provider.revoke(granted, memo));
         }
         refuseEnded(spec, 'it ended while this attempt was granting; the grant was removed again');
       }
-      const verified = options?.readBack === true && checksInOneRead(provider.propagation) && (await readsGranted(spec, provider, granted));
+      const verified = options?.readBack === true && checksInOneRead(provider.propagation) && (await readsGranted(spec, provider, granted, memo));
       return { resourceKey: inspection.resourceKey, standing: lease.standing, ...(verified ? { verified } : {}) };
     });
   }
@@ -369,16 +371,18 @@ export function createActivities(dependencies: ActivityDependencies) {
       if (!release.removeAtProvider) return { removedAtProvider: false, reason: release.reason };
       const provider = providerFor(spec);
       const recorded = await withRecordedPrincipal(spec);
+      // The removal and its check confirm the recorded principal once between them (StepMemo).
+      const memo = new StepMemo();
       try {
         // Removal is retried whatever the error: giving up would leave a grant behind.
-        await counted(spec, 'revoke', () => provider.revoke(recorded));
+        await counted(spec, 'revoke', () => provider.revoke(recorded, memo));
       } catch (error) {
         if (!(error instanceof PrincipalUnconfirmedError)) throw error;
         countPrincipalAlert(spec.provider, 'revoke');
         log.warn('Removal unconfirmed: the principal the grant was made to cannot be confirmed', { requestId: spec.requestId, error: error.message });
         return { removedAtProvider: false, reason: `removal unconfirmed: ${error.message}`, alert: REMOVAL_UNCONFIRMED };
       }
-      const confirmed = options?.confirm === true && checksInOneRead(provider.propagation) ? await confirmedInOneRead(spec, provider, recorded) : undefined;
+      const confirmed = options?.confirm === true && checksInOneRead(provider.propagation) ? await confirmedInOneRead(spec, provider, recorded, memo) : undefined;
       return { removedAtProvider: true, reason: release.reason, ...(confirmed ? { confirmed } : {}) };
     },
 

@@ -74,24 +74,49 @@ export interface PropagationSettings {
   pollIntervalMs: number;
 }
 
+/**
+ * What the calls of one activity step may share: a recorded principal a provider confirmed a moment
+ * ago (AWS: one GetUser by name, compared by unique id) need not be confirmed again by the next call
+ * of the same step, such as the read-back right after a grant or a removal. The activities make one
+ * per step and drop it when the step ends; it is never shared between steps, attempts or requests,
+ * and a call without one confirms afresh. A failed load is not remembered.
+ */
+export class StepMemo {
+  private readonly loads = new Map<string, Promise<unknown>>();
+
+  remember<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const known = this.loads.get(key) as Promise<T> | undefined;
+    if (known) return known;
+    const loading = load();
+    this.loads.set(key, loading);
+    loading.catch(() => {
+      if (this.loads.get(key) === loading) this.loads.delete(key);
+    });
+    return loading;
+  }
+}
+
 export interface Provider {
   readonly name: string;
   readonly propagation: PropagationSettings;
-  /** Resolves the principal and target; throws ProviderInputError when either does not exist. */
-  inspect(spec: GrantSpec): Promise<GrantInspection>;
+  /**
+   * Resolves the principal and target; throws ProviderInputError when either does not exist. Every
+   * call below takes the step's StepMemo, if any, to confirm a recorded principal once per step.
+   */
+  inspect(spec: GrantSpec, memo?: StepMemo): Promise<GrantInspection>;
   /** Idempotent: granting what is already granted succeeds and changes nothing. */
-  grant(spec: GrantSpec): Promise<void>;
+  grant(spec: GrantSpec, memo?: StepMemo): Promise<void>;
   /**
    * Idempotent: removing what is already gone succeeds. Throws PrincipalUnconfirmedError when the
    * recorded principal no longer exists (or, for a grant without one, the look-up is ambiguous):
    * the removal cannot be confirmed, and that must never read as a clean removal.
    */
-  revoke(spec: GrantSpec): Promise<void>;
+  revoke(spec: GrantSpec, memo?: StepMemo): Promise<void>;
   /**
    * One read-back: does the provider currently report the grant as in place (and, where enabled,
    * effective)? A recorded principal that no longer exists holds nothing: false.
    */
-  isGranted(spec: GrantSpec): Promise<boolean>;
+  isGranted(spec: GrantSpec, memo?: StepMemo): Promise<boolean>;
   /**
    * For the reconciler: every grant at the provider that carries the product's marker (an inline
    * policy named `p0-<requestId>`, a binding whose condition title or label names the request), in

@@ -28,7 +28,7 @@ import {
   AddUserToGroupCommand,
   type SimulatePrincipalPolicyCommandInput,
 } from '@aws-sdk/client-iam';
-import { PrincipalUnconfirmedError, ProviderInputError, type GrantSpec } from '../providers/provider';
+import { PrincipalUnconfirmedError, ProviderInputError, StepMemo, type GrantSpec } from '../providers/provider';
 import { classifyAwsError } from '../providers/aws/errors';
 import { revokedSessionsPolicyName } from '../providers/aws/roleGrantPolicy';
 import { AwsIamProvider, createAwsIamProvider } from '../providers/aws/iamProvider';
@@ -447,6 +447,44 @@ describe('AwsIamProvider (moto)', function () {
       });
       assert.deepEqual((await holdings(iam, userName)).groups, ['Developers'], 'the new user keeps its membership');
       assert.equal(await provider.isGranted(spec), false, 'the recorded user is gone: it holds nothing');
+    });
+
+    it('the calls of one step confirm the recorded user once (StepMemo); calls without one, and later steps, confirm afresh', async function () {
+      const email = newEmail('one-confirm');
+      const userName = await createIamUser(iam, email);
+      const getUsers: string[] = [];
+      const counting = iamClientFor(moto.endpoint);
+      counting.middlewareStack.add(
+        (next, context) => (args) => {
+          if (context.commandName === 'GetUserCommand') getUsers.push((args.input as { UserName: string }).UserName);
+          return next(args);
+        },
+        { step: 'initialize' },
+      );
+      try {
+        const counted = new AwsIamProvider({ iam: counting, settings: SETTINGS });
+        const spec = await grantRecorded('group', 'Developers', email);
+        const provisionStep = new StepMemo();
+        await counted.grant(spec, provisionStep);
+        assert.equal(await counted.isGranted(spec, provisionStep), true);
+        assert.deepEqual(getUsers, [userName], 'a grant and its read-back: one GetUser');
+
+        const revokeStep = new StepMemo();
+        await counted.revoke(spec, revokeStep);
+        assert.equal(await counted.isGranted(spec, revokeStep), false);
+        assert.deepEqual(getUsers, [userName, userName], 'the next step confirms again, once');
+
+        await counted.isGranted(spec);
+        await counted.isGranted(spec);
+        assert.equal(getUsers.length, 4, 'without a memo every call confirms');
+
+        // A step whose user was replaced after an earlier step confirmed it still finds out.
+        await iam.send(new DeleteUserCommand({ UserName: userName }));
+        await iam.send(new CreateUserCommand({ UserName: userName }));
+        await assert.rejects(counted.revoke(spec, new StepMemo()), PrincipalUnconfirmedError);
+      } finally {
+        counting.destroy();
+      }
     });
 
     it('a grant recorded before principals were (no recordedPrincipal) is looked up; an ambiguous look-up is unconfirmed', async function () {

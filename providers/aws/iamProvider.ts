@@ -29,7 +29,7 @@ import {
   RemoveUserFromGroupCommand,
   SimulatePrincipalPolicyCommand,
 } from '@aws-sdk/client-iam';
-import { PrincipalUnconfirmedError, ProviderInputError, type GrantInspection, type GrantSpec, type MarkedGrant, type PropagationSettings, type Provider } from '../provider';
+import { PrincipalUnconfirmedError, ProviderInputError, type GrantInspection, type GrantSpec, type MarkedGrant, type PropagationSettings, type Provider, type StepMemo } from '../provider';
 import { AWS_REQUEST_HANDLER, awsErrorCode, classifyAwsError, isNoSuchEntity } from './errors';
 import { AWS_GRANT_KINDS, IAM_USER_GRANT_KINDS, IDENTITY_CENTER_GRANT_KIND, type IamUserGrantKind, type UserLookup } from './catalog';
 import { createIdentityCenterAssignments, type IdentityCenterAssignments, type IdentityCenterSettings } from './identityCenter';
@@ -118,15 +118,15 @@ export class AwsIamProvider implements Provider {
   }
 
   /** `present` is the plain read-back, without the policy simulator: is the object there? */
-  async inspect(spec: GrantSpec): Promise<GrantInspection> {
+  async inspect(spec: GrantSpec, memo?: StepMemo): Promise<GrantInspection> {
     if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).inspect(spec);
-    const grant = await this.resolve(spec, 'strict');
+    const grant = await this.resolve(spec, 'strict', memo);
     return { resourceKey: resourceKeyOf(grant), present: await this.readBack(grant), principal: iamUserRef(grant.user) };
   }
 
-  async grant(spec: GrantSpec): Promise<void> {
+  async grant(spec: GrantSpec, memo?: StepMemo): Promise<void> {
     if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).grant(spec);
-    const grant = await this.resolve(spec, 'strict');
+    const grant = await this.resolve(spec, 'strict', memo);
     const UserName = grant.user.name;
     try {
       // Each of these is idempotent in IAM: rewriting the same inline policy, re-attaching an attached
@@ -158,14 +158,14 @@ export class AwsIamProvider implements Provider {
    * grant's end first denies the requester's earlier sessions on the role: those outlive the inline
    * policy, and they must end even when the user can no longer be confirmed.
    */
-  async revoke(spec: GrantSpec): Promise<void> {
+  async revoke(spec: GrantSpec, memo?: StepMemo): Promise<void> {
     if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).revoke(spec);
     if (kindOf(spec) === 'role') {
       const role = await this.findRole(spec.target);
       // No role, no sessions of it: nothing to deny.
       if (role) await this.denyEarlierSessions(role, spec.principal.toLowerCase());
     }
-    const grant = await this.resolve(spec, 'lenient');
+    const grant = await this.resolve(spec, 'lenient', memo);
     if (!grant) return;
     const UserName = grant.user.name;
     try {
@@ -185,11 +185,11 @@ export class AwsIamProvider implements Provider {
     }
   }
 
-  async isGranted(spec: GrantSpec): Promise<boolean> {
+  async isGranted(spec: GrantSpec, memo?: StepMemo): Promise<boolean> {
     if (spec.kind === IDENTITY_CENTER_GRANT_KIND) return this.identityCenterFor(spec).isGranted(spec);
     let grant: ResolvedGrant | undefined;
     try {
-      grant = await this.resolve(spec, 'lenient');
+      grant = await this.resolve(spec, 'lenient', memo);
     } catch (error) {
       // The recorded user was deleted (or replaced): it holds nothing. A look-up that became
       // ambiguous (no recorded user) is different: nobody knows who holds it, so it stays an error.
@@ -269,13 +269,14 @@ export class AwsIamProvider implements Provider {
    * A role is the exception: its grant is an inline policy on the user that outlives the role, so a
    * missing role still resolves (without an ARN) and the policy is still read back and removed.
    */
-  private async resolve(spec: GrantSpec, mode: 'strict'): Promise<ResolvedGrant>;
-  private async resolve(spec: GrantSpec, mode: 'lenient'): Promise<ResolvedGrant | undefined>;
-  private async resolve(spec: GrantSpec, mode: 'strict' | 'lenient'): Promise<ResolvedGrant | undefined> {
+  private async resolve(spec: GrantSpec, mode: 'strict', memo?: StepMemo): Promise<ResolvedGrant>;
+  private async resolve(spec: GrantSpec, mode: 'lenient', memo?: StepMemo): Promise<ResolvedGrant | undefined>;
+  private async resolve(spec: GrantSpec, mode: 'strict' | 'lenient', memo?: StepMemo): Promise<ResolvedGrant | undefined> {
     const kind = kindOf(spec);
     const strict = mode === 'strict';
-    const user = spec.recordedPrincipal
-      ? await this.users.recorded(spec.recordedPrincipal)
+    const recorded = spec.recordedPrincipal;
+    const user = recorded
+      ? await (memo ? memo.remember(`aws-iam-user:${recorded.userName}:${recorded.userId}`, () => this.users.recorded(recorded)) : this.users.recorded(recorded))
       : strict
         ? await this.users.resolve(spec.principal)
         : await this.users.find(spec.principal);
