@@ -94,6 +94,11 @@ export class StepMemo {
     });
     return loading;
   }
+
+  /** Remembers `value` as loaded for `key` (a confirmation made on the way, e.g. by a look-up). */
+  seed<T>(key: string, value: T): void {
+    if (!this.loads.has(key)) this.loads.set(key, Promise.resolve(value));
+  }
 }
 
 export interface Provider {

@@ -487,6 +487,36 @@ describe('AwsIamProvider (moto)', function () {
       }
     });
 
+    it("a first grant whose look-up confirmed the user reads it once: the confirmation is the step's", async function () {
+      const email = newEmail('first-grant');
+      const userName = await createIamUser(iam, email);
+      const callsOnUser: string[] = [];
+      const counting = iamClientFor(moto.endpoint);
+      counting.middlewareStack.add(
+        (next, context) => (args) => {
+          if ((args.input as { UserName?: string }).UserName === userName) callsOnUser.push((context.commandName ?? '').replace(/Command$/, ''));
+          return next(args);
+        },
+        { step: 'initialize' },
+      );
+      try {
+        // confirmAfter 0: every user the index finds is read again (GetUser) before it is used.
+        const counted = new AwsIamProvider({ iam: counting, settings: { ...SETTINGS, userIndex: { confirmAfterMs: 0, refreshAfterMs: 600_000, maxStaleMs: 900_000 } } });
+        await counted.inspect(specFor('group', 'Developers', newEmail('someone-else'))).catch(() => undefined); // builds the index
+        callsOnUser.length = 0;
+        const spec = specFor('group', 'Developers', email);
+        const step = new StepMemo();
+        const { principal } = await counted.inspect(spec, step);
+        const granted = { ...spec, recordedPrincipal: principal };
+        await counted.grant(granted, step);
+        assert.equal(await counted.isGranted(granted, step), true);
+        assert.deepEqual(callsOnUser, ['GetUser', 'ListGroupsForUser', 'AddUserToGroup', 'ListGroupsForUser'], 'one GetUser: the look-up\'s, reused by the grant and its read-back');
+        await counted.revoke(granted, new StepMemo());
+      } finally {
+        counting.destroy();
+      }
+    });
+
     it('a grant recorded before principals were (no recordedPrincipal) is looked up; an ambiguous look-up is unconfirmed', async function () {
       const email = newEmail('legacy');
       const userName = await createIamUser(iam, email);

@@ -130,6 +130,8 @@ describe('IAM user look-up by email tag: partial scans', function () {
     failures?: number;
     /** With this error code (a 400) instead of a 503. */
     failsWith?: string;
+    /** Its unique id (default AIDA<NAME>): a new user under the same name has another. */
+    id?: string;
   }
 
   function fakeIam(users: FakeUser[], { tagReadMs = 0, listing = Promise.resolve() }: { tagReadMs?: number; listing?: Promise<void> } = {}): { iam: IAMClient; tagReads: Map<string, number>; listCalls: () => number } {
@@ -140,7 +142,7 @@ describe('IAM user look-up by email tag: partial scans', function () {
       if (command instanceof ListUsersCommand) {
         listCalls += 1;
         await listing;
-        return { Users: users.map((user) => ({ UserName: user.name, Arn: `arn:aws:iam::123456789012:user/${user.name}`, UserId: `AIDA${user.name.toUpperCase()}` })), IsTruncated: false };
+        return { Users: users.map((user) => ({ UserName: user.name, Arn: `arn:aws:iam::123456789012:user/${user.name}`, UserId: user.id ?? `AIDA${user.name.toUpperCase()}` })), IsTruncated: false };
       }
       if (command instanceof ListUserTagsCommand) {
         await new Promise((resolve) => setTimeout(resolve, tagReadMs));
@@ -156,7 +158,15 @@ describe('IAM user look-up by email tag: partial scans', function () {
       if (command instanceof GetUserCommand) {
         const user = users.find((candidate) => candidate.name === command.input.UserName);
         if (!user) throw Object.assign(new Error('no such user'), { name: 'NoSuchEntityException', $metadata: { httpStatusCode: 404 } });
-        return { User: { UserName: user.name, Arn: `arn:aws:iam::123456789012:user/${user.name}`, UserId: `AIDA${user.name.toUpperCase()}` } };
+        // GetUser answers with the user's tags too: the index confirms a user it found this way.
+        tagReads.set(user.name, (tagReads.get(user.name) ?? 0) + 1);
+        if ((user.failures ?? 0) > 0) {
+          user.failures! -= 1;
+          throw Object.assign(new Error('Service is unable to handle request.'), { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } });
+        }
+        return {
+          User: { UserName: user.name, Arn: `arn:aws:iam::123456789012:user/${user.name}`, UserId: user.id ?? `AIDA${user.name.toUpperCase()}`, Tags: user.email ? [{ Key: 'email', Value: user.email }] : [] },
+        };
       }
       throw new Error(`unexpected ${command.constructor.name}`);
     };
@@ -282,6 +292,17 @@ describe('IAM user look-up by email tag: partial scans', function () {
     clock += CONFIRM_AFTER_MS;
     fake[1]!.email = undefined;
     assert.equal(await users.find('ann@example.com'), undefined, 'nobody carries it now');
+  });
+
+  it('a user deleted and created again under the same name is not the user the index found', async function () {
+    const fake: FakeUser[] = [{ name: 'ann', email: 'ann@example.com' }];
+    const { iam, listCalls } = fakeIam(fake);
+    const users = directory(iam);
+    assert.equal((await users.find('ann@example.com'))?.id, 'AIDAANN');
+    clock += CONFIRM_AFTER_MS;
+    fake[0]!.id = 'AIDANEWANN';
+    assert.equal((await users.find('ann@example.com'))?.id, 'AIDANEWANN', 'the new user, from a new scan');
+    assert.equal(listCalls(), 2);
   });
 
   it('a confirming read that fails waits for a scan rather than serve the unconfirmed user', async function () {

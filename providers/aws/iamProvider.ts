@@ -274,12 +274,11 @@ export class AwsIamProvider implements Provider {
   private async resolve(spec: GrantSpec, mode: 'strict' | 'lenient', memo?: StepMemo): Promise<ResolvedGrant | undefined> {
     const kind = kindOf(spec);
     const strict = mode === 'strict';
-    const recorded = spec.recordedPrincipal;
-    const user = recorded
-      ? await (memo ? memo.remember(`aws-iam-user:${recorded.userName}:${recorded.userId}`, () => this.users.recorded(recorded)) : this.users.recorded(recorded))
+    const user = spec.recordedPrincipal
+      ? await this.users.recorded(spec.recordedPrincipal, memo)
       : strict
-        ? await this.users.resolve(spec.principal)
-        : await this.users.find(spec.principal);
+        ? await this.users.resolve(spec.principal, memo)
+        : await this.users.find(spec.principal, memo);
     if (!user) return undefined;
     const target = spec.target;
     switch (kind) {

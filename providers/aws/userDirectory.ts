@@ -3,7 +3,7 @@
  * exactly the email, as the configured lookup allows.
  */
 import { GetUserCommand, type IAMClient } from '@aws-sdk/client-iam';
-import { PrincipalUnconfirmedError, ProviderInputError, type PrincipalRef } from '../provider';
+import { PrincipalUnconfirmedError, ProviderInputError, type PrincipalRef, type StepMemo } from '../provider';
 import type { UserLookup } from './catalog';
 import { awsErrorCode, classifyAwsError, isNoSuchEntity } from './errors';
 import { TtlCache } from './ttlCache';
@@ -14,6 +14,11 @@ export type { IamUser } from './userTagIndex';
 /** The recorded form of an IAM user (GrantInspection.principal). */
 export function iamUserRef(user: IamUser): PrincipalRef {
   return { userName: user.name, userArn: user.arn, userId: user.id };
+}
+
+/** A StepMemo's key for "this user (name and unique id) was confirmed in IAM during the step". */
+function confirmedUserKey(ref: PrincipalRef): string {
+  return `aws-iam-user:${ref.userName}:${ref.userId}`;
 }
 
 /**
@@ -52,14 +57,18 @@ export class IamUserDirectory {
     this.tagIndex = new UserTagIndex(iam, { ...options.tagIndex, emailTag: options.emailTag });
   }
 
-  /** The IAM user for `email`, or undefined when none matches. */
-  async find(email: string): Promise<IamUser | undefined> {
-    return this.cache.getOrLoad(email.toLowerCase(), () => this.lookUp(email));
+  /**
+   * The IAM user for `email`, or undefined when none matches. A user the tag index confirmed with
+   * GetUser for this look-up is remembered in `memo` as confirmed, so the same step's calls with it
+   * as the recorded principal do not read it again (see `recorded`).
+   */
+  async find(email: string, memo?: StepMemo): Promise<IamUser | undefined> {
+    return this.cache.getOrLoad(email.toLowerCase(), () => this.lookUp(email, memo));
   }
 
   /** Like `find`, but throws ProviderInputError naming the email and the fix when no IAM user matches. */
-  async resolve(email: string): Promise<IamUser> {
-    const user = await this.find(email);
+  async resolve(email: string, memo?: StepMemo): Promise<IamUser> {
+    const user = await this.find(email, memo);
     if (user) return user;
     const { lookup, emailTag } = this.options;
     const fixes = {
@@ -73,9 +82,14 @@ export class IamUserDirectory {
   /**
    * The user a grant was made to, as recorded then, confirmed to be that same user now (by its
    * unique id, never by the email tag). Throws PrincipalUnconfirmedError when it was deleted or
-   * replaced by another user with the same name. Never cached: a revoke must see IAM as it is.
+   * replaced by another user with the same name. Never cached between steps: a revoke must see IAM
+   * as it is; the calls of one step share one confirmation through its `memo`.
    */
-  async recorded(ref: PrincipalRef): Promise<IamUser> {
+  async recorded(ref: PrincipalRef, memo?: StepMemo): Promise<IamUser> {
+    return memo ? memo.remember(confirmedUserKey(ref), () => this.confirm(ref)) : this.confirm(ref);
+  }
+
+  private async confirm(ref: PrincipalRef): Promise<IamUser> {
     const { userName, userId } = ref;
     if (!userName || !userId) throw new ProviderInputError(`Not a recorded IAM user: ${JSON.stringify(ref)}`);
     let user: IamUser | undefined;
@@ -96,9 +110,9 @@ export class IamUserDirectory {
     return { name: User!.UserName!, arn: User!.Arn!, id: User!.UserId! };
   }
 
-  private async lookUp(email: string): Promise<IamUser | undefined> {
+  private async lookUp(email: string, memo?: StepMemo): Promise<IamUser | undefined> {
     const { lookup } = this.options;
-    const tagged = lookup === 'name' ? undefined : await this.findByTag(email);
+    const tagged = lookup === 'name' ? undefined : await this.findByTag(email, memo);
     if (tagged || lookup === 'tag') return tagged;
     return this.findByName(email);
   }
@@ -110,10 +124,11 @@ export class IamUserDirectory {
    * index cannot give for sure (some users' tags could not be read): never "no such user", never a
    * user picked while another might carry the email too, and never the name look-up instead.
    */
-  private async findByTag(email: string): Promise<IamUser | undefined> {
+  private async findByTag(email: string, memo?: StepMemo): Promise<IamUser | undefined> {
     const answer = await this.tagIndex.lookUp(email.toLowerCase());
     switch (answer.kind) {
       case 'one':
+        if (answer.confirmedAt !== undefined) memo?.seed(confirmedUserKey(iamUserRef(answer.user)), answer.user);
         return answer.user;
       case 'none':
         return undefined;

@@ -6,8 +6,9 @@
  * - the index is served stale and refreshed in the background once older than `refreshAfterMs`;
  *   only an email it cannot answer (a miss, two users, an unread user) waits for a new scan;
  * - but a user it finds is never taken on an old read: one whose tags were read longer ago than
- *   `confirmAfterMs` is read again on its own (one ListUserTags) before it is served, and a tag that
- *   moved away from it makes the look-up wait for a new scan, as a miss does. So a tag moved to
+ *   `confirmAfterMs` is read again on its own (one GetUser: its unique id and its tags) before it
+ *   is served, and a tag that moved away from it, or a new user under its name, makes the look-up
+ *   wait for a new scan, as a miss does. So a tag moved to
  *   another person is seen within `confirmAfterMs`, while the whole account is read only every
  *   `refreshAfterMs` (a full scan is one call per user: on a large account, what IAM throttles);
  * - a scan survives the failures of single calls: each ListUsers page and each user's ListUserTags
@@ -16,7 +17,7 @@
  * - it never guesses: a user whose tags nobody could read (within `maxStaleMs`) might carry any
  *   email, so an email is then neither "no such user" nor a single user: the answer is `unknown`.
  */
-import { ListUserTagsCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { GetUserCommand, ListUserTagsCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { awsErrorCode, isNoSuchEntity } from './errors';
 import { listAllUsers, readEachRetrying, SCAN_RETRY_DELAYS_MS, type IamUser } from './retryRounds';
 
@@ -40,7 +41,8 @@ export interface UserTagIndexOptions {
 
 /** What the index says about one email. Emails are compared lower-cased. */
 export type TagAnswer =
-  | { kind: 'one'; user: IamUser }
+  /** `confirmedAt`: this look-up read the user again (GetUser) at that time, and it is that user. */
+  | { kind: 'one'; user: IamUser; confirmedAt?: number }
   | { kind: 'several'; users: IamUser[] }
   | { kind: 'none' }
   /** Some users' tags could not be read: they might carry the email too. `cause` is the last failure. */
@@ -133,7 +135,10 @@ export class UserTagIndex {
     if (index && calledAt - index.startedAt >= this.options.refreshAfterMs) this.refreshInBackground(calledAt);
     if (index) {
       const answer = index.answer(email, freshSince());
-      if (answer.kind === 'one' && (await this.stillCarries(index, answer.user, email, calledAt))) return answer;
+      if (answer.kind === 'one') {
+        const confirmed = await this.stillCarries(index, answer.user, email, calledAt);
+        if (confirmed) return confirmed;
+      }
     }
     return this.withinWaitLimit(async () => {
       // A scan already under way may know the user: one user found there is as good as the index above.
@@ -147,18 +152,20 @@ export class UserTagIndex {
   }
 
   /**
-   * Whether `user`, found for `email` in `index`, carries it now: its read is younger than
-   * `confirmAfterMs`, or a new read of its tags says so (and then counts as that user's read). A
-   * read that fails is not a yes: the look-up then waits for a scan, which retries it.
+   * `user`, found for `email` in `index`, as the answer if it carries the email now: its read is
+   * younger than `confirmAfterMs`, or a new read of it (GetUser: the same unique id, the tag still
+   * there) says so, and then counts as that user's read. Undefined when it does not, or the read
+   * fails: the look-up then waits for a scan, which retries it.
    */
-  private async stillCarries(index: Snapshot, user: IamUser, email: string, calledAt: number): Promise<boolean> {
+  private async stillCarries(index: Snapshot, user: IamUser, email: string, calledAt: number): Promise<TagAnswer | undefined> {
     const read = index.reads.get(user.name);
-    if (read && calledAt - read.readAt < this.options.confirmAfterMs) return true;
+    if (read && calledAt - read.readAt < this.options.confirmAfterMs) return { kind: 'one', user };
     const readAt = this.now();
-    const carried = await this.emailTagOf(user.name).catch(() => undefined);
-    if (carried !== email) return false;
+    const now = await this.iam.send(new GetUserCommand({ UserName: user.name })).catch(() => undefined);
+    const carried = now?.User?.Tags?.find((tag) => tag.Key === this.options.emailTag)?.Value?.toLowerCase();
+    if (now?.User?.UserId !== user.id || carried !== email) return undefined;
     index.confirmed(user, readAt);
-    return true;
+    return { kind: 'one', user, confirmedAt: readAt };
   }
 
   /** `wait()`, or `scanning` once it took longer than the wait limit (the scans go on). */
