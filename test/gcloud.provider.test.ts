@@ -315,7 +315,6 @@ describe('GcloudProjectIamProvider (fake Resource Manager)', function () {
     ['getIamPolicy', 503],
     ['setIamPolicy', 503],
     ['getIamPolicy', 429],
-    ['setIamPolicy', 'reset'],
   ] as const) {
     it(`answers a ${failure} on ${method} with an error the activity retries, and succeeds on the retry`, async () => {
       const project = newProject(fake, originalBindings('frank@example.com'));
@@ -327,6 +326,35 @@ describe('GcloudProjectIamProvider (fake Resource Manager)', function () {
       assert.equal(await provider.isGranted(spec), true);
     });
   }
+
+  for (const method of ['getIamPolicy', 'setIamPolicy'] as const) {
+    it(`tries ${method} again at once when its connection is cut before any answer; three cuts in a row are left to the activity`, async () => {
+      const project = newProject(fake, originalBindings('ivan@example.com'));
+      const spec = specFor(project, 'ivan@example.com');
+      fake.failNext(method, 'reset');
+      await provider.grant(spec);
+      assert.equal(await provider.isGranted(spec), true, 'one cut connection is not a failed grant');
+
+      const other = newProject(fake, originalBindings('judy@example.com'));
+      const otherSpec = specFor(other, 'judy@example.com');
+      for (let cut = 0; cut < 3; cut += 1) fake.failNext(method, 'reset');
+      await rejectsAsRetryable(provider.grant(otherSpec));
+      assert.deepEqual(fake.bindings(other), originalBindings('judy@example.com'), 'nothing written');
+    });
+  }
+
+  it('a setIamPolicy served but whose answer was lost is tried again, refused for its stale etag, and found already done', async () => {
+    const project = newProject(fake, originalBindings('karl@example.com'));
+    const spec = specFor(project, 'karl@example.com');
+    fake.failNext('setIamPolicy', 'applied-reset');
+    await provider.grant(spec);
+    assert.equal(await provider.isGranted(spec), true);
+    assert.deepEqual(
+      fake.callsOf('setIamPolicy', project).map((call) => call.status),
+      [200, 409],
+      'the second try is refused for its stale etag, and the fresh read shows the grant: no third write',
+    );
+  });
 
   it('sends the configured token, and a wrong one is refused (401) with an error the activity retries', async () => {
     const project = newProject(fake);

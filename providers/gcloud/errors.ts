@@ -51,6 +51,21 @@ export function googleFailureOf(error: unknown): GoogleFailure {
   return { httpStatus, message: text };
 }
 
+/** Node's codes for a connection refused or cut before any answer came. */
+const CONNECTION_FAILURE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ECONNABORTED']);
+
+/**
+ * The call got no answer at all because its connection failed or was cut (a reset, a refusal, a
+ * socket hung up): not Google's word about anything, and not a timeout (which took its 10 s).
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  if (googleFailureOf(error).httpStatus !== undefined) return false;
+  const fields = (error ?? {}) as { code?: unknown; message?: unknown; cause?: { code?: unknown } };
+  const code = typeof fields.code === 'string' ? fields.code : typeof fields.cause?.code === 'string' ? fields.cause.code : undefined;
+  if (code !== undefined && CONNECTION_FAILURE_CODES.has(code)) return true;
+  return typeof fields.message === 'string' && /socket hang up|ECONNRESET/.test(fields.message);
+}
+
 /** setIamPolicy refused because the policy changed since it was read (stale etag): read again and retry. */
 export function isConcurrentChange(error: unknown): boolean {
   const { httpStatus, status } = googleFailureOf(error);

@@ -17,7 +17,7 @@ import {
   type Provider,
 } from '../provider';
 import { GCLOUD_GRANT_KINDS, PROJECT_PATTERN, ROLE_PATTERN, projectOf, type GcloudPrincipalType } from './catalog';
-import { classifyGoogleError, isConcurrentChange, isGoogleNotFound } from './errors';
+import { classifyGoogleError, isConcurrentChange, isConnectionFailure, isGoogleNotFound } from './errors';
 import {
   CONDITIONAL_POLICY_VERSION,
   grantCondition,
@@ -56,6 +56,17 @@ const CONFLICT_BACKOFF_MS = 200;
  * timeout, since they do not heartbeat while calling the provider.
  */
 const CALL_OPTIONS = { retry: null, timeout: 10_000 };
+/**
+ * The exception: a call whose connection failed or was cut before any answer (a reset, a socket
+ * hung up) is tried again at once, up to three tries in all, as the AWS SDK does for IAM. A whole
+ * provisioning attempt is a read, a write and a read-back, so with one lost connection in three it
+ * succeeded one time in three, and a request could spend its verify timeout on activity retries.
+ * Safe for both calls: getIamPolicy only reads, and a setIamPolicy whose reply was lost is refused
+ * on its second try for its now-stale etag (409), which starts the read-modify-write again from a
+ * fresh read that already shows the change.
+ */
+const CONNECTION_TRIES = 3;
+const CONNECTION_RETRY_PAUSE_MS = 100;
 
 /** A spec with its project, role and member worked out: everything a call to Google needs. */
 interface ResolvedGrant extends GrantBinding {
@@ -164,9 +175,8 @@ export class GcloudProjectIamProvider implements Provider {
   private async readPolicy(project: string, mode: 'strict' | 'lenient'): Promise<IamPolicy | undefined>;
   private async readPolicy(project: string, mode: 'strict' | 'lenient'): Promise<IamPolicy | undefined> {
     try {
-      const [policy] = await this.projects.getIamPolicy(
-        { resource: `projects/${project}`, options: { requestedPolicyVersion: CONDITIONAL_POLICY_VERSION } },
-        CALL_OPTIONS,
+      const [policy] = await triedAgainOnLostConnections(() =>
+        this.projects.getIamPolicy({ resource: `projects/${project}`, options: { requestedPolicyVersion: CONDITIONAL_POLICY_VERSION } }, CALL_OPTIONS),
       );
       return policy;
     } catch (error) {
@@ -192,7 +202,7 @@ export class GcloudProjectIamProvider implements Provider {
       if (!next) return;
       try {
         // No update mask: Google's default (`bindings, etag`) leaves audit configs as they are.
-        await this.projects.setIamPolicy({ resource: `projects/${grant.project}`, policy: next }, CALL_OPTIONS);
+        await triedAgainOnLostConnections(() => this.projects.setIamPolicy({ resource: `projects/${grant.project}`, policy: next }, CALL_OPTIONS));
         return;
       } catch (error) {
         if (!isConcurrentChange(error)) throw classifyGoogleError(error, action);
@@ -202,6 +212,18 @@ export class GcloudProjectIamProvider implements Provider {
         // Google asks for the whole read-modify-write to be retried with exponential backoff.
         await sleep(CONFLICT_BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random()));
       }
+    }
+  }
+}
+
+/** `call()`, tried again (CONNECTION_TRIES in all) while its connection fails before any answer. */
+async function triedAgainOnLostConnections<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= CONNECTION_TRIES || !isConnectionFailure(error)) throw error;
+      await sleep(CONNECTION_RETRY_PAUSE_MS * attempt * (0.5 + Math.random()));
     }
   }
 }

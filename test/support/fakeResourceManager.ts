@@ -43,7 +43,8 @@ export interface RecordedCall {
 }
 
 /** A failure to answer one call with: an HTTP status with Google's error body, or a dropped connection. */
-export type InjectedFailure = 503 | 500 | 429 | 'reset';
+/** `reset`: the connection is cut before the call is served; `applied-reset`: served, then cut before the answer. */
+export type InjectedFailure = 503 | 500 | 429 | 'reset' | 'applied-reset';
 
 /** Predefined roles the fake knows; anything else is refused like an unknown role. */
 export const FAKE_KNOWN_ROLES = [
@@ -208,8 +209,17 @@ export class FakeResourceManager {
           request.socket.destroy();
           return;
         }
-        this.answerError(response, call, failure, failure === 429 ? 'Quota exceeded.' : 'The service is currently unavailable.');
-        return;
+        if (failure === 'applied-reset') {
+          // Served as usual below; the answer is swallowed and the connection cut instead.
+          response.writeHead = (() => response) as unknown as typeof response.writeHead;
+          response.end = (() => {
+            request.socket.destroy();
+            return response;
+          }) as unknown as typeof response.end;
+        } else {
+          this.answerError(response, call, failure, failure === 429 ? 'Quota exceeded.' : 'The service is currently unavailable.');
+          return;
+        }
       }
       const stored = this.projects.get(project);
       if (!stored) {
