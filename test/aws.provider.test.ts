@@ -364,6 +364,19 @@ describe('AwsIamProvider (moto)', function () {
 
   describe('recorded principal (resolved at grant time, used to revoke and read back)', function () {
     /** What the activities do: the principal inspect resolved rides along with every later call. */
+    /** A client on the same moto that tells `seen` each command it sends (`GetUser`, ...) and its input. */
+    function watchedIam(seen: (command: string, input: Record<string, unknown>) => void): IAMClient {
+      const client = iamClientFor(moto.endpoint);
+      client.middlewareStack.add(
+        (next, context) => (args) => {
+          seen((context.commandName ?? '').replace(/Command$/, ''), args.input as Record<string, unknown>);
+          return next(args);
+        },
+        { step: 'initialize' },
+      );
+      return client;
+    }
+
     async function grantRecorded(kind: string, target: string, email: string): Promise<GrantSpec> {
       const spec = specFor(kind, target, email);
       const { principal } = await provider.inspect(spec);
@@ -453,14 +466,9 @@ describe('AwsIamProvider (moto)', function () {
       const email = newEmail('one-confirm');
       const userName = await createIamUser(iam, email);
       const getUsers: string[] = [];
-      const counting = iamClientFor(moto.endpoint);
-      counting.middlewareStack.add(
-        (next, context) => (args) => {
-          if (context.commandName === 'GetUserCommand') getUsers.push((args.input as { UserName: string }).UserName);
-          return next(args);
-        },
-        { step: 'initialize' },
-      );
+      const counting = watchedIam((command, input) => {
+        if (command === 'GetUser') getUsers.push(String(input.UserName));
+      });
       try {
         const counted = new AwsIamProvider({ iam: counting, settings: SETTINGS });
         const spec = await grantRecorded('group', 'Developers', email);
@@ -491,14 +499,9 @@ describe('AwsIamProvider (moto)', function () {
       const email = newEmail('first-grant');
       const userName = await createIamUser(iam, email);
       const callsOnUser: string[] = [];
-      const counting = iamClientFor(moto.endpoint);
-      counting.middlewareStack.add(
-        (next, context) => (args) => {
-          if ((args.input as { UserName?: string }).UserName === userName) callsOnUser.push((context.commandName ?? '').replace(/Command$/, ''));
-          return next(args);
-        },
-        { step: 'initialize' },
-      );
+      const counting = watchedIam((command, input) => {
+        if (input.UserName === userName) callsOnUser.push(command);
+      });
       try {
         // confirmAfter 0: every user the index finds is read again (GetUser) before it is used.
         const counted = new AwsIamProvider({ iam: counting, settings: { ...SETTINGS, userIndex: { confirmAfterMs: 0, refreshAfterMs: 600_000, maxStaleMs: 900_000 } } });
