@@ -8,9 +8,9 @@
  * - but a user it finds is never taken on an old read: one whose tags were read longer ago than
  *   `confirmAfterMs` is read again on its own (one GetUser: its unique id and its tags) before it
  *   is served, and a tag that moved away from it, or a new user under its name, makes the look-up
- *   wait for a new scan, as a miss does. So a tag moved to
- *   another person is seen within `confirmAfterMs`, while the whole account is read only every
- *   `refreshAfterMs` (a full scan is one call per user: on a large account, what IAM throttles);
+ *   wait for a new scan, as a miss does. So a tag moved to another person is seen within
+ *   `confirmAfterMs`, while the whole account is read only every `refreshAfterMs` (a full scan is
+ *   one call per user: on a large account, what IAM throttles);
  * - a scan survives the failures of single calls: each ListUsers page and each user's ListUserTags
  *   that still fails after the SDK's own retries is retried on its own, in rounds with growing
  *   pauses, and a user whose tags still cannot be read keeps what an earlier scan read of it;
