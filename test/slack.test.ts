@@ -48,6 +48,7 @@ import { Harness } from './support/harness';
 import { ensureCatalogObjects, holdings } from './support/iam';
 import { createIamUser } from './support/moto';
 import { startPostgres, type RunningPostgres } from './support/postgres';
+import { chatPolicyYaml } from './support/chatPolicy';
 
 const BOT_TOKEN = 'xoxb-test-bot-token';
 const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';
@@ -66,50 +67,7 @@ const OTHER_TEAM_MEMBER: FakeSlackUser = { id: 'U0ELSEWHERE', email: `elsewhere-
 /** Someone in another workspace the app is installed in, who gave their account alice's email. */
 const ALICE_ELSEWHERE: FakeSlackUser = { id: 'U0EVIL', email: ALICE.email, name: 'alice', teamId: 'T0OTHER' };
 
-const CONFIG = `
-groups:
-  platform: [${ALICE.email}]
-approvers:
-  sre: [${BOB.email}, ${DANA.email}]
-approvalTimeout: 60s
-verifyTimeout: 30s
-catalog:
-  aws:
-    - resource: prod
-      levels:
-        - level: admin
-          kind: role
-          target: AdminRole
-          description: Production administrator
-          approvers: [sre]
-          requesters: { groups: [platform] }
-          requireReason: true
-          reasonPattern: '[A-Z]+-\\d+'
-          reasonPatternDescription: a ticket id such as INC-42
-          durationPresets: [15m, 30m, 1h]
-          minDuration: 1s
-          maxDuration: 1h
-        - level: dev
-          kind: group
-          target: Developers
-          approvers: [sre]
-          minDuration: 1s
-          maxDuration: 2h
-          breakGlass: { maxDuration: 10m }
-    - resource: staging
-      levels:
-        - level: readonly
-          kind: policy
-          target: ReadOnlyAccess
-          approvers: [sre]
-          requesters: { groups: [platform] }
-          minDuration: 1s
-          maxDuration: 1h
-aws:
-  propagation: { settleDelay: 0s, consecutiveReads: 2, pollInterval: 100ms }
-slack:
-  teamId: ${FAKE_TEAM_ID}
-`;
+const CONFIG = chatPolicyYaml({ requester: ALICE.email, approvers: [BOB.email, DANA.email], breakGlassOnDev: true, extra: `slack:\n  teamId: ${FAKE_TEAM_ID}\n` });
 
 describe('Slack app, end to end over signed HTTP', function () {
   this.timeout(120_000);

@@ -25,6 +25,7 @@ import { Harness } from './support/harness';
 import { ensureCatalogObjects, holdings } from './support/iam';
 import { createIamUser } from './support/moto';
 import { startPostgres, type RunningPostgres } from './support/postgres';
+import { chatPolicyYaml } from './support/chatPolicy';
 
 const execFileAsync = promisify(execFile);
 const APP_ID = '6f1c0de0-7a11-4b0b-9a0e-000000000b07';
@@ -40,47 +41,7 @@ const MALLORY: FakeTeamsUser = { id: '29:mallory', aadObjectId: 'aad-mallory', e
 /** A guest who gave their account an approver's address. */
 const GUEST: FakeTeamsUser = { id: '29:guest', email: 'bob@example.com', userRole: 'guest' };
 
-const CONFIG = `
-groups:
-  platform: [${ALICE_EMAIL}]
-approvers:
-  sre: [bob@example.com, dana@example.com]
-approvalTimeout: 60s
-verifyTimeout: 30s
-catalog:
-  aws:
-    - resource: prod
-      levels:
-        - level: admin
-          kind: role
-          target: AdminRole
-          description: Production administrator
-          approvers: [sre]
-          requesters: { groups: [platform] }
-          requireReason: true
-          reasonPattern: '[A-Z]+-\\d+'
-          reasonPatternDescription: a ticket id such as INC-42
-          durationPresets: [15m, 30m, 1h]
-          minDuration: 1s
-          maxDuration: 1h
-        - level: dev
-          kind: group
-          target: Developers
-          approvers: [sre]
-          minDuration: 1s
-          maxDuration: 2h
-    - resource: staging
-      levels:
-        - level: readonly
-          kind: policy
-          target: ReadOnlyAccess
-          approvers: [sre]
-          requesters: { groups: [platform] }
-          minDuration: 1s
-          maxDuration: 1h
-aws:
-  propagation: { settleDelay: 0s, consecutiveReads: 2, pollInterval: 100ms }
-`;
+const CONFIG = chatPolicyYaml({ requester: ALICE_EMAIL, approvers: ['bob@example.com', 'dana@example.com'] });
 
 describe('Teams bot, end to end with Bot Framework authentication on', function () {
   this.timeout(120_000);

@@ -211,11 +211,11 @@ export class FakeResourceManager {
         }
         if (failure === 'applied-reset') {
           // Served as usual below; the answer is swallowed and the connection cut instead.
-          response.writeHead = (() => response) as unknown as typeof response.writeHead;
-          response.end = (() => {
+          response.writeHead = () => response;
+          response.end = () => {
             request.socket.destroy();
             return response;
-          }) as unknown as typeof response.end;
+          };
         } else {
           this.answerError(response, call, failure, failure === 429 ? 'Quota exceeded.' : 'The service is currently unavailable.');
           return;
